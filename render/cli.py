@@ -1,0 +1,129 @@
+"""The `faas-render` command: FDL file in, Terraform root module out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from render import __version__
+from render.errors import FdlError
+from render.model import Deployment
+from render.output_dir import write_root
+from render.resolve import resolve
+from render.root_module import render_root
+from render.settings import load_settings
+from render.terraform import TerraformFailed, run_steps
+
+EXIT_INVALID = 2
+EXIT_FAILED = 1
+TERRAFORM_STEPS = ("init", "plan", "apply", "destroy")
+
+DESCRIPTION = """\
+Render a SCAR function definition (FDL) file into a Terraform root module: main.tf, the
+modules it uses (modules/) and the Lambda and Batch artifacts (artifacts/). Then run
+`terraform init && terraform apply` in the output directory, or pass --apply.
+
+Settings come from, highest first: --set flags, the FDL file, --config files, SCAR's
+~/.scar/scar.cfg (when present), built-in defaults. Mappings merge key by key; lists replace.
+"""
+
+EPILOG = """\
+examples:
+  faas-render fdl.yaml && terraform init && terraform apply
+  faas-render fdl.yaml -o deploy/ --config network.yaml --apply
+  faas-render fdl.yaml --set lambda.memory=2048 --set batch.vcpus=2
+  faas-render --schema > fdl.schema.json     # for yaml-language-server and other editors
+
+exit status: 0 rendered (and terraform succeeded), 1 terraform failed, 2 invalid input
+(nothing was written)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="faas-render", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("fdl", nargs="?", type=Path, help="the FDL file (SCAR's YAML format)")
+    parser.add_argument("-o", "--output", type=Path, default=Path("."), metavar="DIR",
+                        help="directory to write main.tf, modules/ and artifacts/ into (default: current directory)")
+    parser.add_argument("-c", "--config", type=Path, action="append", default=[], metavar="FILE",
+                        help="config file of defaults (SCAR's scar.cfg format: an 'aws' mapping merged into every "
+                        "function); may be repeated, later files win")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
+                        help="override a setting of every function, e.g. lambda.memory=2048 (VALUE is read as YAML)")
+    parser.add_argument("--region", help="AWS region of the deployment (default: the FDL's lambda.region, else us-east-1)")
+    parser.add_argument("--name", help="deployment name used for shared resources (default: from the FDL file name)")
+    parser.add_argument("--no-scar-config", action="store_true", help="ignore ~/.scar/scar.cfg")
+    steps = parser.add_argument_group("terraform", "run terraform in DIR after rendering (in this order)")
+    for step in TERRAFORM_STEPS:
+        steps.add_argument(f"--{step}", action="store_true", help=f"terraform {step}"
+                           + (" (implies --init)" if step != "init" else ""))
+    parser.add_argument("--schema", action="store_true", help="print the FDL JSON Schema and exit")
+    parser.add_argument("--version", action="version", version=f"faas-render {__version__}")
+    return parser
+
+
+def summary(deployment: Deployment, directory: Path) -> str:
+    modes = {mode: sum(f.execution_mode == mode for f in deployment.functions) for mode in ("lambda", "lambda-batch", "batch")}
+    mode_text = ", ".join(f"{count} {mode}" for mode, count in modes.items() if count)
+    created = sum(not b.existing for b in deployment.buckets.values())
+    existing = len(deployment.buckets) - created
+    lines = [
+        f"Rendered deployment '{deployment.name}' ({deployment.region}) into {directory}/",
+        f"  functions:  {len(deployment.functions)} ({mode_text})",
+        f"  buckets:    {len(deployment.buckets)} ({created} created, {existing} existing)",
+        f"  Batch compute profiles: {len(deployment.profiles)}",
+    ]
+    for key, profile in deployment.profiles.items():
+        names = ", ".join(f.name for f in deployment.functions_of(key))
+        lines.append(f"    {key}: {profile.compute_type}, max {profile.max_vcpus} vCPUs, used by {names}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.schema:
+        sys.stdout.write(resources.files("render").joinpath("schema/fdl.schema.json").read_text())
+        return 0
+    if args.fdl is None:
+        parser.error("the FDL file is required")
+    try:
+        settings = load_settings(args.fdl, args.config, args.overrides, use_scar_config=not args.no_scar_config)
+        deployment = resolve(settings, name=args.name, region=args.region)
+        rendered = render_root(deployment, module_source=lambda name: f"./modules/{name}",
+                               supervisor_binary=_supervisor_binary)
+        write_root(args.output, rendered.main_tf, rendered.artifacts, copy_modules=True)
+    except FdlError as error:
+        print(f"faas-render: {len(error.problems)} problem(s), nothing was written:", file=sys.stderr)
+        print(error.format(), file=sys.stderr)
+        return EXIT_INVALID
+    for warning in deployment.warnings:
+        print(f"faas-render: warning: {warning}", file=sys.stderr)
+    print(summary(deployment, args.output))
+
+    requested = [step for step in TERRAFORM_STEPS if getattr(args, step)]
+    if not requested:
+        print(f"Next: terraform -chdir={args.output} init && terraform -chdir={args.output} apply")
+        return 0
+    if "init" not in requested:
+        requested.insert(0, "init")
+    try:
+        run_steps(args.output, requested)
+    except TerraformFailed as error:
+        print(f"faas-render: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def _supervisor_binary() -> Path:
+    from render.supervisor_build import supervisor_binary
+
+    return supervisor_binary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Errors that carry a location in a source file, so messages can name the file, line and key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """Where a value came from: a file (or a pseudo-source such as the command line) and a line."""
+
+    file: str
+    line: int = 0
+    key: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.key}" if self.key else where
+
+
+class FdlError(Exception):
+    """One or more problems in the input; rendering stops before anything is written."""
+
+    def __init__(self, problems: list[tuple[Location, str]]) -> None:
+        self.problems = sorted(set(problems), key=lambda p: (p[0].file, p[0].line, p[0].key, p[1]))
+        super().__init__(self.format())
+
+    @classmethod
+    def single(cls, location: Location, message: str) -> FdlError:
+        return cls([(location, message)])
+
+    def format(self) -> str:
+        return "\n".join(f"{location}: {message}" for location, message in self.problems)

@@ -1,0 +1,191 @@
+"""Render a Deployment into the files of a Terraform root module: main.tf and its artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from render import __version__
+from render.assets import assets_root
+from render.hcl import Raw, align, hcl
+from render.model import ComputeProfile, Deployment, Function, S3Location
+from render.package import Artifact, lambda_zip, staged_files, supervisor_binary_artifact
+
+ARTIFACTS = "_artifacts"
+ARTIFACTS_BUCKET = Raw('module.storage.bucket_names["_artifacts"]')
+
+
+@dataclass
+class RenderedRoot:
+    main_tf: str
+    artifacts: list[Artifact]
+
+
+def _locations(locations: list[S3Location]) -> list[dict[str, str]]:
+    return [{"bucket": loc.bucket, "key_prefix": loc.key_prefix} for loc in locations]
+
+
+def _object_key(name: str) -> Raw:
+    return Raw(f'module.storage.object_keys["{name}"]')
+
+
+def render_root(
+    deployment: Deployment,
+    module_source: Callable[[str], str],
+    supervisor_binary: Callable[[], Path],
+) -> RenderedRoot:
+    """Build main.tf and the artifacts; `supervisor_binary` is only called when Batch is used."""
+    artifacts: list[Artifact] = []
+    objects: dict[str, Any] = {}
+    supervisor: dict[str, Any] | None = None
+    if any(f.batch and f.batch.profile.compute_type != "FARGATE" for f in deployment.functions):
+        binary = supervisor_binary_artifact(supervisor_binary(), "artifacts/faas-supervisor")
+        artifacts.append(binary)
+        key = f"supervisor/faas-supervisor-{binary.sha256_hex[:16]}"
+        objects["supervisor"] = _object(key, binary)
+        supervisor = {"bucket": ARTIFACTS_BUCKET, "key": _object_key("supervisor"), "sha256": binary.sha256_hex}
+
+    functions = []
+    for function in deployment.functions:
+        zip_artifact = lambda_zip(function, f"artifacts/lambda/{function.name}.zip")
+        artifacts.append(zip_artifact)
+        if function.uses_batch:
+            for staged in staged_files(function, f"artifacts/functions/{function.name}"):
+                artifacts.append(staged)
+                kind = "config" if staged.path.endswith("/function_config.json") else "script"
+                objects[f"{function.name}/{kind}"] = _object(staged.path.removeprefix("artifacts/"), staged)
+        functions.append(_function_view(function, zip_artifact))
+
+    profiles = [
+        _profile_view(deployment, key, profile, supervisor if profile.compute_type != "FARGATE" else None)
+        for key, profile in deployment.profiles.items()
+    ]
+    storage = {
+        "buckets": _buckets(deployment),
+        "objects": objects,
+        "notifications": _notifications(deployment),
+    }
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(assets_root())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    environment.filters["hcl"] = hcl
+    template = environment.get_template("main.tf.j2")
+    text = template.render(
+        d=deployment, functions=functions, profiles=profiles, storage=storage,
+        version=__version__, module_source=module_source,
+    )
+    return RenderedRoot(align(text), artifacts)
+
+
+def _object(key: str, artifact: Artifact) -> dict[str, Any]:
+    return {
+        "bucket": ARTIFACTS,
+        "key": key,
+        "source": Raw(f'"${{path.module}}/{artifact.path}"'),
+        "source_hash": artifact.sha256_hex,
+    }
+
+
+def _buckets(deployment: Deployment) -> dict[str, Any]:
+    buckets: dict[str, Any] = {}
+    if deployment.needs_artifacts_bucket:
+        # Staged configs, scripts and the supervisor are rebuilt by every render: nothing of
+        # value is lost when `terraform destroy` empties this bucket.
+        buckets[ARTIFACTS] = {"name_prefix": f"{deployment.name[:24]}-artifacts-", "force_destroy": True}
+    for name, bucket in deployment.buckets.items():
+        entry: dict[str, Any] = {"name": name}
+        if bucket.existing:
+            entry["create"] = False
+        if bucket.force_destroy:
+            entry["force_destroy"] = True
+        buckets[name] = entry
+    return buckets
+
+
+def _notifications(deployment: Deployment) -> dict[str, Any]:
+    notifications: dict[str, Any] = {}
+    for function in deployment.functions:
+        module = f"module.{lambda_module(function)}"
+        for index, location in enumerate(function.inputs):
+            entry: dict[str, Any] = {
+                "bucket": location.bucket,
+                "function_name": Raw(f"{module}.function_name"),
+                "function_arn": Raw(f"{module}.function_arn"),
+            }
+            if location.filter_prefix:
+                entry["filter_prefix"] = location.filter_prefix
+            notifications[f"{function.name}/{index}"] = entry
+    return notifications
+
+
+def lambda_module(function: Function) -> str:
+    return f"lambda_{function.name}"
+
+
+def iam_module(function: Function) -> str:
+    return f"iam_{function.name}"
+
+
+def profile_module(profile: ComputeProfile) -> str:
+    return f"batch_{profile.key}"
+
+
+def _function_view(function: Function, zip_artifact: Artifact) -> dict[str, Any]:
+    profile = profile_module(function.batch.profile) if function.batch else None
+    environment: dict[str, Any] = dict(function.lambda_environment)
+    if profile:
+        environment.update({
+            "FAAS_ARTIFACTS_BUCKET": ARTIFACTS_BUCKET,
+            "FAAS_JOB_DEFINITION": function.name,
+            "FAAS_JOB_QUEUE": Raw(f"module.{profile}.job_queue_arn"),
+        })
+    return {
+        "name": function.name,
+        "function": function,
+        "iam_module": iam_module(function),
+        "lambda_module": lambda_module(function),
+        "profile_module": profile,
+        "zip_path": zip_artifact.path,
+        "zip_hash": zip_artifact.sha256_base64,
+        "inputs": _locations(list(function.inputs)),
+        "outputs": _locations([o.location for o in function.outputs]),
+        "environment": dict(sorted(environment.items())),
+    }
+
+
+def _profile_view(deployment: Deployment, key: str, profile: ComputeProfile,
+                  supervisor: dict[str, Any] | None) -> dict[str, Any]:
+    members = deployment.functions_of(key)
+    job_definitions = {}
+    for function in members:
+        assert function.batch
+        environment: dict[str, Any] = dict(function.batch.environment)
+        environment["FAAS_ARTIFACTS_BUCKET"] = ARTIFACTS_BUCKET
+        environment["FAAS_CONFIG_URI"] = Raw(
+            f'"s3://${{module.storage.bucket_names["_artifacts"]}}/${{module.storage.object_keys["{function.name}/config"]}}"'
+        )
+        job: dict[str, Any] = {
+            "image": function.image,
+            "vcpus": function.batch.vcpus,
+            "memory": function.batch.memory,
+        }
+        if function.batch.gpus:
+            job["gpus"] = function.batch.gpus
+        job["job_role_arn"] = Raw(f"module.{iam_module(function)}.job_role_arn")
+        job["environment"] = dict(sorted(environment.items()))
+        job_definitions[function.name] = job
+    return {
+        "module": profile_module(profile),
+        "name": f"{deployment.name}-{key.replace('_', '-')}",
+        "profile": profile,
+        "supervisor": supervisor,
+        "function_names": [f.name for f in members],
+        "job_definitions": job_definitions,
+    }
