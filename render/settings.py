@@ -20,6 +20,7 @@ from render.defaults import BUILTIN_DEFAULTS, STALE_SCAR_DEFAULTS
 from render.errors import FdlError, Location
 from render.yaml_source import KeyPath, SourceDocument, dotted, load_document
 
+BUILTIN_LABEL = "(built-in default)"
 FUNCTION_SECTIONS = ("lambda", "iam", "api_gateway", "cloudwatch", "batch", "ecr", "s3")
 
 
@@ -44,13 +45,18 @@ class FunctionSettings:
 
     index: int
     values: dict[str, Any]
+    anchor: Location  # the function's item in the FDL
     origins: dict[KeyPath, Location] = field(default_factory=dict)
 
     def origin(self, path: KeyPath) -> Location:
+        """Where `path` was set; a value nobody wrote (a default) is reported at the function."""
         probe = path
         while probe and probe not in self.origins:
             probe = probe[:-1]
-        return self.origins.get(probe, Location("(built-in default)", 0, dotted(path)))
+        found = self.origins.get(probe)
+        if found is None or found.file == BUILTIN_LABEL:
+            return Location(self.anchor.file, self.anchor.line, f"functions.aws[{self.index}].{dotted(path)}")
+        return found
 
     def get(self, path: KeyPath, default: Any = None) -> Any:
         node: Any = self.values
@@ -125,10 +131,10 @@ def load_settings(
     if problems:
         raise FdlError(problems)
 
-    builtin = Layer(copy.deepcopy(BUILTIN_DEFAULTS), None, label="(built-in default)")
+    builtin = Layer(copy.deepcopy(BUILTIN_DEFAULTS), None, label=BUILTIN_LABEL)
     functions = []
     for index, item in enumerate(fdl_items):
-        merged = FunctionSettings(index, {})
+        merged = FunctionSettings(index, {}, fdl.location(("functions", "aws", index)))
         fdl_layer = Layer(item, fdl, ("functions", "aws", index))
         for layer in [builtin, *[c for c in config_layers if c], fdl_layer, override_layer]:
             _merge(merged, layer, layer.values, ())

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Measure one frame: its size and mean brightness, written as JSON.
+set -eu
+name=$(basename "$INPUT_FILE_PATH")
+python3 - "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/${name%.*}.json" <<'PY'
+import json, sys
+
+def tokens(data):
+    """Header fields of a binary PPM (P6), skipping comments."""
+    fields, i = [], 0
+    while len(fields) < 4:
+        while data[i:i + 1].isspace():
+            i += 1
+        if data[i:i + 1] == b"#":
+            i = data.index(b"\n", i)
+            continue
+        start = i
+        while not data[i:i + 1].isspace():
+            i += 1
+        fields.append(data[start:i])
+    return fields, i + 1
+
+data = open(sys.argv[1], "rb").read()
+(magic, width, height, _), offset = tokens(data)
+if magic != b"P6":
+    sys.exit(f"not a binary PPM image: {sys.argv[1]}")
+pixels = data[offset:]
+json.dump({"frame": sys.argv[1].rsplit("/", 1)[-1], "width": int(width), "height": int(height),
+           "mean_brightness": round(sum(pixels) / max(len(pixels), 1), 2)}, open(sys.argv[2], "w"))
+PY
