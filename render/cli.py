@@ -43,31 +43,58 @@ exit status: 0 rendered (and terraform succeeded), 1 terraform failed, 2 invalid
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="faas-render", description=DESCRIPTION, epilog=EPILOG,
+        prog="faas-render",
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("fdl", nargs="?", type=Path, help="the FDL file (SCAR's YAML format)")
-    parser.add_argument("-o", "--output", type=Path, default=Path("."), metavar="DIR",
-                        help="directory to write main.tf, modules/ and artifacts/ into (default: current directory)")
-    parser.add_argument("-c", "--config", type=Path, action="append", default=[], metavar="FILE",
-                        help="config file of defaults (SCAR's scar.cfg format: an 'aws' mapping merged into every "
-                        "function); may be repeated, later files win")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
-                        help="override a setting of every function, e.g. lambda.memory=2048 (VALUE is read as YAML)")
-    parser.add_argument("--region", help="AWS region of the deployment (default: the FDL's lambda.region, else us-east-1)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="directory to write main.tf, modules/ and artifacts/ into (default: current directory)",
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="config file of defaults (SCAR's scar.cfg format: an 'aws' mapping merged into every "
+        "function); may be repeated, later files win",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        dest="overrides",
+        help="override a setting of every function, e.g. lambda.memory=2048 (VALUE is read as YAML)",
+    )
+    parser.add_argument(
+        "--region", help="AWS region of the deployment (default: the FDL's lambda.region, else us-east-1)"
+    )
     parser.add_argument("--name", help="deployment name used for shared resources (default: from the FDL file name)")
     parser.add_argument("--no-scar-config", action="store_true", help="ignore ~/.scar/scar.cfg")
     steps = parser.add_argument_group("terraform", "run terraform in DIR after rendering (in this order)")
     for step in TERRAFORM_STEPS:
-        steps.add_argument(f"--{step}", action="store_true", help=f"terraform {step}"
-                           + (" (implies --init)" if step != "init" else ""))
+        steps.add_argument(
+            f"--{step}", action="store_true", help=f"terraform {step}" + (" (implies --init)" if step != "init" else "")
+        )
     parser.add_argument("--schema", action="store_true", help="print the FDL JSON Schema and exit")
     parser.add_argument("--version", action="version", version=f"faas-render {__version__}")
     return parser
 
 
 def summary(deployment: Deployment, directory: Path) -> str:
-    modes = {mode: sum(f.execution_mode == mode for f in deployment.functions) for mode in ("lambda", "lambda-batch", "batch")}
+    modes = {
+        mode: sum(f.execution_mode == mode for f in deployment.functions)
+        for mode in ("lambda", "lambda-batch", "batch")
+    }
     mode_text = ", ".join(f"{count} {mode}" for mode, count in modes.items() if count)
     created = sum(not b.existing for b in deployment.buckets.values())
     existing = len(deployment.buckets) - created
@@ -94,8 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.fdl, args.config, args.overrides, use_scar_config=not args.no_scar_config)
         deployment = resolve(settings, name=args.name, region=args.region)
-        rendered = render_root(deployment, module_source=lambda name: f"./modules/{name}",
-                               supervisor_binary=_supervisor_binary)
+        rendered = render_root(
+            deployment, module_source=lambda name: f"./modules/{name}", supervisor_binary=_supervisor_binary
+        )
         write_root(args.output, rendered.main_tf, rendered.artifacts, copy_modules=True)
     except FdlError as error:
         print(f"faas-render: {len(error.problems)} problem(s), nothing was written:", file=sys.stderr)

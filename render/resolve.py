@@ -22,11 +22,24 @@ RUNTIME = re.compile(r"^python3\.(\d+)$")
 MIN_PYTHON_MINOR = 12
 LAMBDA_ENV_LIMIT = 4096
 RESERVED_LAMBDA_ENV = {
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
 }
 # Room kept in the Lambda environment for the variables Terraform adds (queue ARN, bucket, ...).
 FAAS_ENV_RESERVE = 512
@@ -92,7 +105,9 @@ def stack_name(fdl_path: Path) -> str:
     return (cleaned or "faas")[:32].rstrip("-")
 
 
-def _function(fs: FunctionSettings, settings: Settings, problems: list[Problem], warnings: list[str]) -> Function | None:
+def _function(
+    fs: FunctionSettings, settings: Settings, problems: list[Problem], warnings: list[str]
+) -> Function | None:
     start = len(problems)
     lam: dict[str, Any] = fs.values["lambda"]
     name = lam["name"]
@@ -108,50 +123,85 @@ def _function(fs: FunctionSettings, settings: Settings, problems: list[Problem],
     runtime = lam["runtime"]
     match = RUNTIME.match(runtime)
     if runtime == "image":
-        problems.append((fs.origin(("lambda", "runtime")), "runtime 'image' (container-image Lambda functions) is not "
-                         "supported yet; use a python3.12+ runtime: the supervisor runs the script"))
+        problems.append(
+            (
+                fs.origin(("lambda", "runtime")),
+                "runtime 'image' (container-image Lambda functions) is not "
+                "supported yet; use a python3.12+ runtime: the supervisor runs the script",
+            )
+        )
     elif not match or int(match.group(1)) < MIN_PYTHON_MINOR:
-        problems.append((fs.origin(("lambda", "runtime")), f"runtime {runtime!r} is not supported; use python3.12 or newer "
-                         "(AWS no longer accepts older Python runtimes for new functions)"))
+        problems.append(
+            (
+                fs.origin(("lambda", "runtime")),
+                f"runtime {runtime!r} is not supported; use python3.12 or newer "
+                "(AWS no longer accepts older Python runtimes for new functions)",
+            )
+        )
 
     timeout, threshold = lam["timeout"], fs.get(("lambda", "container", "timeout_threshold"))
     if threshold >= timeout:
-        problems.append((fs.origin(("lambda", "container", "timeout_threshold")),
-                         f"timeout_threshold ({threshold} s) must be less than the function timeout ({timeout} s)"))
+        problems.append(
+            (
+                fs.origin(("lambda", "container", "timeout_threshold")),
+                f"timeout_threshold ({threshold} s) must be less than the function timeout ({timeout} s)",
+            )
+        )
 
     image = fs.get(("lambda", "container", "image"))
     script = _script(fs, problems)
     if mode in ("batch", "lambda-batch") and not image:
-        problems.append((fs.origin(("lambda", "container")), f"execution_mode {mode} needs container.image: the Batch job runs in it"))
+        problems.append(
+            (
+                fs.origin(("lambda", "container")),
+                f"execution_mode {mode} needs container.image: the Batch job runs in it",
+            )
+        )
     if not image and not script and not fs.get(("lambda", "container", "image_file")):
         problems.append((fs.origin(("lambda",)), "nothing to run: set init_script, container.image, or both"))
 
     lambda_env = _variables(fs, ("lambda", "environment", "Variables"))
     container_env = _variables(fs, ("lambda", "container", "environment", "Variables"))
     for key in sorted(set(lambda_env) & RESERVED_LAMBDA_ENV):
-        problems.append((fs.origin(("lambda", "environment", "Variables", key)), "this variable is reserved by AWS Lambda"))
+        problems.append(
+            (fs.origin(("lambda", "environment", "Variables", key)), "this variable is reserved by AWS Lambda")
+        )
     env_size = sum(len(k) + len(v) for k, v in lambda_env.items()) + FAAS_ENV_RESERVE
     if env_size > LAMBDA_ENV_LIMIT:
-        problems.append((fs.origin(("lambda", "environment", "Variables")),
-                         f"the Lambda environment would be about {env_size} bytes; AWS allows 4 KB in total "
-                         "(put large values in container.environment or in S3)"))
+        problems.append(
+            (
+                fs.origin(("lambda", "environment", "Variables")),
+                f"the Lambda environment would be about {env_size} bytes; AWS allows 4 KB in total "
+                "(put large values in container.environment or in S3)",
+            )
+        )
 
-    inputs = tuple(_location(fs, ("lambda", "input", i), entry, settings, problems, is_input=True)
-                   for i, entry in enumerate(lam.get("input") or []))
+    inputs = tuple(
+        _location(fs, ("lambda", "input", i), entry, settings, problems, is_input=True)
+        for i, entry in enumerate(lam.get("input") or [])
+    )
     outputs = tuple(
-        Output(_location(fs, ("lambda", "output", i), entry, settings, problems, is_input=False),
-               tuple(entry.get("suffix") or ()), tuple(entry.get("prefix") or ()))
+        Output(
+            _location(fs, ("lambda", "output", i), entry, settings, problems, is_input=False),
+            tuple(entry.get("suffix") or ()),
+            tuple(entry.get("prefix") or ()),
+        )
         for i, entry in enumerate(lam.get("output") or [])
     )
     for out_index, output in enumerate(outputs):
         for source in inputs:
             if output.location.overlaps(source):
-                problems.append((fs.origin(("lambda", "output", out_index, "path")),
-                                 f"output '{output.location}' overlaps this function's own input '{source}': every result "
-                                 "would trigger the function again (an endless loop); write results to another folder"))
+                problems.append(
+                    (
+                        fs.origin(("lambda", "output", out_index, "path")),
+                        f"output '{output.location}' overlaps this function's own input '{source}': every result "
+                        "would trigger the function again (an endless loop); write results to another folder",
+                    )
+                )
 
     role = fs.get(("iam", "role")) or None
-    account = re.search(r"\d{12}", role).group(0) if role and re.search(r"\d{12}", role) else None
+    account_match = re.search(r"\d{12}", role or "")
+    account = account_match.group(0) if account_match else None
     vpc = fs.get(("lambda", "vpc")) or {}
     file_system = (fs.get(("lambda", "file_system")) or [None])[0]
     api_name = fs.get(("api_gateway", "name"))
@@ -206,13 +256,25 @@ def _script(fs: FunctionSettings, problems: list[Problem]) -> Path | None:
     base = Path(origin.file).parent if origin.line else Path.cwd()
     script = (base / value).resolve() if not Path(value).is_absolute() else Path(value)
     if not script.is_file():
-        problems.append((origin, f"init_script file not found: {value} (looked for {script}; paths are relative to the file that names them)"))
+        problems.append(
+            (
+                origin,
+                f"init_script file not found: {value} (looked for {script}; "
+                "paths are relative to the file that names them)",
+            )
+        )
         return None
     return script
 
 
-def _location(fs: FunctionSettings, path: KeyPath, entry: dict[str, Any], settings: Settings,
-              problems: list[Problem], is_input: bool) -> S3Location:
+def _location(
+    fs: FunctionSettings,
+    path: KeyPath,
+    entry: dict[str, Any],
+    settings: Settings,
+    problems: list[Problem],
+    is_input: bool,
+) -> S3Location:
     provider = entry["storage_provider"]
     kind, _, ident = provider.partition(".")
     origin = fs.origin(path + ("storage_provider",))
@@ -221,12 +283,19 @@ def _location(fs: FunctionSettings, path: KeyPath, entry: dict[str, Any], settin
     elif kind != "s3":
         problems.append((origin, f"unknown storage provider '{provider}'; expected s3 or s3.ID"))
     elif ident and ident != "default":
-        declared = (settings.storage_providers.get("s3") or {})
+        declared = settings.storage_providers.get("s3") or {}
         if ident not in declared:
-            problems.append((origin, f"unknown storage provider '{provider}': no storage_providers.s3.{ident} is defined"))
+            problems.append(
+                (origin, f"unknown storage provider '{provider}': no storage_providers.s3.{ident} is defined")
+            )
         elif is_input:
-            problems.append((origin, f"inputs must be buckets of the deployment's own account (storage_provider: s3), "
-                             f"not '{provider}': S3 can only trigger functions in its own account"))
+            problems.append(
+                (
+                    origin,
+                    f"inputs must be buckets of the deployment's own account (storage_provider: s3), "
+                    f"not '{provider}': S3 can only trigger functions in its own account",
+                )
+            )
         else:
             problems.append((origin, f"outputs through other S3 accounts ('{provider}') are not supported yet; use s3"))
     raw = entry["path"].strip("/")
@@ -239,47 +308,79 @@ def _location(fs: FunctionSettings, path: KeyPath, entry: dict[str, Any], settin
 
 def bucket_name_problem(bucket: str) -> str | None:
     if not BUCKET_NAME.match(bucket):
-        return "is not valid: use 3-63 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+        return (
+            "is not valid: use 3-63 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+        )
     if ".." in bucket or IP_SHAPED.match(bucket):
         return "is not valid: no '..' and not shaped like an IP address"
     return None
 
 
-def _batch(fs: FunctionSettings, mode: str, account: str | None, container_env: dict[str, str],
-           problems: list[Problem]) -> BatchJob | None:
+def _batch(
+    fs: FunctionSettings, mode: str, account: str | None, container_env: dict[str, str], problems: list[Problem]
+) -> BatchJob | None:
     cr = fs.get(("batch", "compute_resources"))
     start = len(problems)
     compute_type = cr["type"]
     for key in ("subnets", "security_group_ids"):
         if not cr.get(key):
-            problems.append((fs.origin(("batch", "compute_resources", key)),
-                             f"execution_mode {mode} needs batch.compute_resources.{key} (Batch launches its hosts or "
-                             "tasks into your VPC); set it in the FDL or in a --config file"))
+            problems.append(
+                (
+                    fs.origin(("batch", "compute_resources", key)),
+                    f"execution_mode {mode} needs batch.compute_resources.{key} (Batch launches its hosts or "
+                    "tasks into your VPC); set it in the FDL or in a --config file",
+                )
+            )
     gpu = bool(fs.get(("batch", "enable_gpu")))
     vcpus, memory = fs.get(("batch", "vcpus")), fs.get(("batch", "memory"))
     low, desired, high = cr["min_v_cpus"], cr["desired_v_cpus"], cr["max_v_cpus"]
     if not low <= desired <= high:
-        problems.append((fs.origin(("batch", "compute_resources")),
-                         f"need min_v_cpus <= desired_v_cpus <= max_v_cpus, got {low} / {desired} / {high}"))
+        problems.append(
+            (
+                fs.origin(("batch", "compute_resources")),
+                f"need min_v_cpus <= desired_v_cpus <= max_v_cpus, got {low} / {desired} / {high}",
+            )
+        )
     if vcpus > high:
-        problems.append((fs.origin(("batch", "vcpus")),
-                         f"the job asks for {vcpus} vCPUs but the compute environment has at most {high} (max_v_cpus): it would never run"))
+        problems.append(
+            (
+                fs.origin(("batch", "vcpus")),
+                f"the job asks for {vcpus} vCPUs but the compute environment has at most {high} "
+                "(max_v_cpus): it would never run",
+            )
+        )
     if fs.get(("batch", "multi_node_parallel", "enabled")):
-        problems.append((fs.origin(("batch", "multi_node_parallel", "enabled")), "multi-node parallel jobs are not supported yet"))
+        problems.append(
+            (fs.origin(("batch", "multi_node_parallel", "enabled")), "multi-node parallel jobs are not supported yet")
+        )
     if compute_type == "FARGATE":
         if gpu:
-            problems.append((fs.origin(("batch", "enable_gpu")), "enable_gpu cannot work with compute_resources.type FARGATE "
-                             "(Fargate has no GPUs); use EC2 or SPOT"))
+            problems.append(
+                (
+                    fs.origin(("batch", "enable_gpu")),
+                    "enable_gpu cannot work with compute_resources.type FARGATE (Fargate has no GPUs); use EC2 or SPOT",
+                )
+            )
         if memory not in FARGATE_MEMORY.get(vcpus, ()):
             allowed = FARGATE_MEMORY.get(vcpus)
-            hint = f"{allowed.start}-{allowed.stop - 1} MiB in steps of {allowed.step}" if allowed else "vcpus 1, 2, 4, 8 or 16"
-            problems.append((fs.origin(("batch", "memory")), f"Fargate does not offer {vcpus} vCPU with {memory} MiB; use {hint}"))
+            hint = (
+                f"{allowed.start}-{allowed.stop - 1} MiB in steps of {allowed.step}"
+                if allowed
+                else "vcpus 1, 2, 4, 8 or 16"
+            )
+            problems.append(
+                (fs.origin(("batch", "memory")), f"Fargate does not offer {vcpus} vCPU with {memory} MiB; use {hint}")
+            )
     instance_types = cr.get("instance_types")
     if compute_type != "FARGATE" and gpu and instance_types:
         non_gpu = [t for t in instance_types if not t.startswith(GPU_FAMILIES)]
         if non_gpu:
-            problems.append((fs.origin(("batch", "compute_resources", "instance_types")),
-                             f"enable_gpu needs GPU instance types (g*, p*), not {', '.join(non_gpu)}"))
+            problems.append(
+                (
+                    fs.origin(("batch", "compute_resources", "instance_types")),
+                    f"enable_gpu needs GPU instance types (g*, p*), not {', '.join(non_gpu)}",
+                )
+            )
     if not instance_types:
         instance_types = DEFAULT_GPU_INSTANCE_TYPES if gpu else DEFAULT_INSTANCE_TYPES
     instance_role = _role(fs, ("batch", "compute_resources", "instance_role"), account, problems)
@@ -307,7 +408,12 @@ def _role(fs: FunctionSettings, path: KeyPath, account: str | None, problems: li
     value = fs.get(path) or None
     if value and "{account_id}" in value:
         if not account:
-            problems.append((fs.origin(path), "cannot fill in {account_id}: write the full ARN, or set iam.role to a role ARN of the account"))
+            problems.append(
+                (
+                    fs.origin(path),
+                    "cannot fill in {account_id}: write the full ARN, or set iam.role to a role ARN of the account",
+                )
+            )
             return None
         value = value.replace("{account_id}", account)
     return value
@@ -318,7 +424,9 @@ def _check_unique_names(functions: list[Function], settings: Settings, problems:
     for index, fs in enumerate(settings.functions):
         name = fs.get(("lambda", "name"))
         if name in seen:
-            problems.append((fs.origin(("lambda", "name")), f"duplicate function name {name!r} (also functions.aws[{seen[name]}])"))
+            problems.append(
+                (fs.origin(("lambda", "name")), f"duplicate function name {name!r} (also functions.aws[{seen[name]}])")
+            )
         else:
             seen[name] = index
 
@@ -333,12 +441,19 @@ def _single_region(settings: Settings, problems: list[Problem]) -> str:
     if len(regions) > 1:
         first, *others = regions.items()
         for value, origin in others:
-            problems.append((origin, f"region {value!r} differs from {first[0]!r} ({first[1]}): one FDL deploys to one region; "
-                             "split the file or use --region"))
+            problems.append(
+                (
+                    origin,
+                    f"region {value!r} differs from {first[0]!r} ({first[1]}): one FDL deploys to one region; "
+                    "split the file or use --region",
+                )
+            )
     return next(iter(regions), "us-east-1")
 
 
-def _buckets(functions: list[Function], settings: Settings, problems: list[Problem], warnings: list[str]) -> dict[str, Bucket]:
+def _buckets(
+    functions: list[Function], settings: Settings, problems: list[Problem], warnings: list[str]
+) -> dict[str, Bucket]:
     names = sorted({loc.bucket for f in functions for loc in [*f.inputs, *(o.location for o in f.outputs)]})
     for name in sorted(set(settings.buckets) - set(names)):
         warnings.append(f"{settings.bucket_origins[name]}: bucket {name!r} is not used by any function; ignored")
@@ -358,28 +473,51 @@ def _check_triggers(functions: list[Function], settings: Settings, problems: lis
             for other, owner in seen:
                 if location.overlaps(other):
                     origin = origins[function.name].origin(("lambda", "input", index, "path"))
-                    whose = "another input of this function" if owner == function.name else f"the input of function {owner!r}"
-                    problems.append((origin, f"input '{location}' overlaps {whose} ('{other}'): S3 refuses overlapping "
-                                     "notification filters on one bucket; use separate folders"))
+                    whose = (
+                        "another input of this function"
+                        if owner == function.name
+                        else f"the input of function {owner!r}"
+                    )
+                    problems.append(
+                        (
+                            origin,
+                            f"input '{location}' overlaps {whose} ('{other}'): S3 refuses overlapping "
+                            "notification filters on one bucket; use separate folders",
+                        )
+                    )
             seen.append((location, function.name))
 
 
 def _check_workflow_loops(functions: list[Function], settings: Settings, problems: list[Problem]) -> None:
     """Functions whose outputs trigger each other in a circle would run forever."""
-    edges = {f.name: sorted({g.name for g in functions for o in f.outputs for i in g.inputs
-                             if g.name != f.name and o.location.overlaps(i)}) for f in functions}
+    edges = {
+        f.name: sorted(
+            {
+                g.name
+                for g in functions
+                for o in f.outputs
+                for i in g.inputs
+                if g.name != f.name and o.location.overlaps(i)
+            }
+        )
+        for f in functions
+    }
     origins = {fs.get(("lambda", "name")): fs for fs in settings.functions}
     reported: set[frozenset[str]] = set()
 
     def visit(node: str, trail: list[str]) -> None:
         for nxt in edges[node]:
             if nxt in trail:
-                cycle = trail[trail.index(nxt):]
+                cycle = trail[trail.index(nxt) :]
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
                     chain = " -> ".join([*cycle, nxt])
-                    problems.append((origins[cycle[0]].origin(("lambda", "output")),
-                                     f"the outputs of these functions trigger each other in a loop: {chain}"))
+                    problems.append(
+                        (
+                            origins[cycle[0]].origin(("lambda", "output")),
+                            f"the outputs of these functions trigger each other in a loop: {chain}",
+                        )
+                    )
             else:
                 visit(nxt, [*trail, nxt])
 

@@ -78,8 +78,12 @@ def render_root(
     environment.filters["hcl"] = hcl
     template = environment.get_template("main.tf.j2")
     text = template.render(
-        d=deployment, functions=functions, profiles=profiles, storage=storage,
-        version=__version__, module_source=module_source,
+        d=deployment,
+        functions=functions,
+        profiles=profiles,
+        storage=storage,
+        version=__version__,
+        module_source=module_source,
     )
     return RenderedRoot(align(text), artifacts)
 
@@ -141,11 +145,13 @@ def _function_view(function: Function, zip_artifact: Artifact) -> dict[str, Any]
     profile = profile_module(function.batch.profile) if function.batch else None
     environment: dict[str, Any] = dict(function.lambda_environment)
     if profile:
-        environment.update({
-            "FAAS_ARTIFACTS_BUCKET": ARTIFACTS_BUCKET,
-            "FAAS_JOB_DEFINITION": function.name,
-            "FAAS_JOB_QUEUE": Raw(f"module.{profile}.job_queue_arn"),
-        })
+        environment.update(
+            {
+                "FAAS_ARTIFACTS_BUCKET": ARTIFACTS_BUCKET,
+                "FAAS_JOB_DEFINITION": function.name,
+                "FAAS_JOB_QUEUE": Raw(f"module.{profile}.job_queue_arn"),
+            }
+        )
     return {
         "name": function.name,
         "function": function,
@@ -160,8 +166,9 @@ def _function_view(function: Function, zip_artifact: Artifact) -> dict[str, Any]
     }
 
 
-def _profile_view(deployment: Deployment, key: str, profile: ComputeProfile,
-                  supervisor: dict[str, Any] | None) -> dict[str, Any]:
+def _profile_view(
+    deployment: Deployment, key: str, profile: ComputeProfile, supervisor: dict[str, Any] | None
+) -> dict[str, Any]:
     members = deployment.functions_of(key)
     job_definitions = {}
     for function in members:

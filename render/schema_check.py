@@ -55,7 +55,9 @@ def _describe(error: jsonschema.ValidationError, locate: Callable[[KeyPath], Loc
     if error.validator == "pattern":
         message = f"{error.instance!r} is not valid"
     if error.validator == "enum":
-        message = f"{error.instance!r} is not one of {', '.join(repr(v) for v in error.validator_value if v is not None)}"
+        message = (
+            f"{error.instance!r} is not one of {', '.join(repr(v) for v in error.validator_value if v is not None)}"
+        )
     description = schema.get("description")
     if description and error.validator != "enum":
         message += f" (expected: {description})"

@@ -118,8 +118,10 @@ def load_settings(
     problems: list[tuple[Location, str]] = []
     warnings: list[str] = []
     fdl_items = _function_items(fdl, problems, warnings)
-    config_layers = [_config_layer(doc, problems, is_scar=(i == 0 and doc.path == scar_cfg and use_scar_config))
-                     for i, doc in enumerate(configs)]
+    config_layers = [
+        _config_layer(doc, problems, is_scar=(i == 0 and doc.path == scar_cfg and use_scar_config))
+        for i, doc in enumerate(configs)
+    ]
     override_layer = Layer({}, None, label="--set")
     for text in overrides:
         try:
@@ -154,19 +156,28 @@ def _function_items(fdl: SourceDocument, problems: list, warnings: list[str]) ->
         return []
     unknown = sorted(set(data) - {"functions", "storage_providers", "buckets"})
     for key in unknown:
-        problems.append((fdl.location((key,)), "unknown top-level key; expected functions, storage_providers or buckets"))
+        problems.append(
+            (fdl.location((key,)), "unknown top-level key; expected functions, storage_providers or buckets")
+        )
     functions = data.get("functions")
     if not isinstance(functions, dict):
         problems.append((fdl.location(("functions",)), "expected 'functions' to be a mapping with an 'aws' list"))
         return []
     for provider in sorted(set(functions) - {"aws"}):
         if provider == "oscar":
-            warnings.append(f"{fdl.location(('functions', 'oscar'))}: OSCAR services are not deployed by faas-render (AWS only); ignored")
+            warnings.append(
+                f"{fdl.location(('functions', 'oscar'))}: OSCAR services are not deployed by faas-render "
+                "(AWS only); ignored"
+            )
         else:
-            problems.append((fdl.location(("functions", provider)), "unknown provider; faas-render deploys functions.aws"))
+            problems.append(
+                (fdl.location(("functions", provider)), "unknown provider; faas-render deploys functions.aws")
+            )
     items = functions.get("aws")
     if not isinstance(items, list) or not items:
-        problems.append((fdl.location(("functions", "aws")), "expected a non-empty list of functions under functions.aws"))
+        problems.append(
+            (fdl.location(("functions", "aws")), "expected a non-empty list of functions under functions.aws")
+        )
         return []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
@@ -224,7 +235,7 @@ def _deep_merged(base: Any, overlay: Any) -> Any:
 
 
 def _merge(target: FunctionSettings, layer: Layer, values: dict[str, Any], path: KeyPath) -> None:
-    node = target.values
+    node: dict[Any, Any] = target.values
     for part in path:
         node = node[part]
     for key, value in values.items():
@@ -251,14 +262,14 @@ def _record_origins(target: FunctionSettings, layer: Layer, value: Any, path: Ke
             _record_origins(target, layer, item, path + (index,))
 
 
-def _get_parent(values: dict[str, Any], path: KeyPath) -> dict[str, Any] | None:
+def _get_parent(values: dict[Any, Any], path: KeyPath) -> dict[Any, Any] | None:
     node: Any = values
     for part in path[:-1]:
         node = node.get(part) if isinstance(node, dict) else None
     return node if isinstance(node, dict) else None
 
 
-def _set_path(values: dict[str, Any], path: KeyPath, value: Any) -> None:
+def _set_path(values: dict[Any, Any], path: KeyPath, value: Any) -> None:
     node = values
     for part in path[:-1]:
         node = node.setdefault(part, {})

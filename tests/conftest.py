@@ -55,10 +55,17 @@ def requires_terraform() -> pytest.MarkDecorator:
     return pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
 
 
-def terraform(directory: Path, *args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def terraform(
+    directory: Path, *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["terraform", *args], cwd=directory, env=terraform_environment(env), text=True,
-        capture_output=True, check=check, timeout=900,
+        ["terraform", *args],
+        cwd=directory,
+        env=terraform_environment(env),
+        text=True,
+        capture_output=True,
+        check=check,
+        timeout=900,
     )
 
 
@@ -73,7 +80,8 @@ def moto_endpoint() -> Iterator[str]:
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     request = urllib.request.Request(
-        f"{endpoint}/moto-api/config", method="POST",
+        f"{endpoint}/moto-api/config",
+        method="POST",
         data=json.dumps({"batch": {"use_docker": False}, "lambda": {"use_docker": False}}).encode(),
         headers={"Content-Type": "application/json"},
     )

@@ -46,7 +46,9 @@ def as_list(value: Any) -> list[Any]:
 def test_workflow_applies_replans_clean_and_destroys(aws_env: dict[str, str], tmp_path: Path) -> None:
     subnet, group = create_network()
     config = tmp_path / "network.yaml"
-    config.write_text(f"aws:\n  batch:\n    compute_resources:\n      subnets: [{subnet}]\n      security_group_ids: [{group}]\n")
+    config.write_text(
+        f"aws:\n  batch:\n    compute_resources:\n      subnets: [{subnet}]\n      security_group_ids: [{group}]\n"
+    )
     root = tmp_path / "root"
     arguments = ["--config", str(config), "--set", f"lambda.container.environment.Variables.LITERAL={LITERAL}"]
     # --apply goes through python-terraform (init, then apply -auto-approve)
@@ -71,8 +73,11 @@ def check_deployment(subnet: str) -> None:
     environment = split["Environment"]["Variables"]
     assert environment["FAAS_JOB_DEFINITION"] == "video-split"
     assert environment["FAAS_JOB_QUEUE"].startswith("arn:aws:batch:")
-    assert "Environment" not in lam.get_function(FunctionName="frame-stats")["Configuration"] or \
-        "FAAS_JOB_QUEUE" not in lam.get_function(FunctionName="frame-stats")["Configuration"]["Environment"]["Variables"]
+    assert (
+        "Environment" not in lam.get_function(FunctionName="frame-stats")["Configuration"]
+        or "FAAS_JOB_QUEUE"
+        not in lam.get_function(FunctionName="frame-stats")["Configuration"]["Environment"]["Variables"]
+    )
 
     queues = batch.describe_job_queues()["jobQueues"]
     assert [q["jobQueueArn"] for q in queues] == [environment["FAAS_JOB_QUEUE"]]
@@ -84,7 +89,9 @@ def check_deployment(subnet: str) -> None:
     assert {r["type"]: r["value"] for r in container["resourceRequirements"]} == {"MEMORY": "2048", "VCPU": "1"}
     job_env = {e["name"]: e["value"] for e in container["environment"]}
     assert job_env["LITERAL"] == LITERAL
-    assert job_env["FAAS_CONFIG_URI"].startswith("s3://") and job_env["FAAS_CONFIG_URI"].endswith("/functions/video-split/function_config.json")
+    assert job_env["FAAS_CONFIG_URI"].startswith("s3://") and job_env["FAAS_CONFIG_URI"].endswith(
+        "/functions/video-split/function_config.json"
+    )
     assert [e["name"] for e in container["environment"]] == sorted(job_env)
 
     buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
@@ -107,7 +114,10 @@ def check_deployment(subnet: str) -> None:
             if any(a.startswith("s3:") for a in actions):
                 assert "*" not in resources and "arn:aws:s3:::*" not in resources, statement
             if "batch:SubmitJob" in actions:
-                assert set(resources) <= {environment["FAAS_JOB_QUEUE"], *[r for r in resources if ":job-definition/video-split" in r]}, statement
+                assert set(resources) <= {
+                    environment["FAAS_JOB_QUEUE"],
+                    *[r for r in resources if ":job-definition/video-split" in r],
+                }, statement
                 assert any(r.endswith(":job-definition/video-split:*") for r in resources), statement
     assert {"batch:SubmitJob", "s3:GetObject"} <= seen_actions["video-split"]
     assert {"s3:GetObject", "s3:PutObject"} <= seen_actions["frame-stats"]

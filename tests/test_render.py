@@ -97,11 +97,13 @@ ITEM = """\
 
 
 def test_functions_share_a_compute_profile_and_gpu_gets_its_own(tmp_path: Path) -> None:
-    items = "".join([
-        ITEM.format(name="a", gpu="false", types="m6i"),
-        ITEM.format(name="b", gpu="false", types="m6i"),
-        ITEM.format(name="c", gpu="true", types="g4dn"),
-    ])
+    items = "".join(
+        [
+            ITEM.format(name="a", gpu="false", types="m6i"),
+            ITEM.format(name="b", gpu="false", types="m6i"),
+            ITEM.format(name="c", gpu="true", types="g4dn"),
+        ]
+    )
     fdl = tmp_path / "shared.yaml"
     fdl.write_text(SHARED.format(items=items))
     out = tmp_path / "out"

@@ -50,25 +50,40 @@ def test_lists_replace_instead_of_concatenating(tmp_path: Path) -> None:
 
 def test_dicts_merge_key_by_key(tmp_path: Path) -> None:
     fdl = write(tmp_path / "f.yaml", FDL)
-    config = write(tmp_path / "c.yaml", "aws:\n  lambda:\n    container:\n      environment:\n        Variables: {A: '1'}\n")
+    config = write(
+        tmp_path / "c.yaml", "aws:\n  lambda:\n    container:\n      environment:\n        Variables: {A: '1'}\n"
+    )
     function = load_settings(fdl, [config], []).functions[0]
     assert function.get(("lambda", "container")) == {
-        "image": "alpine", "timeout_threshold": 10, "environment": {"Variables": {"A": "1"}},
+        "image": "alpine",
+        "timeout_threshold": 10,
+        "environment": {"Variables": {"A": "1"}},
     }
 
 
 def test_scar_cfg_is_read_and_its_stale_defaults_are_dropped(tmp_path: Path, isolated_home: Path) -> None:
     scar = isolated_home / ".scar"
     scar.mkdir()
-    (scar / "scar.cfg").write_text(json.dumps({
-        "scar": {"config_version": "1.1.0"},
-        "aws": {
-            "iam": {"role": "arn:aws:iam::123456789012:role/scar"},
-            "lambda": {"runtime": "python3.7", "timeout": 60},
-            "batch": {"compute_resources": {"instance_types": ["m3.medium"], "subnets": ["subnet-1"]}},
-        },
-    }))
-    function = load_settings(write(tmp_path / "f.yaml", FDL.replace("    batch:\n      compute_resources:\n        instance_types: [g4dn.xlarge]\n", "")), [], []).functions[0]
+    (scar / "scar.cfg").write_text(
+        json.dumps(
+            {
+                "scar": {"config_version": "1.1.0"},
+                "aws": {
+                    "iam": {"role": "arn:aws:iam::123456789012:role/scar"},
+                    "lambda": {"runtime": "python3.7", "timeout": 60},
+                    "batch": {"compute_resources": {"instance_types": ["m3.medium"], "subnets": ["subnet-1"]}},
+                },
+            }
+        )
+    )
+    function = load_settings(
+        write(
+            tmp_path / "f.yaml",
+            FDL.replace("    batch:\n      compute_resources:\n        instance_types: [g4dn.xlarge]\n", ""),
+        ),
+        [],
+        [],
+    ).functions[0]
     assert function.get(("iam", "role")) == "arn:aws:iam::123456789012:role/scar"
     assert function.get(("lambda", "timeout")) == 60
     assert function.get(("lambda", "runtime")) == "python3.12"

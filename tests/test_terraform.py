@@ -56,7 +56,9 @@ def _with_placeholder_scripts(source: Path, folder: Path) -> Path:
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in SCAR_CORPUS.glob("*.yaml")) if SCAR_CORPUS.is_dir() else [])
-def test_scar_corpus_renders_and_validates_or_is_refused_clearly(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_scar_corpus_renders_and_validates_or_is_refused_clearly(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fdl = _with_placeholder_scripts(SCAR_CORPUS / name, tmp_path)
     text = fdl.read_text().replace("init_script: /tmp/", "init_script: tmp/")
     fdl.write_text(text)
@@ -70,6 +72,8 @@ def test_scar_corpus_renders_and_validates_or_is_refused_clearly(name: str, tmp_
         assert not out.exists()
         return
     assert status == 0, err
-    assert len(load_settings(fdl, [], []).functions) == (out / "main.tf").read_text().count('source = "./modules/lambda"')
+    assert len(load_settings(fdl, [], []).functions) == (out / "main.tf").read_text().count(
+        'source = "./modules/lambda"'
+    )
     terraform(out, "init", "-backend=false", "-input=false")
     terraform(out, "validate")

@@ -27,11 +27,15 @@ functions:
 {extra}"""
 
 
-def fdl(name: str = "f1", mode: str = "lambda", memory: int = 512, output: str = "bucket-one/out", extra: str = "") -> str:
+def fdl(
+    name: str = "f1", mode: str = "lambda", memory: int = 512, output: str = "bucket-one/out", extra: str = ""
+) -> str:
     return BASE.format(name=name, mode=mode, memory=memory, output=output, extra=extra)
 
 
-TWO_FUNCTIONS = fdl() + """\
+TWO_FUNCTIONS = (
+    fdl()
+    + """\
   - lambda:
       name: f2
       container:
@@ -40,42 +44,139 @@ TWO_FUNCTIONS = fdl() + """\
       - storage_provider: s3
         path: bucket-one/in/sub
 """
+)
 
 CASES = {
     "yaml syntax": ("functions:\n  aws:\n  - lambda: {name: [x\n", 4, "", "YAML syntax error"),
     "empty file": ("", 1, "", "the file is empty"),
     "memory too large": (fdl(memory=20000), 6, "functions.aws[0].lambda.memory", "greater than the maximum of 10240"),
-    "memory not a number": (fdl().replace("memory: 512", "memory: lots"), 6, "functions.aws[0].lambda.memory", "is not of type 'integer'"),
-    "unknown key with hint": (fdl().replace("memory: 512", "memroy: 512"), 6, "functions.aws[0].lambda.memroy", "did you mean 'memory'"),
+    "memory not a number": (
+        fdl().replace("memory: 512", "memory: lots"),
+        6,
+        "functions.aws[0].lambda.memory",
+        "is not of type 'integer'",
+    ),
+    "unknown key with hint": (
+        fdl().replace("memory: 512", "memroy: 512"),
+        6,
+        "functions.aws[0].lambda.memroy",
+        "did you mean 'memory'",
+    ),
     "bad lambda name": (fdl(name="has space"), 4, "functions.aws[0].lambda.name", "'has space' is not valid"),
     "bad execution mode": (fdl(mode="fast"), 5, "functions.aws[0].lambda.execution_mode", "is not one of"),
-    "bad bucket name": (fdl(output="Bad_Bucket/out"), 15, "functions.aws[0].lambda.output[0].path", "bucket name 'Bad_Bucket'"),
-    "batch without network": (fdl(mode="batch"), 3, "functions.aws[0].batch.compute_resources.subnets", "needs batch.compute_resources.subnets"),
-    "gpu on fargate": (fdl(mode="batch", extra="    batch:\n      enable_gpu: true\n      compute_resources:\n        type: FARGATE\n        subnets: [subnet-1]\n        security_group_ids: [sg-1]\n"),
-                       17, "functions.aws[0].batch.enable_gpu", "Fargate has no GPUs"),
-    "min above max": (fdl(mode="batch", extra="    batch:\n      compute_resources:\n        min_v_cpus: 4\n        max_v_cpus: 2\n        subnets: [subnet-1]\n        security_group_ids: [sg-1]\n"),
-                      17, "functions.aws[0].batch.compute_resources", "min_v_cpus <= desired_v_cpus <= max_v_cpus"),
-    "job bigger than environment": (fdl(mode="batch", extra="    batch:\n      vcpus: 8\n      compute_resources:\n        max_v_cpus: 4\n        subnets: [subnet-1]\n        security_group_ids: [sg-1]\n"),
-                                    17, "functions.aws[0].batch.vcpus", "at most 4"),
-    "unknown storage provider": (fdl().replace("storage_provider: s3\n        path: bucket-one/out", "storage_provider: ftp\n        path: bucket-one/out"),
-                                 14, "functions.aws[0].lambda.output[0].storage_provider", "unknown storage provider 'ftp'"),
-    "undeclared s3 account": (fdl().replace("storage_provider: s3\n        path: bucket-one/out", "storage_provider: s3.other\n        path: bucket-one/out"),
-                              14, "functions.aws[0].lambda.output[0].storage_provider", "no storage_providers.s3.other"),
-    "minio on aws": (fdl().replace("storage_provider: s3\n        path: bucket-one/in", "storage_provider: minio\n        path: bucket-one/in"),
-                     11, "functions.aws[0].lambda.input[0].storage_provider", "'minio' is not supported on AWS"),
-    "missing script": (fdl().replace("run.sh", "missing.sh"), 7, "functions.aws[0].lambda.init_script", "init_script file not found: missing.sh"),
-    "output feeds own input": (fdl(output="bucket-one/in/results"), 15, "functions.aws[0].lambda.output[0].path", "endless loop"),
-    "overlapping triggers": (TWO_FUNCTIONS, 22, "functions.aws[1].lambda.input[0].path", "overlapping notification filters"),
-    "duplicate names": (TWO_FUNCTIONS.replace("name: f2", "name: f1").replace("bucket-one/in/sub", "bucket-two/in"),
-                        17, "functions.aws[1].lambda.name", "duplicate function name 'f1'"),
-    "outdated runtime": (fdl().replace("memory: 512", "runtime: python3.7"), 6, "functions.aws[0].lambda.runtime", "use python3.12 or newer"),
-    "duplicate key": (fdl().replace("memory: 512", "memory: 512\n      memory: 256"), 7, "functions.aws[0].lambda.memory", "duplicate key"),
-    "unsupported feature": (fdl().replace("image: alpine", "image_file: image.tar.gz"), 9, "functions.aws[0].lambda.container.image_file", "not supported"),
+    "bad bucket name": (
+        fdl(output="Bad_Bucket/out"),
+        15,
+        "functions.aws[0].lambda.output[0].path",
+        "bucket name 'Bad_Bucket'",
+    ),
+    "batch without network": (
+        fdl(mode="batch"),
+        3,
+        "functions.aws[0].batch.compute_resources.subnets",
+        "needs batch.compute_resources.subnets",
+    ),
+    "gpu on fargate": (
+        fdl(
+            mode="batch",
+            extra="    batch:\n      enable_gpu: true\n      compute_resources:\n        type: FARGATE\n        subnets: [subnet-1]\n        security_group_ids: [sg-1]\n",
+        ),
+        17,
+        "functions.aws[0].batch.enable_gpu",
+        "Fargate has no GPUs",
+    ),
+    "min above max": (
+        fdl(
+            mode="batch",
+            extra="    batch:\n      compute_resources:\n        min_v_cpus: 4\n        max_v_cpus: 2\n        subnets: [subnet-1]\n        security_group_ids: [sg-1]\n",
+        ),
+        17,
+        "functions.aws[0].batch.compute_resources",
+        "min_v_cpus <= desired_v_cpus <= max_v_cpus",
+    ),
+    "job bigger than environment": (
+        fdl(
+            mode="batch",
+            extra="    batch:\n      vcpus: 8\n      compute_resources:\n        max_v_cpus: 4\n        subnets: [subnet-1]\n        security_group_ids: [sg-1]\n",
+        ),
+        17,
+        "functions.aws[0].batch.vcpus",
+        "at most 4",
+    ),
+    "unknown storage provider": (
+        fdl().replace(
+            "storage_provider: s3\n        path: bucket-one/out", "storage_provider: ftp\n        path: bucket-one/out"
+        ),
+        14,
+        "functions.aws[0].lambda.output[0].storage_provider",
+        "unknown storage provider 'ftp'",
+    ),
+    "undeclared s3 account": (
+        fdl().replace(
+            "storage_provider: s3\n        path: bucket-one/out",
+            "storage_provider: s3.other\n        path: bucket-one/out",
+        ),
+        14,
+        "functions.aws[0].lambda.output[0].storage_provider",
+        "no storage_providers.s3.other",
+    ),
+    "minio on aws": (
+        fdl().replace(
+            "storage_provider: s3\n        path: bucket-one/in", "storage_provider: minio\n        path: bucket-one/in"
+        ),
+        11,
+        "functions.aws[0].lambda.input[0].storage_provider",
+        "'minio' is not supported on AWS",
+    ),
+    "missing script": (
+        fdl().replace("run.sh", "missing.sh"),
+        7,
+        "functions.aws[0].lambda.init_script",
+        "init_script file not found: missing.sh",
+    ),
+    "output feeds own input": (
+        fdl(output="bucket-one/in/results"),
+        15,
+        "functions.aws[0].lambda.output[0].path",
+        "endless loop",
+    ),
+    "overlapping triggers": (
+        TWO_FUNCTIONS,
+        22,
+        "functions.aws[1].lambda.input[0].path",
+        "overlapping notification filters",
+    ),
+    "duplicate names": (
+        TWO_FUNCTIONS.replace("name: f2", "name: f1").replace("bucket-one/in/sub", "bucket-two/in"),
+        17,
+        "functions.aws[1].lambda.name",
+        "duplicate function name 'f1'",
+    ),
+    "outdated runtime": (
+        fdl().replace("memory: 512", "runtime: python3.7"),
+        6,
+        "functions.aws[0].lambda.runtime",
+        "use python3.12 or newer",
+    ),
+    "duplicate key": (
+        fdl().replace("memory: 512", "memory: 512\n      memory: 256"),
+        7,
+        "functions.aws[0].lambda.memory",
+        "duplicate key",
+    ),
+    "unsupported feature": (
+        fdl().replace("image: alpine", "image_file: image.tar.gz"),
+        9,
+        "functions.aws[0].lambda.container.image_file",
+        "not supported",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_invalid_fdl_is_refused_with_a_located_message(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_fdl_is_refused_with_a_located_message(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text, line, key, message = CASES[case]
     source = tmp_path / "fdl.yaml"
     source.write_text(text)
