@@ -1,0 +1,159 @@
+variable "name" {
+  description = "Name of the compute profile: the job queue name, and the prefix of the compute environment, launch template and IAM role names."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$", var.name))
+    error_message = "name must be 1-100 characters of letters, digits, '-' or '_', starting with a letter or digit."
+  }
+}
+
+variable "compute_type" {
+  description = "Type of the compute resources: \"EC2\", \"SPOT\" or \"FARGATE\"."
+  type        = string
+  default     = "EC2"
+
+  validation {
+    condition     = contains(["EC2", "SPOT", "FARGATE"], var.compute_type)
+    error_message = "compute_type must be one of \"EC2\", \"SPOT\" or \"FARGATE\"."
+  }
+}
+
+variable "min_vcpus" {
+  description = "Minimum number of vCPUs the compute environment keeps running (EC2/SPOT only)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.min_vcpus >= 0 && floor(var.min_vcpus) == var.min_vcpus
+    error_message = "min_vcpus must be a whole number >= 0."
+  }
+}
+
+variable "desired_vcpus" {
+  description = "Initial desired number of vCPUs (EC2/SPOT only; 0 starts at min_vcpus). Batch changes it afterwards; later changes of this value are ignored."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.desired_vcpus >= 0 && floor(var.desired_vcpus) == var.desired_vcpus
+    error_message = "desired_vcpus must be a whole number >= 0."
+  }
+}
+
+variable "max_vcpus" {
+  description = "Maximum number of vCPUs of the compute environment."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.max_vcpus >= 1 && floor(var.max_vcpus) == var.max_vcpus
+    error_message = "max_vcpus must be a whole number >= 1."
+  }
+}
+
+variable "instance_types" {
+  description = "EC2 instance types (or families, or \"optimal\") the compute environment may launch (EC2/SPOT only)."
+  type        = list(string)
+  default     = ["optimal"]
+
+  validation {
+    condition     = length(var.instance_types) > 0
+    error_message = "instance_types must not be empty."
+  }
+}
+
+variable "subnet_ids" {
+  description = "Subnets the compute resources are launched in."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) > 0
+    error_message = "subnet_ids must not be empty: AWS Batch needs at least one subnet."
+  }
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the compute resources."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.security_group_ids) > 0
+    error_message = "security_group_ids must not be empty: AWS Batch needs at least one security group."
+  }
+}
+
+variable "instance_role_arn" {
+  description = "ARN of an existing EC2 instance PROFILE for the container instances (EC2/SPOT). null creates a role and an instance profile. Unused for FARGATE. Must be known at plan time."
+  type        = string
+  default     = null
+}
+
+variable "service_role_arn" {
+  description = "ARN of an existing AWS Batch service role. null creates one trusted by batch.amazonaws.com with the AWS managed policy AWSBatchServiceRole. Must be known at plan time."
+  type        = string
+  default     = null
+}
+
+variable "enable_gpu" {
+  description = "Use the GPU (NVIDIA) ECS-optimized AMI for the container instances (EC2/SPOT only)."
+  type        = bool
+  default     = false
+}
+
+variable "image_type" {
+  description = "Batch ec2_configuration image type of the container instances (EC2/SPOT). null selects ECS_AL2023, or ECS_AL2_NVIDIA when enable_gpu is true."
+  type        = string
+  default     = null
+}
+
+variable "supervisor" {
+  description = "S3 location and SHA-256 (hex) of the supervisor executable installed on the container instances by the launch template (required for EC2/SPOT; may be null for FARGATE)."
+  type = object({
+    bucket = string
+    key    = string
+    sha256 = string
+  })
+  default = null
+
+  validation {
+    condition = var.supervisor == null || (
+      can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", try(var.supervisor.bucket, ""))) &&
+      can(regex("^[A-Za-z0-9!_.*()/+=,@-]+$", try(var.supervisor.key, ""))) &&
+      can(regex("^[0-9a-f]{64}$", try(var.supervisor.sha256, "")))
+    )
+    error_message = "supervisor needs a valid bucket name, a key of letters, digits and !_.*()/+=,@- and a 64-character lowercase hex sha256."
+  }
+}
+
+variable "job_definitions" {
+  description = "Job definitions run on this compute profile, keyed by job definition name (the function name). memory is in MiB; vcpus may be fractional on FARGATE; a null job_role_arn runs the job without a role."
+  type = map(object({
+    image        = string
+    vcpus        = number
+    memory       = number
+    gpus         = optional(number, 0)
+    environment  = optional(map(string), {})
+    job_role_arn = string
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.job_definitions : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$", k))])
+    error_message = "job_definitions keys must be 1-128 characters of letters, digits, '-' or '_'."
+  }
+
+  validation {
+    condition = alltrue([
+      for v in values(var.job_definitions) :
+      length(v.image) > 0 && v.vcpus > 0 && v.memory > 0 && v.gpus >= 0
+    ])
+    error_message = "Each job definition needs an image, vcpus > 0, memory > 0, and gpus >= 0."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every taggable resource of the module (also to the EC2 instances, via compute_resources.tags; these must be static values)."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,85 @@
+variable "name" {
+  description = "Name of the function the roles belong to (the Lambda function name, also used in log group, artifact and job definition names)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.name))
+    error_message = "name must be 1-64 characters of letters, digits, '-' or '_' (a Lambda function name)."
+  }
+}
+
+variable "lambda_role_arn" {
+  description = "ARN of an existing role for the Lambda function. null (the default) creates the execution role; a non-null value is used as is and nothing is created for Lambda. Must be known at plan time (a literal, a variable or a data source)."
+  type        = string
+  default     = null
+}
+
+variable "create_job_role" {
+  description = "Whether to create the role of the function's Batch jobs (trusted by ecs-tasks.amazonaws.com)."
+  type        = bool
+  default     = false
+}
+
+variable "input_locations" {
+  description = "S3 locations the function reads. key_prefix has no leading or trailing slash; \"\" means the whole bucket."
+  type = list(object({
+    bucket     = string
+    key_prefix = string
+  }))
+  default = []
+
+  validation {
+    condition = alltrue([
+      for l in var.input_locations :
+      length(l.bucket) > 0 && !startswith(l.key_prefix, "/") && !endswith(l.key_prefix, "/")
+    ])
+    error_message = "Each input location needs a bucket name and a key_prefix without leading or trailing slash (\"\" for the whole bucket)."
+  }
+}
+
+variable "output_locations" {
+  description = "S3 locations the function writes. key_prefix has no leading or trailing slash; \"\" means the whole bucket."
+  type = list(object({
+    bucket     = string
+    key_prefix = string
+  }))
+  default = []
+
+  validation {
+    condition = alltrue([
+      for l in var.output_locations :
+      length(l.bucket) > 0 && !startswith(l.key_prefix, "/") && !endswith(l.key_prefix, "/")
+    ])
+    error_message = "Each output location needs a bucket name and a key_prefix without leading or trailing slash (\"\" for the whole bucket)."
+  }
+}
+
+variable "artifacts_bucket" {
+  description = "Name of the deployment (artifacts) bucket holding functions/NAME/ and events/NAME/. Required when job_queue_arn is set or create_job_role is true."
+  type        = string
+  default     = null
+}
+
+variable "job_queue_arn" {
+  description = "ARN of the Batch job queue the Lambda function submits jobs to, or null when the function does not use Batch."
+  type        = string
+  default     = null
+}
+
+variable "job_definition_name" {
+  description = "Name of the Batch job definition the Lambda function submits (required with job_queue_arn)."
+  type        = string
+  default     = null
+}
+
+variable "vpc_access" {
+  description = "Attach the AWS managed policy AWSLambdaVPCAccessExecutionRole to the created Lambda role (needed when the function runs in a VPC)."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags applied to every taggable resource of the module."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,154 @@
+locals {
+  create_api_gateway = var.api_gateway != null
+}
+
+################################################################################
+# Log group (created here so that retention is managed and the function's role
+# does not need logs:CreateLogGroup)
+################################################################################
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/lambda/${var.function_name}"
+  retention_in_days = var.log_retention_in_days
+
+  tags = var.tags
+}
+
+################################################################################
+# Function
+################################################################################
+
+resource "aws_lambda_function" "this" {
+  function_name    = var.function_name
+  description      = var.description
+  role             = var.role_arn
+  filename         = var.filename
+  source_code_hash = var.source_code_hash
+  handler          = var.handler
+  runtime          = var.runtime
+  memory_size      = var.memory_size
+  timeout          = var.timeout
+  architectures    = var.architectures
+  layers           = var.layers
+
+  ephemeral_storage {
+    size = var.ephemeral_storage_size
+  }
+
+  # Optional blocks are only emitted when set, so that an empty value does not
+  # produce a perpetual diff.
+  dynamic "environment" {
+    for_each = length(var.environment) > 0 ? [var.environment] : []
+
+    content {
+      variables = environment.value
+    }
+  }
+
+  dynamic "vpc_config" {
+    for_each = var.vpc_config != null ? [var.vpc_config] : []
+
+    content {
+      subnet_ids         = vpc_config.value.subnet_ids
+      security_group_ids = vpc_config.value.security_group_ids
+    }
+  }
+
+  dynamic "file_system_config" {
+    for_each = var.file_system_config != null ? [var.file_system_config] : []
+
+    content {
+      arn              = file_system_config.value.arn
+      local_mount_path = file_system_config.value.local_mount_path
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.this]
+}
+
+################################################################################
+# Optional REST API (API Gateway v1) proxying every path and method to the
+# function
+################################################################################
+
+resource "aws_api_gateway_rest_api" "this" {
+  count = local.create_api_gateway ? 1 : 0
+
+  name        = var.api_gateway.name
+  description = "Proxy to the Lambda function ${var.function_name}"
+
+  tags = var.tags
+}
+
+resource "aws_api_gateway_resource" "proxy" {
+  count = local.create_api_gateway ? 1 : 0
+
+  rest_api_id = aws_api_gateway_rest_api.this[0].id
+  parent_id   = aws_api_gateway_rest_api.this[0].root_resource_id
+  path_part   = "{proxy+}"
+}
+
+resource "aws_api_gateway_method" "proxy" {
+  count = local.create_api_gateway ? 1 : 0
+
+  rest_api_id   = aws_api_gateway_rest_api.this[0].id
+  resource_id   = aws_api_gateway_resource.proxy[0].id
+  http_method   = "ANY"
+  authorization = "NONE"
+}
+
+resource "aws_api_gateway_integration" "proxy" {
+  count = local.create_api_gateway ? 1 : 0
+
+  rest_api_id             = aws_api_gateway_rest_api.this[0].id
+  resource_id             = aws_api_gateway_resource.proxy[0].id
+  http_method             = aws_api_gateway_method.proxy[0].http_method
+  type                    = "AWS_PROXY"
+  integration_http_method = "POST"
+  uri                     = aws_lambda_function.this.invoke_arn
+}
+
+resource "aws_api_gateway_deployment" "this" {
+  count = local.create_api_gateway ? 1 : 0
+
+  rest_api_id = aws_api_gateway_rest_api.this[0].id
+
+  # Any change of the routed resources creates a new deployment.
+  triggers = {
+    redeployment = sha1(jsonencode([
+      aws_api_gateway_resource.proxy[0].id,
+      aws_api_gateway_method.proxy[0].id,
+      aws_api_gateway_method.proxy[0].authorization,
+      aws_api_gateway_integration.proxy[0].id,
+      aws_api_gateway_integration.proxy[0].uri,
+    ]))
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  depends_on = [aws_api_gateway_integration.proxy]
+}
+
+resource "aws_api_gateway_stage" "this" {
+  count = local.create_api_gateway ? 1 : 0
+
+  rest_api_id   = aws_api_gateway_rest_api.this[0].id
+  deployment_id = aws_api_gateway_deployment.this[0].id
+  stage_name    = var.api_gateway.stage_name
+
+  tags = var.tags
+}
+
+resource "aws_lambda_permission" "api_gateway" {
+  count = local.create_api_gateway ? 1 : 0
+
+  statement_id  = "AllowExecutionFromAPIGateway"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_api_gateway_rest_api.this[0].execution_arn}/*/*"
+}
