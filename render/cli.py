@@ -15,6 +15,7 @@ from render.output_dir import write_root
 from render.resolve import resolve
 from render.root_module import render_root
 from render.settings import load_settings
+from render.supervisor_build import SupervisorBuildError, supervisor_binary
 from render.terraform import TerraformFailed, run_steps
 
 EXIT_INVALID = 2
@@ -122,13 +123,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.fdl, args.config, args.overrides, use_scar_config=not args.no_scar_config)
         deployment = resolve(settings, name=args.name, region=args.region)
         rendered = render_root(
-            deployment, module_source=lambda name: f"./modules/{name}", supervisor_binary=_supervisor_binary
+            deployment, module_source=lambda name: f"./modules/{name}", supervisor_binary=supervisor_binary
         )
         write_root(args.output, rendered.main_tf, rendered.artifacts, copy_modules=True)
     except FdlError as error:
         print(f"faas-render: {len(error.problems)} problem(s), nothing was written:", file=sys.stderr)
         print(error.format(), file=sys.stderr)
         return EXIT_INVALID
+    except SupervisorBuildError as error:
+        print(
+            f"faas-render: the Batch supervisor binary could not be built, nothing was written: {error}\n"
+            "  install the build tools with: pip install 'faas-render[batch]'\n"
+            "  or name a prebuilt binary with FAAS_RENDER_SUPERVISOR_BINARY",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     for warning in deployment.warnings:
         print(f"faas-render: warning: {warning}", file=sys.stderr)
     print(summary(deployment, args.output))
@@ -145,12 +154,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"faas-render: {error}", file=sys.stderr)
         return EXIT_FAILED
     return 0
-
-
-def _supervisor_binary() -> Path:
-    from render.supervisor_build import supervisor_binary
-
-    return supervisor_binary()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,10 @@ import sys
 import threading
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -33,14 +37,27 @@ def configure(endpoint: str) -> None:
     urllib.request.urlopen(request, timeout=10).read()
 
 
-def serve(host: str, port: int) -> None:
+def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> tuple[ThreadedMotoServer, str]:
+    """Start a moto server in this process (port 0 picks a free one); returns it and its endpoint."""
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AWS managed policies can be attached
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
-    endpoint = f"http://{host}:{port}"
+    bound_host, bound_port = server.get_host_and_port()
+    endpoint = f"http://{bound_host}:{bound_port}"
     configure(endpoint)
+    return server, endpoint
+
+
+def reset(endpoint: str) -> None:
+    """Forget every resource (about a second) and set the emulator up again."""
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).read()
+    configure(endpoint)
+
+
+def serve(host: str, port: int) -> None:
+    server, endpoint = start(host, port)
     print(f"AWS emulator (moto) listening on {endpoint}", flush=True)
     print(
         f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"

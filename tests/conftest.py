@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from render import emulator
 from render.cli import main as faas_render
 from render.terraform import terraform_environment
 
@@ -72,20 +71,7 @@ def terraform(
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto server on 127.0.0.1, set up as the local emulator is (managed IAM policies, no Docker)."""
-    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    request = urllib.request.Request(
-        f"{endpoint}/moto-api/config",
-        method="POST",
-        data=json.dumps({"batch": {"use_docker": False}, "lambda": {"use_docker": False}}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(request, timeout=10).read()
+    server, endpoint = emulator.start(port=0)
     yield endpoint
     server.stop()
 

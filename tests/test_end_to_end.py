@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
+from render import emulator
 from tests.conftest import render, requires_terraform, terraform
 from tests.test_render import EXAMPLE_FILES
 
@@ -44,6 +45,7 @@ def as_list(value: Any) -> list[Any]:
 
 
 def test_workflow_applies_replans_clean_and_destroys(aws_env: dict[str, str], tmp_path: Path) -> None:
+    emulator.reset(aws_env["AWS_ENDPOINT_URL"])
     subnet, group = create_network()
     config = tmp_path / "network.yaml"
     config.write_text(

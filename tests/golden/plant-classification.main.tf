@@ -140,7 +140,7 @@ module "lambda_plant-classification" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_plant-classification.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/plant-classification.zip"
-  source_code_hash       = "4nIvL/h4NXjjfXD0c0cRGJQHApNtZ5IEkYAsG/E0jjk="
+  source_code_hash       = "zqUnlV5H/+hDQ77Dwi4S9acr9Hb1CYgEvsDewhTPAL8="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256

@@ -147,7 +147,7 @@ module "lambda_video-split" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_video-split.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/video-split.zip"
-  source_code_hash       = "9Y3TdUl6ejemTVP+WFOtZFtrHfUBLlVzNrwofrQKDds="
+  source_code_hash       = "LYWmOWfAg2GKDPFUCr6DgPgBBNCirDcsUrE6QErDgdU="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 512
@@ -192,7 +192,7 @@ module "lambda_frame-stats" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_frame-stats.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/frame-stats.zip"
-  source_code_hash       = "XNpSq8yWIZPwwJ4y+PsMXuxa5/71Oxy8fTcvuBU/nok="
+  source_code_hash       = "LI7RDYxX82ZlB/lUHBuq3WxalMarTBZOifd/i7t9MSs="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 512

@@ -1,0 +1,122 @@
+"""AWS Batch entry point (``python -m faas_supervisor`` and the static binary).
+
+Reads the function config from FAAS_CONFIG_URI, fetches the script (the config's sibling
+object), takes the event from FAAS_EVENT or FAAS_EVENT_URI, then runs the same staging / run /
+upload code as Lambda, without a deadline (Batch's own job timeout applies). Exit status: 0 when
+every run succeeded, else the first failing script's status (128+N for signal N), or 125 when
+the supervisor itself failed (configuration, S3). Arguments, if any, are the command to run
+when the config has no script (the image's own command).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from . import launch, logs, staging
+from .config import FunctionConfig, load_config_bytes
+from .environment import base_environment
+from .errors import ConfigError, SupervisorError
+from .events import S3Object, parse_event
+from .execute import run_item
+
+log = logging.getLogger(__name__)
+
+SUPERVISOR_FAILURE = 125
+
+
+def _event_from_env() -> Any:
+    if "FAAS_EVENT" in os.environ:
+        text = os.environ["FAAS_EVENT"]
+    elif os.environ.get("FAAS_EVENT_URI"):
+        text = staging.read_bytes(staging.parse_s3_uri(os.environ["FAAS_EVENT_URI"])).decode("utf-8")
+    else:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # not ours (we always send JSON): treat it as raw input
+
+
+def _load_config() -> tuple[FunctionConfig, S3Object]:
+    uri = os.environ.get("FAAS_CONFIG_URI")
+    if not uri:
+        raise ConfigError("FAAS_CONFIG_URI is not set (the job definition sets it)")
+    obj = staging.parse_s3_uri(uri)
+    return load_config_bytes(staging.read_bytes(obj), uri), obj
+
+
+def _exit_status(returncode: int | None) -> int:
+    if returncode is None:
+        return SUPERVISOR_FAILURE
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def run_job(command: Sequence[str]) -> int:
+    job_id = os.environ.get("AWS_BATCH_JOB_ID") or f"local-{uuid.uuid4()}"
+    config, config_obj = _load_config()
+    logs.configure(config.effective_log_level())
+    event = _event_from_env()
+    parsed = parse_event(event)
+    origin = os.environ.get("FAAS_SOURCE_REQUEST_ID")
+    log.info(
+        "job %s: function %s%s: %s",
+        job_id,
+        config.name,
+        f" (from request {origin})" if origin else "",
+        parsed.describe(),
+    )
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("job %s: event %s", job_id, json.dumps(logs.redact(event), default=str))
+    for reason in parsed.skipped:
+        log.info("job %s: skipped %s", job_id, reason)
+
+    scratch = Path(tempfile.mkdtemp(prefix="faas-script-"))
+    try:
+        script = None
+        if config.script:
+            parent = str(PurePosixPath(config_obj.key).parent)
+            key = config.script if parent in ("", ".") else f"{parent}/{config.script}"
+            script = staging.download(S3Object(config_obj.bucket, key), scratch / config.script)
+        elif not command:
+            raise ConfigError("the function has no script and the job was given no command to run")
+        base = base_environment(os.environ)
+        status, uploaded = 0, 0
+        for item in parsed.items:
+            outcome = run_item(
+                item,
+                parsed,
+                config,
+                request_id=job_id,
+                launcher=lambda workdir, env: launch.direct(script, command, base, env),
+                timeout=lambda: None,
+            )
+            uploaded += len(outcome.uploaded)
+            if not outcome.ok:
+                log.error("job %s: %s", job_id, outcome.failure_message(config.name))
+                status = status or _exit_status(outcome.result.returncode)
+        if status == 0:
+            log.info("job %s: done, %d run(s), %d object(s) uploaded", job_id, len(parsed.items), uploaded)
+        return status
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--"]:
+        args = args[1:]
+    try:
+        return run_job(args)
+    except SupervisorError as exc:
+        log.error("job %s: %s", os.environ.get("AWS_BATCH_JOB_ID", "(local)"), exc)
+        return SUPERVISOR_FAILURE

@@ -1,0 +1,144 @@
+"""Load and check function_config.json (the renderer's contract, see supervisor/README.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+EXECUTION_MODES = ("lambda", "lambda-batch", "batch")
+DEFAULT_TIMEOUT_THRESHOLD = 10.0
+CONFIG_FILE_NAME = "function_config.json"
+
+
+@dataclass(frozen=True)
+class Output:
+    bucket: str
+    key_prefix: str = ""
+    prefix: tuple[str, ...] = ()
+    suffix: tuple[str, ...] = ()
+
+    def matches(self, rel_path: str) -> bool:
+        """SCAR semantics: any listed prefix (or none listed) and any listed suffix (or none)."""
+        prefix_ok = not self.prefix or any(rel_path.startswith(p) for p in self.prefix)
+        suffix_ok = not self.suffix or any(rel_path.endswith(s) for s in self.suffix)
+        return prefix_ok and suffix_ok
+
+    def key_for(self, rel_path: str) -> str:
+        return f"{self.key_prefix}/{rel_path}" if self.key_prefix else rel_path
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    name: str
+    execution_mode: str = "lambda"
+    log_level: str = "INFO"
+    script: str | None = None
+    image: str | None = None
+    timeout_threshold: float = DEFAULT_TIMEOUT_THRESHOLD
+    environment: dict[str, str] = field(default_factory=dict)
+    inputs: tuple[dict[str, str], ...] = ()
+    outputs: tuple[Output, ...] = ()
+
+    def effective_timeout_threshold(self) -> float:
+        """Env TIMEOUT_THRESHOLD overrides container.timeout_threshold."""
+        raw = os.environ.get("TIMEOUT_THRESHOLD", "").strip()
+        if not raw:
+            return self.timeout_threshold
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"TIMEOUT_THRESHOLD={raw!r} is not a number of seconds") from None
+
+    def effective_log_level(self) -> str:
+        return (os.environ.get("LOG_LEVEL") or self.log_level or "INFO").upper()
+
+
+def _str_list(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+
+
+def parse_config(doc: Any, source: str) -> FunctionConfig:
+    """Build a FunctionConfig from the decoded JSON document; `source` names it in errors."""
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{source}: expected a JSON object at the top level")
+    name = doc.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{source}: 'name' must be a non-empty string")
+    mode = doc.get("execution_mode", "lambda")
+    if mode not in EXECUTION_MODES:
+        raise ConfigError(f"{source}: execution_mode {mode!r} is not one of {', '.join(EXECUTION_MODES)}")
+    script = doc.get("script")
+    if script is not None and (not isinstance(script, str) or not script or "/" in script):
+        raise ConfigError(f"{source}: 'script' must be a plain file name or null, got {script!r}")
+    container = doc.get("container") or {}
+    if not isinstance(container, dict):
+        raise ConfigError(f"{source}: 'container' must be an object")
+    env = container.get("environment") or {}
+    if not isinstance(env, dict):
+        raise ConfigError(f"{source}: container.environment must be an object")
+    threshold = container.get("timeout_threshold", DEFAULT_TIMEOUT_THRESHOLD)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold < 0:
+        raise ConfigError(f"{source}: container.timeout_threshold must be a number >= 0")
+    outputs = []
+    for i, out in enumerate(doc.get("output") or []):
+        where = f"{source}: output[{i}]"
+        if not isinstance(out, dict) or not isinstance(out.get("bucket"), str) or not out["bucket"]:
+            raise ConfigError(f"{where} must be an object with a 'bucket'")
+        key_prefix = out.get("key_prefix") or ""
+        if not isinstance(key_prefix, str):
+            raise ConfigError(f"{where}.key_prefix must be a string")
+        outputs.append(
+            Output(
+                bucket=out["bucket"],
+                key_prefix=key_prefix.strip("/"),
+                prefix=_str_list(out.get("prefix"), f"{where}.prefix"),
+                suffix=_str_list(out.get("suffix"), f"{where}.suffix"),
+            )
+        )
+    inputs = tuple(dict(i) for i in (doc.get("input") or []) if isinstance(i, dict))
+    return FunctionConfig(
+        name=name,
+        execution_mode=mode,
+        log_level=str(doc.get("log_level") or "INFO"),
+        script=script,
+        image=container.get("image") or None,
+        timeout_threshold=float(threshold),
+        # Values are literal: no ${X} expansion, only str() for numbers/booleans.
+        environment={str(k): v if isinstance(v, str) else json.dumps(v) for k, v in env.items()},
+        inputs=inputs,
+        outputs=tuple(outputs),
+    )
+
+
+def load_config_bytes(data: bytes, source: str) -> FunctionConfig:
+    try:
+        doc = json.loads(data)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: not valid JSON ({exc})") from None
+    return parse_config(doc, source)
+
+
+def task_root() -> Path:
+    """Where the Lambda zip is unpacked: LAMBDA_TASK_ROOT, else the folder above this package."""
+    root = os.environ.get("LAMBDA_TASK_ROOT")
+    return Path(root) if root else Path(__file__).resolve().parent.parent
+
+
+def load_lambda_config(root: Path | None = None) -> FunctionConfig:
+    path = (root or task_root()) / CONFIG_FILE_NAME
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the function configuration {path}: {exc.strerror}") from None
+    return load_config_bytes(data, str(path))

@@ -1,0 +1,49 @@
+"""The environment the user script runs with.
+
+Base: our own process environment minus the supervisor's internals, i.e. ``FAAS_*`` (Terraform's
+settings for us and the event passed to Batch), and, when we run from the static binary
+(PyInstaller + staticx), the ``_PYI_*`` / ``STATICX_*`` variables and the ``LD_LIBRARY_PATH``
+that points at our bundled libraries (restored from ``LD_LIBRARY_PATH_ORIG``), so the user's
+programs never load our libssl or libz.
+
+On top, lowest first: ``CONT_VAR_*`` (API Gateway query parameters), ``container.environment``
+(literal values), then the programming-model variables (INPUT_FILE_PATH, TMP_INPUT_DIR, ...).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+
+INTERNAL_PREFIXES = ("FAAS_", "_PYI_", "STATICX_")
+
+
+def is_frozen() -> bool:
+    return bool(getattr(sys, "frozen", False))
+
+
+def base_environment(env: Mapping[str, str], frozen: bool | None = None) -> dict[str, str]:
+    frozen = is_frozen() if frozen is None else frozen
+    clean = {k: v for k, v in env.items() if not k.startswith(INTERNAL_PREFIXES)}
+    original = clean.pop("LD_LIBRARY_PATH_ORIG", None)
+    if original is not None:
+        if original:
+            clean["LD_LIBRARY_PATH"] = original
+        else:
+            clean.pop("LD_LIBRARY_PATH", None)
+    elif frozen:
+        clean.pop("LD_LIBRARY_PATH", None)
+    return clean
+
+
+def script_environment(
+    programming_model: Mapping[str, str],
+    container_env: Mapping[str, str],
+    extra_env: Mapping[str, str],
+) -> dict[str, str]:
+    """The variables we add for the script (precedence: extra < container < programming model)."""
+    merged: dict[str, str] = {}
+    merged.update(extra_env)
+    merged.update(container_env)
+    merged.update(programming_model)
+    return merged

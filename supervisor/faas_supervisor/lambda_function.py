@@ -1,0 +1,183 @@
+"""AWS Lambda entry point: ``faas_supervisor.lambda_function.lambda_handler``.
+
+Modes (function_config.json ``execution_mode``):
+- ``lambda``: run the script for each work item within the remaining time minus the threshold;
+- ``lambda-batch``: the same, but at the deadline kill the script, upload nothing and submit the
+  unfinished items to Batch; the response says ``"status": "delegated"`` with the job id(s);
+- ``batch``: submit the event to Batch at once and answer with the job id.
+A failing script makes the invocation fail (ScriptFailed, with the exit status and stderr tail).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from . import launch, logs
+from .batch_submit import BatchSettings, Submission, submit_event
+from .config import CONFIG_FILE_NAME, FunctionConfig, load_lambda_config, task_root
+from .environment import base_environment
+from .errors import ConfigError, ScriptFailed
+from .events import ParsedEvent, parse_event
+from .execute import Launcher, Outcome, run_item
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=4)
+def _cached_config(root: str, mtime_ns: int) -> FunctionConfig:
+    return load_lambda_config(Path(root))
+
+
+def current_config(root: Path) -> FunctionConfig:
+    """function_config.json of this deployment, read once per Lambda instance."""
+    try:
+        mtime = (root / CONFIG_FILE_NAME).stat().st_mtime_ns
+    except OSError:
+        mtime = 0  # load_lambda_config reports the error
+    return _cached_config(str(root), mtime)
+
+
+def _launcher(config: FunctionConfig, root: Path) -> Launcher:
+    script = root / config.script if config.script else None
+    if script is not None and not script.is_file():
+        raise ConfigError(f"the function's script {script} is missing from the deployment package")
+    base = base_environment(os.environ)
+    udocker = launch.udocker_path() if config.image else None
+    if udocker and config.image:
+        image = config.image
+        return lambda workdir, env: launch.via_udocker(udocker, image, script, workdir, base, env)
+    if config.image:
+        log.info(
+            "udocker is not on PATH: running the script directly in the Lambda runtime, not in image %s",
+            config.image,
+        )
+    if script is None:
+        raise ConfigError("the function has no script and udocker is not available: nothing to run")
+    return lambda workdir, env: launch.direct(script, (), base, env)
+
+
+def _respond(parsed: ParsedEvent, result: dict[str, Any]) -> Any:
+    """API Gateway proxy integrations need {statusCode, body}; others get the result itself."""
+    if parsed.kind != "apigateway":
+        return result
+    code = 202 if result["status"] in ("submitted", "delegated") else 200
+    return {
+        "statusCode": code,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(result),
+    }
+
+
+def _remaining_seconds(context: Any) -> float | None:
+    getter = getattr(context, "get_remaining_time_in_millis", None)
+    return getter() / 1000.0 if callable(getter) else None
+
+
+def _delegate(
+    parsed: ParsedEvent, first_pending: int, config: FunctionConfig, request_id: str, settings: BatchSettings
+) -> list[Submission]:
+    pending = parsed.items[first_pending:]
+    subs = []
+    for n, item in enumerate(pending):
+        rid = request_id if len(pending) == 1 else f"{request_id}-{first_pending + n}"
+        subs.append(
+            submit_event(item.own_event, function_name=config.name, request_id=rid, settings=settings)
+        )
+    return subs
+
+
+def lambda_handler(event: Any, context: Any) -> Any:
+    root = task_root()
+    config = current_config(root)
+    logs.configure(config.effective_log_level())
+    request_id = str(getattr(context, "aws_request_id", "") or f"local-{uuid.uuid4()}")
+    parsed = parse_event(event)
+    log.info(
+        "request %s: function %s (%s): %s", request_id, config.name, config.execution_mode, parsed.describe()
+    )
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("request %s: event %s", request_id, json.dumps(logs.redact(event), default=str))
+    for reason in parsed.skipped:
+        log.info("request %s: skipped %s", request_id, reason)
+
+    if config.execution_mode == "batch":
+        sub = submit_event(
+            event, function_name=config.name, request_id=request_id, settings=BatchSettings.from_env()
+        )
+        return _respond(parsed, {"status": "submitted", "request_id": request_id, **sub.as_dict()})
+    if not parsed.items:
+        return _respond(
+            parsed,
+            {
+                "status": "ignored",
+                "request_id": request_id,
+                "reason": f"{parsed.kind} event with nothing to process",
+            },
+        )
+
+    settings = BatchSettings.from_env() if config.execution_mode == "lambda-batch" else None
+    remaining = _remaining_seconds(context)
+    threshold = config.effective_timeout_threshold()
+    deadline = None if remaining is None else time.monotonic() + remaining - threshold
+    if remaining is not None:
+        log.debug(
+            "request %s: deadline in %.1f s (remaining %.1f s minus threshold %.1f s)",
+            request_id,
+            remaining - threshold,
+            remaining,
+            threshold,
+        )
+    launcher = _launcher(config, root)
+
+    def time_left() -> float | None:
+        return None if deadline is None else deadline - time.monotonic()
+
+    outcomes: list[Outcome] = []
+    for index, item in enumerate(parsed.items):
+        outcome = run_item(item, parsed, config, request_id=request_id, launcher=launcher, timeout=time_left)
+        outcomes.append(outcome)
+        if outcome.result.timed_out:
+            if settings is not None:
+                log.info(
+                    "request %s: deadline reached: script killed, nothing uploaded, delegating to Batch",
+                    request_id,
+                )
+                subs = _delegate(parsed, index, config, request_id, settings)
+                failed = [o for o in outcomes[:-1] if not o.ok]
+                if failed:
+                    jobs = ", ".join(s.job_id for s in subs)
+                    raise ScriptFailed(
+                        failed[0].failure_message(config.name)
+                        + f"\n(unfinished items delegated to Batch job(s) {jobs})"
+                    )
+                result = {
+                    "status": "delegated",
+                    "request_id": request_id,
+                    **subs[0].as_dict(),
+                    "job_ids": [s.job_id for s in subs],
+                    "uploaded": [u for o in outcomes for u in o.uploaded],
+                }
+                return _respond(parsed, result)
+            break  # lambda mode: no time left for the other items
+    failed = [o for o in outcomes if not o.ok]
+    if failed or len(outcomes) < len(parsed.items):
+        message = failed[0].failure_message(config.name)
+        skipped = len(parsed.items) - len(outcomes)
+        if skipped:
+            message += f"\n({skipped} more item(s) not processed: no time left)"
+        if len(failed) > 1:
+            message += f"\n({len(failed)} of {len(outcomes)} runs failed)"
+        log.error("request %s: %s", request_id, message)
+        raise ScriptFailed(message)
+    uploaded = [u for o in outcomes for u in o.uploaded]
+    log.info("request %s: done, %d run(s), %d object(s) uploaded", request_id, len(outcomes), len(uploaded))
+    return _respond(
+        parsed, {"status": "succeeded", "request_id": request_id, "runs": len(outcomes), "uploaded": uploaded}
+    )
