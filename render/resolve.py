@@ -205,6 +205,16 @@ def _function(
     vpc = fs.get(("lambda", "vpc")) or {}
     file_system = (fs.get(("lambda", "file_system")) or [None])[0]
     api_name = fs.get(("api_gateway", "name"))
+    if mode != "batch" and image and not script:
+        warnings.append(
+            f"{fs.origin(('lambda', 'container', 'image'))}: function {name!r} has no init_script: in Lambda it "
+            "runs the image's own command through udocker, which the Lambda runtime has only if you add it (a layer)"
+        )
+    if mode != "lambda" and fs.get(("batch", "compute_resources", "type")) == "FARGATE":
+        warnings.append(
+            f"{fs.origin(('batch', 'compute_resources', 'type'))}: Fargate jobs cannot mount the supervisor from "
+            f"the host: the image of {name!r} must contain /opt/faas-render/bin/faas-supervisor"
+        )
     batch = _batch(fs, mode, account, container_env, problems) if mode in ("batch", "lambda-batch") else None
     if len(problems) > start:
         return None

@@ -54,7 +54,9 @@ def test_existing_buckets_are_referenced_not_created(tmp_path: Path, capsys: pyt
     assert "create = false" in (tmp_path / "out" / "main.tf").read_text()
 
 
-def test_unbuildable_supervisor_fails_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unbuildable_supervisor_fails_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(tmp_path / "missing"))
     assert render(EXAMPLE_FILES["plant-classification"], tmp_path / "out", "--config", str(NETWORK_CONFIG)) == 1
     err = capsys.readouterr().err

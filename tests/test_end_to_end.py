@@ -135,3 +135,116 @@ def check_nothing_left() -> None:
     assert batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"] == []
     assert s3.list_buckets()["Buckets"] == []
     assert [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]] == []
+
+
+KITCHEN_SINK = """\
+functions:
+  aws:
+  - lambda:
+      name: api-fn
+      init_script: run.sh
+      role_placeholder: ROLE
+      container:
+        image: alpine
+      output:
+      - storage_provider: s3
+        path: existing-bucket/api-results
+    iam:
+      role: {role}
+    api_gateway:
+      name: api-fn-api
+  - lambda:
+      name: gpu-fn
+      execution_mode: lambda-batch
+      init_script: run.sh
+      timeout: 900
+      container:
+        image: nvidia/cuda:12.4.1-base-ubuntu22.04
+      input:
+      - storage_provider: s3
+        path: existing-bucket/gpu-in
+      output:
+      - storage_provider: s3
+        path: sink-created-bucket/gpu-out
+    batch:
+      vcpus: 4
+      memory: 8192
+      enable_gpu: true
+      compute_resources:
+        type: SPOT
+        max_v_cpus: 8
+        instance_types: [g4dn]
+  - lambda:
+      name: fargate-fn
+      execution_mode: batch
+      init_script: run.sh
+      container:
+        image: alpine
+      input:
+      - storage_provider: s3
+        path: sink-created-bucket/fargate-in
+      output:
+      - storage_provider: s3
+        path: sink-created-bucket/fargate-out
+    batch:
+      vcpus: 1
+      memory: 2048
+      compute_resources:
+        type: FARGATE
+buckets:
+  existing-bucket:
+    existing: true
+"""
+
+
+def test_every_kind_of_function_applies_and_replans_clean(aws_env: dict[str, str], tmp_path: Path) -> None:
+    """API Gateway, lambda-batch on SPOT GPUs, Fargate, an existing bucket and a given role."""
+    emulator.reset(aws_env["AWS_ENDPOINT_URL"])
+    subnet, group = create_network()
+    iam, s3 = boto3.client("iam"), boto3.client("s3")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ],
+    }
+    role = iam.create_role(RoleName="given-lambda-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    s3.create_bucket(Bucket="existing-bucket")
+    fdl = tmp_path / "sink.yaml"
+    fdl.write_text(KITCHEN_SINK.format(role=role).replace("      role_placeholder: ROLE\n", ""))
+    (tmp_path / "run.sh").write_text("#!/bin/sh\necho run\n")
+    config = tmp_path / "network.yaml"
+    config.write_text(
+        f"aws:\n  batch:\n    compute_resources:\n      subnets: [{subnet}]\n      security_group_ids: [{group}]\n"
+    )
+    root = tmp_path / "root"
+
+    assert render(fdl, root, "--config", str(config), "--apply") == 0
+    try:
+        batch, lam, apigw = boto3.client("batch"), boto3.client("lambda"), boto3.client("apigateway")
+        environments = {
+            e["computeResources"]["type"]: e for e in batch.describe_compute_environments()["computeEnvironments"]
+        }
+        assert set(environments) == {"SPOT", "FARGATE"}
+        assert environments["SPOT"]["computeResources"]["instanceTypes"] == ["g4dn"]
+        gpu_job = batch.describe_job_definitions(jobDefinitionName="gpu-fn", status="ACTIVE")["jobDefinitions"][0]
+        requirements = {r["type"]: r["value"] for r in gpu_job["containerProperties"]["resourceRequirements"]}
+        assert requirements == {"GPU": "1", "MEMORY": "8192", "VCPU": "4"}
+        fargate_job = batch.describe_job_definitions(jobDefinitionName="fargate-fn", status="ACTIVE")["jobDefinitions"][
+            0
+        ]
+        assert fargate_job["platformCapabilities"] == ["FARGATE"]
+        assert lam.get_function(FunctionName="api-fn")["Configuration"]["Role"] == role
+        assert [api["name"] for api in apigw.get_rest_apis()["items"]] == ["api-fn-api"]
+        notification = s3.get_bucket_notification_configuration(Bucket="existing-bucket")
+        assert [
+            c["Filter"]["Key"]["FilterRules"][0]["Value"] for c in notification["LambdaFunctionConfigurations"]
+        ] == ["gpu-in/"]
+        plan = terraform(root, "plan", "-input=false", "-detailed-exitcode", env=aws_env, check=False)
+        assert plan.returncode == 0, "second plan is not empty:\n" + plan.stdout[-4000:] + plan.stderr
+    finally:
+        destroyed = render(fdl, root, "--config", str(config), "--destroy")
+    assert destroyed == 0
+    assert "existing-bucket" in {b["Name"] for b in s3.list_buckets()["Buckets"]}  # referenced, never destroyed
+    assert iam.get_role(RoleName="given-lambda-role")["Role"]["Arn"] == role
+    assert batch.describe_compute_environments()["computeEnvironments"] == []

@@ -41,39 +41,11 @@ locals {
 }
 
 ################################################################################
-# Lambda execution role
+# S3 data access shared by the Lambda role and the Batch job role: read exactly
+# the input prefixes, write exactly the output prefixes.
 ################################################################################
 
-data "aws_iam_policy_document" "lambda_assume" {
-  count = local.create_lambda_role ? 1 : 0
-
-  statement {
-    sid     = "LambdaAssumeRole"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
-
-data "aws_iam_policy_document" "lambda" {
-  count = local.create_lambda_role ? 1 : 0
-
-  lifecycle {
-    precondition {
-      condition     = !local.uses_batch || (var.job_definition_name != null && var.artifacts_bucket != null)
-      error_message = "job_queue_arn needs job_definition_name and artifacts_bucket."
-    }
-  }
-
-  statement {
-    sid       = "WriteOwnLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${var.name}:*"]
-  }
-
+data "aws_iam_policy_document" "data_access" {
   dynamic "statement" {
     for_each = length(local.input_object_arns) > 0 ? [local.input_object_arns] : []
 
@@ -112,6 +84,43 @@ data "aws_iam_policy_document" "lambda" {
       actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
       resources = statement.value
     }
+  }
+}
+
+################################################################################
+# Lambda execution role
+################################################################################
+
+data "aws_iam_policy_document" "lambda_assume" {
+  count = local.create_lambda_role ? 1 : 0
+
+  statement {
+    sid     = "LambdaAssumeRole"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "lambda" {
+  count = local.create_lambda_role ? 1 : 0
+
+  source_policy_documents = [data.aws_iam_policy_document.data_access.json]
+
+  lifecycle {
+    precondition {
+      condition     = !local.uses_batch || (var.job_definition_name != null && var.artifacts_bucket != null)
+      error_message = "job_queue_arn needs job_definition_name and artifacts_bucket."
+    }
+  }
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${var.name}:*"]
   }
 
   dynamic "statement" {
@@ -185,50 +194,12 @@ data "aws_iam_policy_document" "job_assume" {
 data "aws_iam_policy_document" "job" {
   count = var.create_job_role ? 1 : 0
 
+  source_policy_documents = [data.aws_iam_policy_document.data_access.json]
+
   lifecycle {
     precondition {
       condition     = var.artifacts_bucket != null
       error_message = "create_job_role needs artifacts_bucket (the job reads the function's artifacts from it)."
-    }
-  }
-
-  dynamic "statement" {
-    for_each = length(local.input_object_arns) > 0 ? [local.input_object_arns] : []
-
-    content {
-      sid       = "ReadInputs"
-      actions   = ["s3:GetObject"]
-      resources = statement.value
-    }
-  }
-
-  dynamic "statement" {
-    for_each = local.input_list_buckets
-
-    content {
-      sid       = "ListInputs${index(keys(local.input_list_buckets), statement.key)}"
-      actions   = ["s3:ListBucket"]
-      resources = [statement.value.arn]
-
-      dynamic "condition" {
-        for_each = length(statement.value.prefixes) > 0 ? [statement.value.prefixes] : []
-
-        content {
-          test     = "StringLike"
-          variable = "s3:prefix"
-          values   = condition.value
-        }
-      }
-    }
-  }
-
-  dynamic "statement" {
-    for_each = length(local.output_object_arns) > 0 ? [local.output_object_arns] : []
-
-    content {
-      sid       = "WriteOutputs"
-      actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
-      resources = statement.value
     }
   }
 
