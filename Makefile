@@ -29,7 +29,6 @@ demo: install
 	cat $(DEMO_DIR)/emulator.log; \
 	$(AWS_LOCAL) $(BIN)/python -m render.emulator network --write $(DEMO_DIR)/network.yaml && \
 	$(AWS_LOCAL) $(BIN)/faas-render $(EXAMPLE) -o $(DEMO_DIR)/root --config $(DEMO_DIR)/network.yaml --apply && \
-	$(AWS_LOCAL) terraform -chdir=$(DEMO_DIR)/root output && \
 	echo "The emulator stops now; run 'python -m render.emulator serve' to keep one running."
 
 clean:
