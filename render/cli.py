@@ -21,6 +21,7 @@ from render.terraform import TerraformFailed, run_steps
 EXIT_INVALID = 2
 EXIT_FAILED = 1
 TERRAFORM_STEPS = ("init", "plan", "apply", "destroy")
+SUMMARY_NAMES = 5  # function names listed per compute profile in the summary
 
 DESCRIPTION = """\
 Render a SCAR function definition (FDL) file into a Terraform root module: main.tf, the
@@ -106,7 +107,10 @@ def summary(deployment: Deployment, directory: Path) -> str:
         f"  Batch compute profiles: {len(deployment.profiles)}",
     ]
     for key, profile in deployment.profiles.items():
-        names = ", ".join(f.name for f in deployment.functions_of(key))
+        members = [f.name for f in deployment.functions_of(key)]
+        names = ", ".join(members[:SUMMARY_NAMES]) + (
+            f" and {len(members) - SUMMARY_NAMES} more" if len(members) > SUMMARY_NAMES else ""
+        )
         lines.append(f"    {key}: {profile.compute_type}, max {profile.max_vcpus} vCPUs, used by {names}")
     return "\n".join(lines)
 

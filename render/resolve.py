@@ -513,23 +513,27 @@ def _check_workflow_loops(functions: list[Function], settings: Settings, problem
         for f in functions
     }
     origins = {fs.get(("lambda", "name")): fs for fs in settings.functions}
-    reported: set[frozenset[str]] = set()
+    done: set[str] = set()
+    trail: list[str] = []
 
-    def visit(node: str, trail: list[str]) -> None:
+    def visit(node: str) -> None:
+        # Depth-first search; a neighbour still on the trail closes a loop.
+        trail.append(node)
         for nxt in edges[node]:
             if nxt in trail:
                 cycle = trail[trail.index(nxt) :]
-                if frozenset(cycle) not in reported:
-                    reported.add(frozenset(cycle))
-                    chain = " -> ".join([*cycle, nxt])
-                    problems.append(
-                        (
-                            origins[cycle[0]].origin(("lambda", "output")),
-                            f"the outputs of these functions trigger each other in a loop: {chain}",
-                        )
+                chain = " -> ".join([*cycle, nxt])
+                problems.append(
+                    (
+                        origins[cycle[0]].origin(("lambda", "output")),
+                        f"the outputs of these functions trigger each other in a loop: {chain}",
                     )
-            else:
-                visit(nxt, [*trail, nxt])
+                )
+            elif nxt not in done:
+                visit(nxt)
+        trail.pop()
+        done.add(node)
 
     for name in sorted(edges):
-        visit(name, [name])
+        if name not in done:
+            visit(name)

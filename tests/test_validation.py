@@ -46,7 +46,16 @@ TWO_FUNCTIONS = (
 """
 )
 
+LOOP = """\
+functions:
+  aws:
+  - lambda: {name: a, container: {image: x}, input: [{storage_provider: s3, path: bkt/a}], output: [{storage_provider: s3, path: bkt/b}]}
+  - lambda: {name: b, container: {image: x}, input: [{storage_provider: s3, path: bkt/b}], output: [{storage_provider: s3, path: bkt/c}]}
+  - lambda: {name: c, container: {image: x}, input: [{storage_provider: s3, path: bkt/c}], output: [{storage_provider: s3, path: bkt/a}]}
+"""
+
 CASES = {
+    "workflow loop": (LOOP, 3, "functions.aws[0].lambda.output", "trigger each other in a loop: a -> b -> c -> a"),
     "yaml syntax": ("functions:\n  aws:\n  - lambda: {name: [x\n", 4, "", "YAML syntax error"),
     "empty file": ("", 1, "", "the file is empty"),
     "memory too large": (fdl(memory=20000), 6, "functions.aws[0].lambda.memory", "greater than the maximum of 10240"),
