@@ -47,7 +47,10 @@ def load_document(path: Path, display_name: str | None = None) -> SourceDocument
         raise FdlError.single(Location(name), "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FdlError.single(Location(name), f"cannot read the file: {exc}") from None
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # the reader checks the first characters at once
+        raise _forbidden_character(exc, text, name) from None
     try:
         root = loader.get_single_node()
         if root is None:
@@ -60,10 +63,17 @@ def load_document(path: Path, display_name: str | None = None) -> SourceDocument
         line = mark.line + 1 if mark else 0
         problem = " ".join(part for part in (exc.context, exc.problem) if part)
         raise FdlError.single(Location(name, line), f"YAML syntax error: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        raise _forbidden_character(exc, text, name) from None
     except yaml.YAMLError as exc:
         raise FdlError.single(Location(name), f"YAML syntax error: {exc}") from None
     finally:
         loader.dispose()
+
+
+def _forbidden_character(exc: yaml.reader.ReaderError, text: str, name: str) -> FdlError:
+    line = text.count("\n", 0, max(exc.position, 0)) + 1
+    return FdlError.single(Location(name, line), f"YAML syntax error: character {exc.character!r} is not allowed")
 
 
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath, document: SourceDocument) -> Any:

@@ -58,6 +58,7 @@ CASES = {
     "workflow loop": (LOOP, 3, "functions.aws[0].lambda.output", "trigger each other in a loop: a -> b -> c -> a"),
     "yaml syntax": ("functions:\n  aws:\n  - lambda: {name: [x\n", 4, "", "YAML syntax error"),
     "empty file": ("", 1, "", "the file is empty"),
+    "forbidden character": ("functions:\n  aws: \x1f\n", 2, "", "is not allowed"),
     "memory too large": (fdl(memory=20000), 6, "functions.aws[0].lambda.memory", "greater than the maximum of 10240"),
     "memory not a number": (
         fdl().replace("memory: 512", "memory: lots"),
