@@ -18,6 +18,9 @@ Problem = tuple[Location, str]
 
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 IP_SHAPED = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# Names the Lambda zip already uses at its root.
+RESERVED_SCRIPT_NAMES = {"function_config.json", "faas_supervisor"}
 RUNTIME = re.compile(r"^python3\.(\d+)$")
 MIN_PYTHON_MINOR = 12
 LAMBDA_ENV_LIMIT = 4096
@@ -265,6 +268,9 @@ def _script(fs: FunctionSettings, problems: list[Problem]) -> Path | None:
     origin = fs.origin(path)
     base = Path(origin.file).parent if origin.line else Path.cwd()
     script = (base / value).resolve() if not Path(value).is_absolute() else Path(value)
+    if script.name in RESERVED_SCRIPT_NAMES:
+        problems.append((origin, f"the script cannot be named {script.name!r}: the deployment package uses that name"))
+        return None
     if not script.is_file():
         problems.append(
             (
@@ -309,6 +315,8 @@ def _location(
         else:
             problems.append((origin, f"outputs through other S3 accounts ('{provider}') are not supported yet; use s3"))
     raw = entry["path"].strip("/")
+    if CONTROL_CHARACTERS.search(raw):
+        problems.append((fs.origin(path + ("path",)), "the path contains control characters (tabs, newlines, ...)"))
     bucket, _, prefix = raw.partition("/")
     problem = bucket_name_problem(bucket)
     if problem:

@@ -58,6 +58,18 @@ CASES = {
     "workflow loop": (LOOP, 3, "functions.aws[0].lambda.output", "trigger each other in a loop: a -> b -> c -> a"),
     "yaml syntax": ("functions:\n  aws:\n  - lambda: {name: [x\n", 4, "", "YAML syntax error"),
     "empty file": ("", 1, "", "the file is empty"),
+    "control character in path": (
+        fdl(output='"bucket-one/out\\nx"'),
+        15,
+        "functions.aws[0].lambda.output[0].path",
+        "control characters",
+    ),
+    "reserved script name": (
+        fdl().replace("run.sh", "function_config.json"),
+        7,
+        "functions.aws[0].lambda.init_script",
+        "cannot be named 'function_config.json'",
+    ),
     "forbidden character": ("functions:\n  aws: \x1f\n", 2, "", "is not allowed"),
     "memory too large": (fdl(memory=20000), 6, "functions.aws[0].lambda.memory", "greater than the maximum of 10240"),
     "memory not a number": (
