@@ -69,7 +69,7 @@ def deterministic_zip(entries: list[tuple[str, bytes, int]]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # Unix, so external_attr carries the permission bits
             info.external_attr = (0o100000 | mode) << 16
-            archive.writestr(info, content, compresslevel=9)
+            archive.writestr(info, content)
     return buffer.getvalue()
 
 

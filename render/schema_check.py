@@ -22,6 +22,7 @@ def fdl_schema() -> dict[str, Any]:
     return json.loads(resources.files("render").joinpath("schema/fdl.schema.json").read_text())
 
 
+@cache
 def _validator(ref: str | None) -> jsonschema.protocols.Validator:
     schema = fdl_schema()
     if ref:
