@@ -10,7 +10,7 @@ FUNCTIONS_PER_BUCKET = 50
 def write_fdl(folder: Path, functions: int, batch_every: int = 10) -> Path:
     """Write `bench-N.yaml` (and its script) into `folder`; every `batch_every`-th function uses Batch."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "run.sh").write_text("#!/bin/sh\ncp \"$INPUT_FILE_PATH\" \"$TMP_OUTPUT_DIR/\"\n")
+    (folder / "run.sh").write_text('#!/bin/sh\ncp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"\n')
     lines = ["functions:", "  aws:"]
     for index in range(functions):
         mode = "batch" if batch_every and index % batch_every == 0 else "lambda"
