@@ -87,7 +87,7 @@ def check_deployment(subnet: str) -> None:
     assert len(environments) == 1 and environments[0]["computeResources"]["subnets"] == [subnet]
     definition = batch.describe_job_definitions(jobDefinitionName="video-split", status="ACTIVE")["jobDefinitions"][0]
     container = definition["containerProperties"]
-    assert container["image"] == "jrottenberg/ffmpeg:6.1-alpine"
+    assert container["image"] == "python:3.12-alpine"
     assert {r["type"]: r["value"] for r in container["resourceRequirements"]} == {"MEMORY": "2048", "VCPU": "1"}
     job_env = {e["name"]: e["value"] for e in container["environment"]}
     assert job_env["LITERAL"] == LITERAL

@@ -8,22 +8,24 @@ import json, sys
 def tokens(data):
     """Header fields of a binary PPM (P6), skipping comments."""
     fields, i = [], 0
-    while len(fields) < 4:
+    while len(fields) < 4 and i < len(data):
         while data[i:i + 1].isspace():
             i += 1
         if data[i:i + 1] == b"#":
-            i = data.index(b"\n", i)
+            end = data.find(b"\n", i)
+            i = len(data) if end < 0 else end
             continue
         start = i
-        while not data[i:i + 1].isspace():
+        while i < len(data) and not data[i:i + 1].isspace():
             i += 1
         fields.append(data[start:i])
     return fields, i + 1
 
 data = open(sys.argv[1], "rb").read()
-(magic, width, height, _), offset = tokens(data)
-if magic != b"P6":
+fields, offset = tokens(data)
+if data[:2] != b"P6" or len(fields) < 4:
     sys.exit(f"not a binary PPM image: {sys.argv[1]}")
+_, width, height, _ = fields
 pixels = data[offset:]
 json.dump({"frame": sys.argv[1].rsplit("/", 1)[-1], "width": int(width), "height": int(height),
            "mean_brightness": round(sum(pixels) / max(len(pixels), 1), 2)}, open(sys.argv[2], "w"))

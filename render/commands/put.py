@@ -1,0 +1,85 @@
+"""`faas put FUNCTION PATH...`: upload files or folders into a function's input folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from render.connection import EXIT_USAGE, CommandError, connect, connection_arguments, reported
+from render.deployed import code_zip, function_config, get_function, locations, root_argument
+from render.local_run import LocalCloud
+
+DESCRIPTION = """\
+Upload files or folders into the first input folder of FUNCTION (read from the configuration it
+was deployed with). A file lands as INPUT/NAME; a folder's files keep their paths relative to the
+folder, as with `aws s3 cp --recursive`.
+
+In AWS the upload triggers the function; follow it with `faas logs FUNCTION`. Against the local
+emulator (`faas local`) nothing runs by itself, so `faas put` runs the function here, from what was
+deployed, then the Batch jobs it submits and the functions its outputs trigger, showing each step.
+"""
+
+EPILOG = """\
+examples:
+  faas put video-split clip.y4m --root deploy/
+  faas put frame-stats frames/ -v"""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "put",
+        parents=[connection_arguments(), root_argument()],
+        help="upload files or folders into a function's input folder (locally: and run the workflow)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("function", metavar="FUNCTION", help="the deployed function's name")
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a file or a folder to upload")
+    parser.add_argument("--no-run", action="store_true", help="local mode: only upload, run nothing")
+    parser.add_argument("-v", "--verbose", action="store_true", help="local mode: show the functions' output")
+    parser.set_defaults(run=run)
+
+
+def files_to_upload(paths: list[Path]) -> list[tuple[Path, str]]:
+    """(file, its key relative to the input folder) for every file named or inside a folder named."""
+    found: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_file():
+            found.append((path, path.name))
+        elif path.is_dir():
+            found += [(f, f.relative_to(path).as_posix()) for f in sorted(path.rglob("*")) if f.is_file()]
+        else:
+            raise CommandError(f"{path}: no such file or folder", EXIT_USAGE)
+    if not found:
+        raise CommandError(f"nothing to upload: {', '.join(map(str, paths))} hold(s) no files", EXIT_USAGE)
+    return found
+
+
+@reported
+def run(args: argparse.Namespace) -> int:
+    files = files_to_upload(args.paths)
+    aws = connect(args)
+    function = get_function(aws, args.function)
+    inputs = locations(function_config(aws, function, args.root), "input")
+    if not inputs:
+        raise CommandError(f"{function.name} has no input folder (use `faas invoke`)", EXIT_USAGE)
+    runs_here = aws.is_local_emulator and not args.no_run
+    if runs_here:
+        code_zip(function, args.root)  # fail before uploading when the function cannot run here
+    target, s3 = inputs[0], aws.client("s3")
+    written = []
+    for path, relative in files:
+        key = target.key_for(relative)
+        s3.upload_file(str(path), target.bucket, key)
+        print(f"upload: {path} to s3://{target.bucket}/{key}", flush=True)
+        written.append(f"s3://{target.bucket}/{key}")
+    if not runs_here:
+        if not aws.is_local_emulator:
+            print(f"{function.name} runs in AWS now: `faas logs {function.name}` follows it")
+        return 0
+    with LocalCloud(aws, args.root, verbose=args.verbose) as cloud:
+        summary = cloud.objects_written(written)
+    print(summary)
+    return 1 if summary.failed else 0

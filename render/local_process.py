@@ -1,0 +1,113 @@
+"""Run one process of local mode (a Lambda invocation or a Batch job) and keep its log.
+
+The process gets its own session (process group), so a timeout or Ctrl-C kills everything it
+started. Its stdout and stderr are one stream of lines, timestamped as they arrive; the lines go
+to CloudWatch Logs afterwards, where Lambda and Batch would have written them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# CloudWatch Logs PutLogEvents: at most 10,000 events and 1,048,576 bytes (26 bytes per event overhead).
+MAX_EVENTS_PER_PUT = 10_000
+MAX_BYTES_PER_PUT = 1_000_000
+EVENT_OVERHEAD = 26
+MAX_MESSAGE_CHARS = 200_000  # an event holds at most 256 KiB
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Log:
+    """Timestamped lines (milliseconds since the epoch), and where to echo them as they come."""
+
+    echo: Callable[[str], None] | None = None
+    lines: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, text: str) -> None:
+        self.lines.append((now_ms(), text))
+        if self.echo:
+            self.echo(text)
+
+    def tail(self, count: int) -> list[str]:
+        return [text for _, text in self.lines[-count:]]
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int  # negative: killed by that signal
+    timed_out: bool
+    seconds: float
+
+
+def run_logged(
+    argv: Sequence[str], env: Mapping[str, str], cwd: Path, log: Log, timeout: float | None = None
+) -> Finished:
+    """Run argv to completion (or until `timeout` seconds, then kill its process group)."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        list(argv),
+        env=dict(env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    expired = threading.Event()
+
+    def kill() -> None:
+        expired.set()
+        _kill_group(process)
+
+    timer = threading.Timer(timeout, kill) if timeout is not None else None
+    try:
+        if timer:
+            timer.start()
+        assert process.stdout is not None
+        for raw in process.stdout:
+            log.add(raw.decode("utf-8", "replace").rstrip("\n"))
+        returncode = process.wait()
+    finally:
+        if timer:
+            timer.cancel()
+        if process.poll() is None:  # interrupted: leave nothing running behind
+            _kill_group(process)
+            process.wait()
+    return Finished(returncode, expired.is_set(), time.monotonic() - started)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def put_log(logs: Any, group: str, stream: str, lines: list[tuple[int, str]]) -> None:
+    """Write the lines as the events of a new log stream (creating the group when needed)."""
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for timestamp, text in lines:
+        message = (text or " ")[:MAX_MESSAGE_CHARS]  # CloudWatch refuses empty messages
+        cost = len(message.encode()) + EVENT_OVERHEAD
+        if batch and (len(batch) == MAX_EVENTS_PER_PUT or size + cost > MAX_BYTES_PER_PUT):
+            logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
+            batch, size = [], 0
+        batch.append({"timestamp": timestamp, "message": message})
+        size += cost
+    if batch:
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
