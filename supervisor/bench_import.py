@@ -43,25 +43,19 @@ def zip_size(files: list[Path]) -> int:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(files):
-            info = zipfile.ZipInfo(
-                f"faas_supervisor/{path.relative_to(PACKAGE).as_posix()}", (1980, 1, 1, 0, 0, 0)
-            )
+            info = zipfile.ZipInfo(f"faas_supervisor/{path.relative_to(PACKAGE).as_posix()}", (1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, path.read_bytes(), compresslevel=9)
     return len(buf.getvalue())
 
 
 def probe(runs: int, with_boto3: bool) -> tuple[float, float, bool]:
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([str(PACKAGE.parent), os.environ.get("PYTHONPATH", "")])
-    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PACKAGE.parent), os.environ.get("PYTHONPATH", "")]))
     boto, handler, loaded = [], [], False
     code = PROBE.format(with_boto3=with_boto3)
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)  # warm pyc files
     for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
-        ).stdout
+        out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
         b, h, flag = out.split()
         boto.append(float(b))
         handler.append(float(h))

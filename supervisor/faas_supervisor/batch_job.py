@@ -3,8 +3,8 @@
 Reads the function config from FAAS_CONFIG_URI, fetches the script (the config's sibling
 object), takes the event from FAAS_EVENT or FAAS_EVENT_URI, then runs the same staging / run /
 upload code as Lambda, without a deadline (Batch's own job timeout applies). Exit status: 0 when
-every run succeeded, else the first failing script's status (128+N for signal N), or 125 when
-the supervisor itself failed (configuration, S3). Arguments, if any, are the command to run
+every run succeeded, else the first failure's: the script's status (128+N for signal N), or 125
+when the supervisor itself failed (configuration, S3). Arguments, if any, are the command to run
 when the config has no script (the image's own command).
 """
 
@@ -102,7 +102,9 @@ def run_job(command: Sequence[str]) -> int:
             uploaded += len(outcome.uploaded)
             if not outcome.ok:
                 log.error("job %s: %s", job_id, outcome.failure_message(config.name))
-                status = status or _exit_status(outcome.result.returncode)
+                result = outcome.result
+                own = _exit_status(result.returncode) if outcome.error is None and result else SUPERVISOR_FAILURE
+                status = status or own
         if status == 0:
             log.info("job %s: done, %d run(s), %d object(s) uploaded", job_id, len(parsed.items), uploaded)
         return status

@@ -116,8 +116,7 @@ def submit_event(
         response = batch.submit_job(**request)
     except (BotoCoreError, ClientError) as exc:
         raise SupervisorError(
-            f"cannot submit job {name} to queue {settings.job_queue} "
-            f"(job definition {settings.job_definition}): {exc}"
+            f"cannot submit job {name} to queue {settings.job_queue} (job definition {settings.job_definition}): {exc}"
         ) from exc
     log.info("submitted Batch job %s (%s) to %s", response["jobId"], name, settings.job_queue)
     return Submission(response["jobId"], name, event_uri)

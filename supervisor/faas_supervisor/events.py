@@ -115,9 +115,7 @@ def _s3_items(doc: dict[str, Any], rewrap: Any) -> tuple[list[WorkItem], list[st
 def _api_gateway(doc: dict[str, Any], raw_json: str) -> ParsedEvent:
     params = doc.get("queryStringParameters") or {}
     extra_env = {
-        "CONT_VAR_" + _ENV_NAME_BAD.sub("_", str(k)): str(v)
-        for k, v in sorted(params.items())
-        if v is not None
+        "CONT_VAR_" + _ENV_NAME_BAD.sub("_", str(k)): str(v) for k, v in sorted(params.items()) if v is not None
     }
     ctx = doc.get("requestContext")
     if not isinstance(ctx, dict):

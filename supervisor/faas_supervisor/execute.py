@@ -1,7 +1,9 @@
 """Run one work item: stage its input, run the script, upload the outputs (Lambda and Batch).
 
 Outputs are uploaded only when the script exits 0: a failed or killed run uploads nothing, so a
-downstream function in a workflow never sees partial results (SCAR uploaded them).
+downstream function in a workflow never sees partial results (SCAR uploaded them). A failure of
+the supervisor itself (input missing, S3 refusing an upload) ends the item, not the event: the
+Outcome carries the error and the caller goes on with the next item.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from . import launch, runner, staging
 from .config import FunctionConfig
 from .environment import script_environment
+from .errors import SupervisorError
 from .events import ParsedEvent, WorkItem
 
 log = logging.getLogger(__name__)
@@ -24,19 +27,35 @@ log = logging.getLogger(__name__)
 # Given the work dir and the variables we add, return what to execute.
 Launcher = Callable[[Path, Mapping[str, str]], launch.Launch]
 
+# $EVENT holds the event only up to this size: one environment string may not exceed 128 KiB
+# (MAX_ARG_STRLEN) and all of them together about 2 MiB. The whole event is always in
+# $EVENT_FILE_PATH.
+EVENT_ENV_LIMIT = 64 * 1024
+EVENT_FILE_NAME = "event.json"
+
 
 @dataclass
 class Outcome:
     item: WorkItem
-    result: runner.RunResult
+    result: runner.RunResult | None  # None when the script did not run to its end (see error)
     uploaded: list[str] = field(default_factory=list)
+    error: SupervisorError | None = None  # the supervisor's own failure (S3, start-up)
 
     @property
     def ok(self) -> bool:
-        return self.result.ok
+        return self.error is None and self.result is not None and self.result.ok
+
+    @property
+    def timed_out(self) -> bool:
+        return self.result is not None and self.result.timed_out
 
     def failure_message(self, function: str) -> str:
         what = f"function {function}"
+        if self.error is not None or self.result is None:
+            text = str(self.error)
+            if self.item.source and self.item.source.uri not in text:
+                what += f" on {self.item.source.uri}"
+            return f"{what}: {text}"
         if self.item.source:
             what += f" on {self.item.source.uri}"
         res = self.result
@@ -73,17 +92,25 @@ def run_item(
 ) -> Outcome:
     """`timeout()` is called right before the script starts (time left until the deadline)."""
     workdir = Path(tempfile.mkdtemp(prefix="faas-"))
+    result: runner.RunResult | None = None
     try:
         input_dir, output_dir = workdir / "input", workdir / "output"
         input_dir.mkdir()
         output_dir.mkdir()
         input_path = _stage_input(item, input_dir, s3)
+        event_file = workdir / EVENT_FILE_NAME
+        event_file.write_text(parsed.raw_json, encoding="utf-8")
         model = {
             "TMP_INPUT_DIR": str(input_dir),
             "TMP_OUTPUT_DIR": str(output_dir),
-            "EVENT": parsed.raw_json,
+            "EVENT_FILE_PATH": str(event_file),
             "REQUEST_ID": request_id,
         }
+        event_size = len(parsed.raw_json.encode("utf-8"))
+        if event_size <= EVENT_ENV_LIMIT:
+            model["EVENT"] = parsed.raw_json
+        else:
+            log.info("event of %d bytes: too large for $EVENT, given in $EVENT_FILE_PATH only", event_size)
         if input_path is not None:
             model["INPUT_FILE_PATH"] = str(input_path)
         if item.object_key is not None:
@@ -99,5 +126,7 @@ def run_item(
             log.debug("script finished in %.1f s", result.duration)
             outcome.uploaded = staging.upload_outputs(output_dir, config.outputs, s3)
         return outcome
+    except SupervisorError as exc:
+        return Outcome(item, result, error=exc)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -5,7 +5,9 @@ Modes (function_config.json ``execution_mode``):
 - ``lambda-batch``: the same, but at the deadline kill the script, upload nothing and submit the
   unfinished items to Batch; the response says ``"status": "delegated"`` with the job id(s);
 - ``batch``: submit the event to Batch at once and answer with the job id.
-A failing script makes the invocation fail (ScriptFailed, with the exit status and stderr tail).
+A failing script makes the invocation fail (ScriptFailed, with the exit status and stderr tail);
+a failure of the supervisor itself on one item (input object missing, S3 refusing an upload)
+fails it with that error's class (StorageError, ...) once the other items have run.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from . import launch, logs
 from .batch_submit import BatchSettings, Submission, submit_event
 from .config import CONFIG_FILE_NAME, FunctionConfig, load_lambda_config, task_root
 from .environment import base_environment
-from .errors import ConfigError, ScriptFailed
+from .errors import ConfigError, ScriptFailed, SupervisorError
 from .events import ParsedEvent, parse_event
 from .execute import Launcher, Outcome, run_item
 
@@ -87,10 +89,18 @@ def _delegate(
     subs = []
     for n, item in enumerate(pending):
         rid = request_id if len(pending) == 1 else f"{request_id}-{first_pending + n}"
-        subs.append(
-            submit_event(item.own_event, function_name=config.name, request_id=rid, settings=settings)
-        )
+        subs.append(submit_event(item.own_event, function_name=config.name, request_id=rid, settings=settings))
     return subs
+
+
+def _failure(failed: list[Outcome], config: FunctionConfig, note: str = "") -> Exception:
+    """The exception that fails the invocation: the first failure's class and message."""
+    first = failed[0]
+    message = first.failure_message(config.name) + note
+    if first.error is not None:
+        error: Exception = type(first.error)(message)
+        return error if isinstance(error, SupervisorError) else SupervisorError(message)
+    return ScriptFailed(message)
 
 
 def lambda_handler(event: Any, context: Any) -> Any:
@@ -99,18 +109,14 @@ def lambda_handler(event: Any, context: Any) -> Any:
     logs.configure(config.effective_log_level())
     request_id = str(getattr(context, "aws_request_id", "") or f"local-{uuid.uuid4()}")
     parsed = parse_event(event)
-    log.info(
-        "request %s: function %s (%s): %s", request_id, config.name, config.execution_mode, parsed.describe()
-    )
+    log.info("request %s: function %s (%s): %s", request_id, config.name, config.execution_mode, parsed.describe())
     if log.isEnabledFor(logging.DEBUG):
         log.debug("request %s: event %s", request_id, json.dumps(logs.redact(event), default=str))
     for reason in parsed.skipped:
         log.info("request %s: skipped %s", request_id, reason)
 
     if config.execution_mode == "batch":
-        sub = submit_event(
-            event, function_name=config.name, request_id=request_id, settings=BatchSettings.from_env()
-        )
+        sub = submit_event(event, function_name=config.name, request_id=request_id, settings=BatchSettings.from_env())
         return _respond(parsed, {"status": "submitted", "request_id": request_id, **sub.as_dict()})
     if not parsed.items:
         return _respond(
@@ -143,7 +149,7 @@ def lambda_handler(event: Any, context: Any) -> Any:
     for index, item in enumerate(parsed.items):
         outcome = run_item(item, parsed, config, request_id=request_id, launcher=launcher, timeout=time_left)
         outcomes.append(outcome)
-        if outcome.result.timed_out:
+        if outcome.timed_out:
             if settings is not None:
                 log.info(
                     "request %s: deadline reached: script killed, nothing uploaded, delegating to Batch",
@@ -153,10 +159,7 @@ def lambda_handler(event: Any, context: Any) -> Any:
                 failed = [o for o in outcomes[:-1] if not o.ok]
                 if failed:
                     jobs = ", ".join(s.job_id for s in subs)
-                    raise ScriptFailed(
-                        failed[0].failure_message(config.name)
-                        + f"\n(unfinished items delegated to Batch job(s) {jobs})"
-                    )
+                    raise _failure(failed, config, f"\n(unfinished items delegated to Batch job(s) {jobs})")
                 result = {
                     "status": "delegated",
                     "request_id": request_id,
@@ -167,15 +170,16 @@ def lambda_handler(event: Any, context: Any) -> Any:
                 return _respond(parsed, result)
             break  # lambda mode: no time left for the other items
     failed = [o for o in outcomes if not o.ok]
-    if failed or len(outcomes) < len(parsed.items):
-        message = failed[0].failure_message(config.name)
+    if failed:  # (a run cut short by the deadline is among them)
+        note = ""
         skipped = len(parsed.items) - len(outcomes)
         if skipped:
-            message += f"\n({skipped} more item(s) not processed: no time left)"
-        if len(failed) > 1:
-            message += f"\n({len(failed)} of {len(outcomes)} runs failed)"
-        log.error("request %s: %s", request_id, message)
-        raise ScriptFailed(message)
+            note += f"\n({skipped} more item(s) not processed: no time left)"
+        if len(outcomes) > 1:
+            note += f"\n({len(failed)} of {len(outcomes)} runs failed)"
+        error = _failure(failed, config, note)
+        log.error("request %s: %s", request_id, error)
+        raise error
     uploaded = [u for o in outcomes for u in o.uploaded]
     log.info("request %s: done, %d run(s), %d object(s) uploaded", request_id, len(outcomes), len(uploaded))
     return _respond(

@@ -3,18 +3,22 @@
 The child gets its own process group (start_new_session=True). At the deadline the whole
 group is killed with SIGKILL (SCAR killed only the direct child, leaving its children running);
 when the script exits normally, background processes it left in its group are killed too, so
-nothing keeps running into the next (warm) Lambda invocation. stdout is inherited (it goes to
-the function's log); stderr is copied to ours and its tail is kept for error messages.
+nothing keeps running into the next (warm) Lambda invocation. Processes that left the group
+(setsid, a double fork) are found by a per-run marker in their environment (RUN_MARKER, read
+from /proc/<pid>/environ) and killed as well. stdout is inherited (it goes to the function's
+log); stderr is copied to ours and its tail is kept for error messages.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,8 @@ from pathlib import Path
 from .errors import SupervisorError
 
 STDERR_TAIL_BYTES = 4096
+RUN_MARKER = "_FAAS_RUN_ID"  # in the script's environment: finds the run's processes that left its group
+_KILL_ROUNDS = 20  # a process may fork while we kill: look again until none is left
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,50 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+def marked_processes(entry: bytes) -> list[int]:
+    """Live processes whose environment holds `entry` (NAME=value); zombies have none."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    me = str(os.getpid())
+    found = []
+    for name in names:
+        if not name.isdigit() or name == me:
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                environ = f.read()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if entry in environ.split(b"\0"):
+            found.append(int(name))
+    return found
+
+
+def _kill_escaped(entry: bytes) -> None:
+    """SIGKILL the run's processes that left its process group (setsid, double fork)."""
+    for _ in range(_KILL_ROUNDS):
+        pids = marked_processes(entry)
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.005)
+
+
+def _start_error(argv: Sequence[str], env: Mapping[str, str], exc: OSError) -> SupervisorError:
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.E2BIG:
+        size = sum(len(k) + len(v) + 2 for k, v in env.items())
+        reason += (
+            f" (the environment holds {size} bytes; Linux allows 128 KiB per variable "
+            "and about 2 MiB for all of them with the arguments)"
+        )
+    return SupervisorError(f"cannot start {argv[0]}: {reason}")
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -76,17 +126,18 @@ def run(
     start = time.monotonic()
     # No /dev in a minimal chroot or image: give stdin an already-closed pipe instead.
     has_devnull = os.path.exists(os.devnull)
+    marker = uuid.uuid4().hex
     try:
         proc = subprocess.Popen(
             list(argv),
-            env=dict(env),
+            env={**env, RUN_MARKER: marker},
             cwd=cwd,
             stdin=subprocess.DEVNULL if has_devnull else subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-    except OSError as exc:  # e.g. an image without /bin/sh
-        raise SupervisorError(f"cannot start {argv[0]}: {exc.strerror or exc}") from exc
+    except OSError as exc:  # e.g. an image without /bin/sh, or an environment too large
+        raise _start_error(argv, env, exc) from exc
     if proc.stdin is not None:
         proc.stdin.close()
     assert proc.stderr is not None
@@ -100,8 +151,9 @@ def run(
         _kill_group(proc.pid)
         proc.wait()
     finally:
-        # Background processes of the script: same group, killed with it.
+        # Background processes of the script: same group, killed with it; then those that left it.
         _kill_group(proc.pid)
+        _kill_escaped(f"{RUN_MARKER}={marker}".encode())
         pump.join(timeout=5)
         if not pump.is_alive():  # else a process that left the group still holds the pipe
             proc.stderr.close()

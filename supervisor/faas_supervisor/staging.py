@@ -1,7 +1,9 @@
 """Move files between S3 and the work dir: ONE code path for Lambda and Batch.
 
 Transfers use boto3's managed transfer (multipart for large files). Every failure is reported
-as a StorageError naming the bucket and key, after botocore's retries (see aws.py).
+as a StorageError naming the bucket and key, after botocore's retries (see aws.py). Outputs are
+listed and checked before the first upload; when an upload fails part-way, the objects already
+written stay and the error lists them (see supervisor/README.md, "Outputs").
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -29,8 +32,46 @@ def parse_s3_uri(uri: str) -> S3Object:
     return S3Object(bucket, key)
 
 
+# S3 error codes worth a plain-words explanation (HEAD requests carry no body: only the status).
+_PLAIN_ERRORS = {
+    "404": "it does not exist (404 Not Found)",
+    "NoSuchKey": "it does not exist (NoSuchKey)",
+    "NoSuchBucket": "the bucket does not exist (NoSuchBucket)",
+    "403": "access denied (403 Forbidden)",
+    "AccessDenied": "access denied (AccessDenied)",
+}
+MAX_LISTED = 20  # objects named in an error message; the rest are counted
+
+
+def _client_error(exc: BaseException) -> Any | None:
+    """The botocore ClientError behind `exc` (boto3 wraps upload errors in S3UploadFailedError)."""
+    from botocore.exceptions import ClientError
+
+    seen: BaseException | None = exc
+    for _ in range(8):  # a short chain; never loop forever on a cyclic one
+        if seen is None or isinstance(seen, ClientError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def describe_error(exc: BaseException) -> str:
+    error = _client_error(exc)
+    if error is not None:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in _PLAIN_ERRORS:
+            return _PLAIN_ERRORS[code]
+        return str(error)
+    return str(exc)
+
+
 def _fail(action: str, obj: S3Object, exc: Exception) -> StorageError:
-    return StorageError(f"cannot {action} {obj.uri}: {exc}")
+    return StorageError(f"cannot {action} {obj.uri}: {describe_error(exc)}")
+
+
+def _listing(uris: list[str]) -> str:
+    shown = ", ".join(uris[:MAX_LISTED])
+    return shown + (f" and {len(uris) - MAX_LISTED} more" if len(uris) > MAX_LISTED else "")
 
 
 def _storage_errors() -> tuple[type[Exception], ...]:
@@ -45,7 +86,7 @@ def download(obj: S3Object, dest: Path, s3: Any | None = None) -> Path:
     try:
         s3.download_file(obj.bucket, obj.key, str(dest))
     except _storage_errors() as exc:
-        raise _fail("download", obj, exc) from exc
+        raise _fail("download the input object", obj, exc) from exc
     log.debug("downloaded %s to %s", obj.uri, dest)
     return dest
 
@@ -59,9 +100,7 @@ def read_bytes(obj: S3Object, s3: Any | None = None) -> bytes:
         raise _fail("read", obj, exc) from exc
 
 
-def write_bytes(
-    obj: S3Object, data: bytes, s3: Any | None = None, content_type: str = "application/json"
-) -> None:
+def write_bytes(obj: S3Object, data: bytes, s3: Any | None = None, content_type: str = "application/json") -> None:
     s3 = s3 or aws.client("s3")
     try:
         s3.put_object(Bucket=obj.bucket, Key=obj.key, Body=data, ContentType=content_type)
@@ -78,31 +117,80 @@ def stage_input_path(input_dir: Path, key: str) -> Path:
 
 
 def output_files(output_dir: Path) -> Iterator[tuple[Path, str]]:
-    """(path, relative POSIX path) of every file under output_dir, recursively, sorted."""
+    """(path, relative POSIX path) of every regular file under output_dir, recursively, sorted.
+
+    Anything else (dangling symlinks, FIFOs, sockets, devices) is skipped and logged.
+    """
     for root, dirs, files in os.walk(output_dir):
         dirs.sort()
         for name in sorted(files):
             path = Path(root, name)
+            rel = path.relative_to(output_dir).as_posix()
             if path.is_file():
-                yield path, path.relative_to(output_dir).as_posix()
+                yield path, rel
+            else:
+                log.info("output %s is not a regular file: not uploaded", rel)
 
 
-def upload_outputs(output_dir: Path, outputs: tuple[Output, ...], s3: Any | None = None) -> list[str]:
-    """Upload each file to every output whose filters match; returns the s3:// URIs written."""
-    uploaded: list[str] = []
+@dataclass(frozen=True)
+class Upload:
+    path: Path
+    rel: str  # path relative to the output dir, "/"-separated
+    target: S3Object
+
+
+def plan_uploads(output_dir: Path, outputs: tuple[Output, ...]) -> list[Upload]:
+    """Every (file, destination) pair, in upload order: files sorted, then outputs in config order."""
+    plan: list[Upload] = []
     if not outputs:
-        return uploaded
-    s3 = s3 or aws.client("s3")
+        return plan
     for path, rel in output_files(output_dir):
         targets = [o for o in outputs if o.matches(rel)]
         if not targets:
             log.info("output %s matches no output filter: not uploaded", rel)
-        for out in targets:
-            obj = S3Object(out.bucket, out.key_for(rel))
-            try:
-                s3.upload_file(str(path), obj.bucket, obj.key)
-            except _storage_errors() as exc:
-                raise _fail("upload " + rel + " to", obj, exc) from exc
-            log.debug("uploaded %s to %s", rel, obj.uri)
-            uploaded.append(obj.uri)
+        plan.extend(Upload(path, rel, S3Object(out.bucket, out.key_for(rel))) for out in targets)
+    return plan
+
+
+def _vanished(rel: str) -> str:
+    return f"output file {rel} disappeared before it was uploaded (removed by a process still running?)"
+
+
+def upload_plan(plan: list[Upload], s3: Any | None = None) -> list[str]:
+    """Upload in order; returns the s3:// URIs written.
+
+    Every file is checked first, so a file already gone means nothing is uploaded. A failure
+    after that raises a StorageError that names the object and lists those already uploaded,
+    which are left in place.
+    """
+    for up in plan:
+        if not up.path.is_file():
+            raise StorageError(_vanished(up.rel) + "; nothing uploaded")
+    if not plan:
+        return []
+    s3 = s3 or aws.client("s3")
+    uploaded: list[str] = []
+    for up in plan:
+        try:
+            s3.upload_file(str(up.path), up.target.bucket, up.target.key)
+        except FileNotFoundError as exc:
+            raise StorageError(_vanished(up.rel) + _partial(uploaded)) from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read output file {up.rel}: {exc.strerror or exc}" + _partial(uploaded)) from exc
+        except _storage_errors() as exc:
+            why = f"cannot upload {up.rel} to {up.target.uri}: {describe_error(exc)}"
+            raise StorageError(why + _partial(uploaded)) from exc
+        log.debug("uploaded %s to %s", up.rel, up.target.uri)
+        uploaded.append(up.target.uri)
     return uploaded
+
+
+def _partial(uploaded: list[str]) -> str:
+    if not uploaded:
+        return "; nothing uploaded"
+    return f"\n{len(uploaded)} object(s) already uploaded by this run and left in place: {_listing(uploaded)}"
+
+
+def upload_outputs(output_dir: Path, outputs: tuple[Output, ...], s3: Any | None = None) -> list[str]:
+    """Upload each file to every output whose filters match; returns the s3:// URIs written."""
+    return upload_plan(plan_uploads(output_dir, outputs), s3)
