@@ -10,11 +10,11 @@ from pathlib import Path
 
 from render import __version__
 from render.errors import FdlError
+from render.fdl_options import add_settings_arguments, load_deployment
 from render.model import Deployment
+from render.module_source import parse_module_source
 from render.output_dir import write_root
-from render.resolve import resolve
 from render.root_module import render_root
-from render.settings import load_settings
 from render.supervisor_build import SupervisorBuildError, supervisor_binary
 from render.terraform import TerraformFailed, run_steps
 
@@ -37,6 +37,8 @@ examples:
   faas-render fdl.yaml && terraform init && terraform apply
   faas-render fdl.yaml -o deploy/ --config network.yaml --apply
   faas-render fdl.yaml --set lambda.memory=2048 --set batch.vcpus=2
+  faas-render fdl.yaml --module-source app.terraform.io/acme/faas-render/aws --module-version 1.2.0
+  faas-render fdl.yaml --module-source 'git::https://github.com/acme/faas-render.git?ref=v1.2.0'
   faas-render --schema > fdl.schema.json     # for yaml-language-server and other editors
 
 exit status: 0 rendered (and terraform succeeded), 1 terraform failed, 2 invalid input
@@ -59,29 +61,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="directory to write main.tf, modules/ and artifacts/ into (default: current directory)",
     )
-    parser.add_argument(
-        "-c",
-        "--config",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="config file of defaults (SCAR's scar.cfg format: an 'aws' mapping merged into every "
-        "function); may be repeated, later files win",
+    add_settings_arguments(parser)
+    sources = parser.add_argument_group(
+        "module source", "where main.tf takes the Terraform modules from (default: a copy in DIR/modules)"
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        dest="overrides",
-        help="override a setting of every function, e.g. lambda.memory=2048 (VALUE is read as YAML)",
+    sources.add_argument(
+        "--module-source",
+        metavar="SOURCE",
+        help="a registry address HOST/NAMESPACE/NAME/PROVIDER (e.g. app.terraform.io/acme/faas-render/aws, "
+        "needs --module-version) or a git source git::URL?ref=TAG (e.g. "
+        "git::https://github.com/acme/faas-render.git?ref=v1.2.0); modules/ is then not copied",
     )
-    parser.add_argument(
-        "--region", help="AWS region of the deployment (default: the FDL's lambda.region, else us-east-1)"
+    sources.add_argument(
+        "--module-version",
+        metavar="VERSION",
+        help="exact version of a registry source (e.g. 1.2.0), or the ref of a git source without ?ref=",
     )
-    parser.add_argument("--name", help="deployment name used for shared resources (default: from the FDL file name)")
-    parser.add_argument("--no-scar-config", action="store_true", help="ignore ~/.scar/scar.cfg")
     steps = parser.add_argument_group("terraform", "run terraform in DIR after rendering (in this order)")
     for step in TERRAFORM_STEPS:
         steps.add_argument(
@@ -124,12 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fdl is None:
         parser.error("the FDL file is required")
     try:
-        settings = load_settings(args.fdl, args.config, args.overrides, use_scar_config=not args.no_scar_config)
-        deployment = resolve(settings, name=args.name, region=args.region)
+        modules = parse_module_source(args.module_source, args.module_version)
+        deployment = load_deployment(args.fdl, args)
         rendered = render_root(
-            deployment, module_source=lambda name: f"./modules/{name}", supervisor_binary=supervisor_binary
+            deployment,
+            module_source=modules.source,
+            supervisor_binary=supervisor_binary,
+            module_version=modules.version,
         )
-        write_root(args.output, rendered.main_tf, rendered.artifacts, copy_modules=True)
+        write_root(args.output, rendered.main_tf, rendered.artifacts, copy_modules=modules.copies_modules)
     except FdlError as error:
         print(f"faas-render: {len(error.problems)} problem(s), nothing was written:", file=sys.stderr)
         print(error.format(), file=sys.stderr)

@@ -17,6 +17,12 @@ from render.package import Artifact, lambda_zip, staged_files, supervisor_binary
 
 ARTIFACTS = "_artifacts"
 ARTIFACTS_BUCKET = Raw('module.storage.bucket_names["_artifacts"]')
+# Module block names in main.tf: module.storage, module.lambda_NAME and module.iam_NAME per
+# function, module.batch_KEY per Batch compute profile (read back by render/plan_review.py).
+STORAGE_MODULE = "storage"
+LAMBDA_MODULE_PREFIX = "lambda_"
+IAM_MODULE_PREFIX = "iam_"
+PROFILE_MODULE_PREFIX = "batch_"
 
 
 @dataclass
@@ -37,8 +43,13 @@ def render_root(
     deployment: Deployment,
     module_source: Callable[[str], str],
     supervisor_binary: Callable[[], Path],
+    module_version: str | None = None,
 ) -> RenderedRoot:
-    """Build main.tf and the artifacts; `supervisor_binary` is only called when Batch is used."""
+    """Build main.tf and the artifacts; `supervisor_binary` is only called when Batch is used.
+
+    `module_source(name)` is the `source` of the module block using modules/<name>;
+    `module_version`, when given, is the `version` of every module block (registry sources).
+    """
     artifacts: list[Artifact] = []
     objects: dict[str, Any] = {}
     supervisor: dict[str, Any] | None = None
@@ -58,7 +69,7 @@ def render_root(
                 artifacts.append(staged)
                 kind = "config" if staged.path.endswith("/function_config.json") else "script"
                 objects[f"{function.name}/{kind}"] = _object(staged.path.removeprefix("artifacts/"), staged)
-        functions.append(_function_view(function, zip_artifact))
+        functions.append(_function_view(deployment, function, zip_artifact))
 
     profiles = [
         _profile_view(deployment, key, profile, supervisor if profile.compute_type != "FARGATE" else None)
@@ -84,6 +95,7 @@ def render_root(
         storage=storage,
         version=__version__,
         module_source=module_source,
+        module_version=module_version,
     )
     return RenderedRoot(align(text), artifacts)
 
@@ -130,19 +142,19 @@ def _notifications(deployment: Deployment) -> dict[str, Any]:
 
 
 def lambda_module(function: Function) -> str:
-    return f"lambda_{function.name}"
+    return f"{LAMBDA_MODULE_PREFIX}{function.name}"
 
 
 def iam_module(function: Function) -> str:
-    return f"iam_{function.name}"
+    return f"{IAM_MODULE_PREFIX}{function.name}"
 
 
-def profile_module(profile: ComputeProfile) -> str:
-    return f"batch_{profile.key}"
+def profile_module(profile_name: str) -> str:
+    return f"{PROFILE_MODULE_PREFIX}{profile_name}"
 
 
-def _function_view(function: Function, zip_artifact: Artifact) -> dict[str, Any]:
-    profile = profile_module(function.batch.profile) if function.batch else None
+def _function_view(deployment: Deployment, function: Function, zip_artifact: Artifact) -> dict[str, Any]:
+    profile = profile_module(deployment.profile_name(function.batch.profile)) if function.batch else None
     environment: dict[str, Any] = dict(function.lambda_environment)
     if profile:
         environment.update(
@@ -189,8 +201,8 @@ def _profile_view(
         job["environment"] = dict(sorted(environment.items()))
         job_definitions[function.name] = job
     return {
-        "module": profile_module(profile),
-        "name": f"{deployment.name}-{key.replace('_', '-')}",
+        "module": profile_module(key),
+        "name": f"{deployment.name}-{key}",
         "profile": profile,
         "supervisor": supervisor,
         "function_names": [f.name for f in members],

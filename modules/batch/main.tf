@@ -31,6 +31,7 @@ locals {
 ################################################################################
 
 resource "aws_launch_template" "this" {
+  #checkov:skip=CKV_AWS_341:job containers use bridge networking: a hop limit of 2 lets them reach IMDSv2 (tokens are required)
   count = local.is_ec2 ? 1 : 0
 
   name_prefix            = "${var.name}-"

@@ -1,0 +1,74 @@
+# Offline tests of the lambda module against a mocked AWS provider:
+#   terraform init && terraform test
+
+mock_provider "aws" {}
+
+variables {
+  function_name    = "frame-stats"
+  role_arn         = "arn:aws:iam::123456789012:role/frame-stats"
+  filename         = "frame-stats.zip"
+  source_code_hash = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+}
+
+run "defaults" {
+  command = plan
+
+  assert {
+    condition     = aws_cloudwatch_log_group.this.name == "/aws/lambda/frame-stats" && aws_cloudwatch_log_group.this.retention_in_days == 30
+    error_message = "The function's log group must be created here, with a retention."
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.this.environment) == 0 && length(aws_lambda_function.this.vpc_config) == 0
+    error_message = "Empty environment and vpc_config must not produce blocks (perpetual diffs)."
+  }
+
+  assert {
+    condition     = length(aws_api_gateway_rest_api.this) == 0 && length(aws_lambda_permission.api_gateway) == 0
+    error_message = "No API Gateway without api_gateway."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.handler == "faas_supervisor.lambda_function.lambda_handler" && aws_lambda_function.this.runtime == "python3.12"
+    error_message = "The supervisor's handler and a current runtime are the defaults."
+  }
+}
+
+run "api_gateway" {
+  command = plan
+
+  variables {
+    environment = { FAAS_EXECUTION_MODE = "lambda" }
+    api_gateway = { name = "frame-stats", stage_name = "scar" }
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables == tomap({ FAAS_EXECUTION_MODE = "lambda" })
+    error_message = "The environment must be passed to the function."
+  }
+
+  assert {
+    condition     = aws_api_gateway_resource.proxy[0].path_part == "{proxy+}" && aws_api_gateway_method.proxy[0].http_method == "ANY"
+    error_message = "The REST API must proxy every path and method."
+  }
+
+  assert {
+    condition     = aws_api_gateway_integration.proxy[0].type == "AWS_PROXY" && aws_api_gateway_stage.this[0].stage_name == "scar"
+    error_message = "The REST API must use a Lambda proxy integration deployed to the stage."
+  }
+
+  assert {
+    condition     = aws_lambda_permission.api_gateway[0].principal == "apigateway.amazonaws.com"
+    error_message = "API Gateway must be allowed to invoke the function."
+  }
+}
+
+run "environment_limit" {
+  command = plan
+
+  variables {
+    environment = { BIG = join("", [for i in range(1000) : "xxxxx"]) }
+  }
+
+  expect_failures = [var.environment]
+}
