@@ -1,12 +1,17 @@
-# Two entry points for a fresh machine: `make demo` (render an example and apply it to the
-# local AWS emulator) and `make test` (the test suite). Both create .venv on first use.
+# Two entry points for a fresh machine: `make demo` (the video-process workflow, applied to the
+# local AWS emulator and run on a generated video) and `make test` (the test suite). Both create
+# .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXAMPLE ?= examples/video-process/video-process.yaml
+EXAMPLE := examples/video-process
 DEMO_DIR ?= demo
 ENDPOINT := http://127.0.0.1:4566
 AWS_LOCAL := AWS_ENDPOINT_URL=$(ENDPOINT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
+
+# checkov pins its own versions of boto3 and friends, so it gets a virtual environment of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
 .PHONY: install test demo clean
 
@@ -18,18 +23,36 @@ $(BIN)/faas-render: setup.cfg pyproject.toml
 
 install: $(BIN)/faas-render
 
-test: install
-	$(BIN)/python -m pytest
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov
+	touch $@
 
+test: install $(CHECKOV)
+	CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m pytest
+
+# Starts `faas local` in the background (stopped on exit), renders and applies the example
+# (Terraform's log in $(DEMO_DIR)/apply.log), puts a generated video into video-split's input,
+# which runs the whole workflow here, and shows what frame-stats wrote.
 demo: install
 	@mkdir -p $(DEMO_DIR)
-	@$(BIN)/python -m render.emulator serve > $(DEMO_DIR)/emulator.log 2>&1 & echo $$! > $(DEMO_DIR)/emulator.pid; \
-	trap 'kill $$(cat $(DEMO_DIR)/emulator.pid) 2>/dev/null' EXIT; \
-	for i in $$(seq 50); do grep -q listening $(DEMO_DIR)/emulator.log 2>/dev/null && break; sleep 0.2; done; \
-	cat $(DEMO_DIR)/emulator.log; \
-	$(AWS_LOCAL) $(BIN)/python -m render.emulator network --write $(DEMO_DIR)/network.yaml && \
-	$(AWS_LOCAL) $(BIN)/faas-render $(EXAMPLE) -o $(DEMO_DIR)/root --config $(DEMO_DIR)/network.yaml --apply && \
-	echo "The emulator stops now; run 'python -m render.emulator serve' to keep one running."
+	@# Each demo starts a fresh emulator: a previous run's state and results describe nothing now.
+	@rm -rf $(DEMO_DIR)/root/terraform.tfstate $(DEMO_DIR)/root/terraform.tfstate.backup $(DEMO_DIR)/results
+	@$(BIN)/faas local --network-config $(DEMO_DIR)/network.yaml > $(DEMO_DIR)/emulator.log 2>&1 & emulator=$$!; \
+	trap 'kill -INT '$$emulator' 2>/dev/null; wait '$$emulator'; echo "==> emulator stopped (\`$(BIN)/faas local\` keeps one running)"' EXIT; \
+	until grep -q listening $(DEMO_DIR)/emulator.log; do \
+	  kill -0 $$emulator 2>/dev/null || { cat $(DEMO_DIR)/emulator.log; exit 1; }; sleep 0.2; \
+	done; \
+	echo "==> $$(grep listening $(DEMO_DIR)/emulator.log)"; \
+	printf '==> rendering $(EXAMPLE) into $(DEMO_DIR)/root and applying it (log: $(DEMO_DIR)/apply.log) '; \
+	$(AWS_LOCAL) $(BIN)/faas-render $(EXAMPLE)/video-process.yaml -o $(DEMO_DIR)/root \
+	  --config $(DEMO_DIR)/network.yaml --apply > $(DEMO_DIR)/apply.log 2>&1 & apply=$$!; \
+	while kill -0 $$apply 2>/dev/null; do printf .; sleep 2; done; \
+	wait $$apply || { echo " failed:"; tail -30 $(DEMO_DIR)/apply.log; exit 1; }; echo " done"; \
+	echo "==> $$($(BIN)/python $(EXAMPLE)/make-sample-video.py $(DEMO_DIR)/sample.y4m)"; \
+	$(AWS_LOCAL) $(BIN)/faas put video-split $(DEMO_DIR)/sample.y4m --root $(DEMO_DIR)/root && \
+	$(AWS_LOCAL) $(BIN)/faas get frame-stats $(DEMO_DIR)/results --root $(DEMO_DIR)/root && \
+	echo "==> results:" && for result in $(DEMO_DIR)/results/*.json; do cat $$result; echo; done
 
 clean:
 	rm -rf $(DEMO_DIR) build *.egg-info

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +50,6 @@ class ComputeProfile:
     instance_role: str | None
     service_role: str | None
     enable_gpu: bool
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]
-
-    @property
-    def key(self) -> str:
-        """A stable identifier: the same settings always give the same key."""
-        return f"{self.compute_type.lower()}_{self.digest}"
 
 
 @dataclass(frozen=True)
@@ -157,11 +146,23 @@ class Deployment:
 
     @property
     def profiles(self) -> dict[str, ComputeProfile]:
-        found = {f.batch.profile.key: f.batch.profile for f in self.functions if f.batch}
-        return dict(sorted(found.items()))
+        """Each distinct compute profile, named after the first function (in FDL order) using it.
 
-    def functions_of(self, profile_key: str) -> list[Function]:
-        return [f for f in self.functions if f.batch and f.batch.profile.key == profile_key]
+        A name, not a hash of the settings: changing a profile's instance types keeps its module
+        address, so Terraform replaces the compute environment behind the same job queue.
+        """
+        found: dict[str, ComputeProfile] = {}
+        for function in self.functions:
+            if function.batch and function.batch.profile not in found.values():
+                found[function.name] = function.batch.profile
+        return found
+
+    def profile_name(self, profile: ComputeProfile) -> str:
+        return next(name for name, known in self.profiles.items() if known == profile)
+
+    def functions_of(self, profile_name: str) -> list[Function]:
+        profile = self.profiles[profile_name]
+        return [f for f in self.functions if f.batch and f.batch.profile == profile]
 
     @property
     def needs_artifacts_bucket(self) -> bool:

@@ -22,13 +22,25 @@ SEEDS = [
     yaml.safe_load((EXAMPLES / "video-process" / "video-process.yaml").read_text()),
 ]
 SCRIPTS = {"hello.sh", "split-video.sh", "frame-stats.sh"}
-FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=True),
-    st.text(max_size=30), st.sampled_from(["", "s3", "batch", "lambda-batch", "${X}", "%{ if }", "../x", "a/b/c"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+    st.sampled_from(["", "s3", "batch", "lambda-batch", "${X}", "%{ if }", "../x", "a/b/c"]),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=12), inner, max_size=3)), max_leaves=8)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=12), inner, max_size=3)),
+    max_leaves=8,
+)
 
 
 def paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

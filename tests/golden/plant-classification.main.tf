@@ -72,10 +72,10 @@ module "storage" {
 }
 
 # Batch compute profile shared by: plant-classification.
-module "batch_ec2_3b8c2d98" {
+module "batch_plant-classification" {
   source = "./modules/batch"
 
-  name               = "plants-ec2-3b8c2d98"
+  name               = "plants-plant-classification"
   compute_type       = "EC2"
   min_vcpus          = 0
   desired_vcpus      = 0
@@ -127,7 +127,7 @@ module "iam_plant-classification" {
 
   create_job_role     = true
   artifacts_bucket    = module.storage.bucket_names["_artifacts"]
-  job_queue_arn       = module.batch_ec2_3b8c2d98.job_queue_arn
+  job_queue_arn       = module.batch_plant-classification.job_queue_arn
   job_definition_name = "plant-classification"
 
   tags = local.tags
@@ -140,7 +140,7 @@ module "lambda_plant-classification" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_plant-classification.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/plant-classification.zip"
-  source_code_hash       = "zqUnlV5H/+hDQ77Dwi4S9acr9Hb1CYgEvsDewhTPAL8="
+  source_code_hash       = "HzGXjU+cXo8Wb1sHH7VKQX+wSyO5fAntM5qXIDdh6E0="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256
@@ -151,7 +151,7 @@ module "lambda_plant-classification" {
   environment = {
     "FAAS_ARTIFACTS_BUCKET" = module.storage.bucket_names["_artifacts"]
     "FAAS_JOB_DEFINITION"   = "plant-classification"
-    "FAAS_JOB_QUEUE"        = module.batch_ec2_3b8c2d98.job_queue_arn
+    "FAAS_JOB_QUEUE"        = module.batch_plant-classification.job_queue_arn
   }
 
   tags = local.tags
@@ -165,7 +165,7 @@ output "functions" {
       log_group = module.lambda_plant-classification.log_group_name
       mode      = "batch"
       memory    = 256
-      job_queue = module.batch_ec2_3b8c2d98.job_queue_name
+      job_queue = module.batch_plant-classification.job_queue_name
     }
   }
 }
