@@ -116,3 +116,16 @@ def test_functions_share_a_compute_profile_and_gpu_gets_its_own(tmp_path: Path) 
     assert main_tf.count('bucket        = "shared-bucket"') == 3  # three triggers, one storage module
     # user strings cannot become Terraform interpolations or directives
     assert '"$${HOME} and %%{ if x } stay literal"' in main_tf
+
+
+def test_changing_compute_settings_keeps_the_profile_module(tmp_path: Path) -> None:
+    """The queue stays put: only the compute environment behind it is replaced."""
+    fdl = tmp_path / "shared.yaml"
+    rendered = []
+    for types in ("m6i", "c7i"):
+        fdl.write_text(SHARED.format(items=ITEM.format(name="a", gpu="false", types=types)))
+        assert render(fdl, tmp_path / types, "--config", str(NETWORK_CONFIG)) == 0
+        rendered.append((tmp_path / types / "main.tf").read_text())
+    assert 'module "batch_a" {' in rendered[0] and 'module "batch_a" {' in rendered[1]
+    assert 'name               = "shared-a"' in rendered[1]
+    assert '["m6i"]' in rendered[0] and '["c7i"]' in rendered[1]
