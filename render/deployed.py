@@ -82,12 +82,16 @@ def code_zip(function: DeployedFunction, root: Path) -> bytes:
         content = path.read_bytes()
     except OSError:
         raise CommandError(f"{path} not found: {ROOT_HINT}", 2) from None
-    digest = base64.b64encode(hashlib.sha256(content).digest()).decode()
-    if digest != function.configuration.get("CodeSha256"):
+    if not is_deployed_code(function, content):
         raise CommandError(
             f"{path} is not the code deployed as {function.name} (render and apply again, or {ROOT_HINT})", 2
         )
     return content
+
+
+def is_deployed_code(function: DeployedFunction, content: bytes) -> bool:
+    """Whether `content` is the deployment package Lambda holds for the function (its CodeSha256)."""
+    return base64.b64encode(hashlib.sha256(content).digest()).decode() == function.configuration.get("CodeSha256")
 
 
 def read_s3_uri(aws: Aws, uri: str) -> bytes:

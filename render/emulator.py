@@ -1,8 +1,9 @@
 """The local AWS emulator: a moto server on loopback, set up the way faas-render needs it.
 
 `faas local` runs it in the foreground on 127.0.0.1:4566 (LocalStack's port, so localstack-client
-sessions and AWS_ENDPOINT_URL=http://127.0.0.1:4566 reach it); the tests start one per session on
-a free port. `create_network` makes the VPC, subnet and security group Batch functions need.
+sessions and AWS_ENDPOINT_URL=http://127.0.0.1:4566 reach it), and runs the functions uploads
+trigger (render/local_service.py); the tests start one per session on a free port.
+`create_network` makes the VPC, subnet and security group Batch functions need.
 """
 
 from __future__ import annotations
@@ -10,12 +11,16 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from moto.server import ThreadedMotoServer
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from render.local_service import LocalService
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -40,35 +45,62 @@ def check_free(host: str, port: int) -> None:
         probe.bind((host, port))
 
 
-def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> tuple[ThreadedMotoServer, str]:
-    """Start a moto server in this process (port 0 picks a free one); returns it and its endpoint.
+@dataclass
+class Emulator:
+    """A running moto server (and, for `faas local`, the service that runs functions)."""
 
-    Raises OSError when the address is taken.
+    endpoint: str
+    server: BaseWSGIServer
+    thread: threading.Thread
+    service: LocalService | None = None
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join()
+        if self.service:
+            self.service.stop()
+
+
+def start(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    run_functions: bool = False,
+    verbose: bool = False,
+    output: Callable[[str], None] = print,
+) -> Emulator:
+    """Start a moto server in this process (port 0 picks a free one).
+
+    With `run_functions`, uploads run the functions their bucket notifications name
+    (render/local_service.py; `output` gets its progress, `verbose` adds the functions' output);
+    without, nothing runs them but `faas put` and `faas invoke`. Raises OSError when the address
+    is taken.
     """
-    check_free(host, port)
-    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AWS managed policies can be attached
-    _no_lambda_runs_on_s3_events()
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    bound_host, bound_port = server.get_host_and_port()
-    endpoint = f"http://{bound_host}:{bound_port}"
-    configure(endpoint)
-    return server, endpoint
-
-
-def _no_lambda_runs_on_s3_events() -> None:
-    """Keep moto from running S3-triggered Lambda functions itself: local mode runs them.
-
-    moto's S3 notifications invoke the function through Docker whatever `lambda.use_docker` says
-    (with a Docker daemon it would run every function a second time; without one it writes
-    "error running docker" into the function's log group). No setting turns that off, so this
-    replaces moto's internal hook; the server runs in this process.
-    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from moto.s3 import notifications
 
-    notifications._invoke_awslambda = lambda *args, **kwargs: None
+    check_free(host, port)
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AWS managed policies can be attached
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    endpoint = f"http://{host}:{server.server_port}"
+    service = None
+    if run_functions:
+        service = LocalService(endpoint, verbose, output)
+        server.app = service.wsgi(app)
+        service.start()
+    # moto's S3 notifications run Lambda functions through Docker whatever `lambda.use_docker`
+    # says (with a Docker daemon every function would run twice; without one, "error running
+    # docker" lands in its log group), and no setting turns that off: the server runs in this
+    # process, so its hook is replaced.
+    notifications._invoke_awslambda = service.triggered if service else _run_nothing  # type: ignore[assignment]
+    thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
+    thread.start()
+    configure(endpoint)
+    return Emulator(endpoint, server, thread, service)
+
+
+def _run_nothing(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+    """moto's S3 notification hook when nothing should run (`faas put` and `faas invoke` run functions)."""
 
 
 def reset(endpoint: str) -> None:

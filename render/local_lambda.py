@@ -1,6 +1,6 @@
 """Run a deployed Lambda function on this machine the way the Lambda service runs it.
 
-What was deployed decides everything: the handler string, the code (the zip in the rendered root,
+What was deployed decides everything: the handler string, the code (the zip the caller supplies,
 verified against the deployed CodeSha256), the function's environment variables, its timeout and
 memory size. The handler runs in a child process of this Python (which has boto3, as the Lambda
 runtime does) through render/lambda_bootstrap.py, with the environment Lambda sets
@@ -24,7 +24,7 @@ from typing import Any
 
 from render import lambda_bootstrap
 from render.connection import Aws
-from render.deployed import DeployedFunction, code_zip
+from render.deployed import DeployedFunction
 from render.local_process import Log, now_ms, put_log, run_logged
 
 
@@ -46,18 +46,21 @@ def log_stream_name(version: str) -> str:
 
 
 class LambdaRuntime:
-    """Runs invocations; each code version is unpacked once into `workdir`."""
+    """Runs invocations; each code version is unpacked once into `workdir`.
 
-    def __init__(self, aws: Aws, root: Path, workdir: Path) -> None:
+    `code` gives a function's deployment package, checked against its CodeSha256.
+    """
+
+    def __init__(self, aws: Aws, code: Callable[[DeployedFunction], bytes], workdir: Path) -> None:
         self.aws = aws
-        self.root = root
+        self.code = code
         self.workdir = workdir
 
     def task_root(self, function: DeployedFunction) -> Path:
         digest = str(function.configuration["CodeSha256"]).replace("/", "_")
         target = self.workdir / "lambda" / f"{function.name}-{digest}"
         if not target.is_dir():
-            with zipfile.ZipFile(io.BytesIO(code_zip(function, self.root))) as archive:
+            with zipfile.ZipFile(io.BytesIO(self.code(function))) as archive:
                 archive.extractall(target)
         return target
 

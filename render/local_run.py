@@ -1,11 +1,12 @@
 """Local mode: after an upload or an invocation, do on this machine what AWS would do.
 
-The emulator (moto) stores everything but runs nothing, so `faas put` and `faas invoke` play the
-services' part: an object written into a bucket fires the Lambda functions whose bucket
-notification (events, prefix and suffix filters, read with GetBucketNotificationConfiguration)
-matches it, with a real S3 event; a function runs from what was deployed (render/local_lambda.py);
-a Batch job it submits runs from its job definition (render/local_batch.py); whatever they write
-fires the next functions in turn, until the workflow settles. Progress goes to stderr.
+A moto server stores everything but runs nothing, so someone plays the services' part: `faas
+local` itself (render/local_service.py, for every S3 client), or else `faas put` and `faas invoke`.
+An object written into a bucket fires the Lambda functions whose bucket notification (events,
+prefix and suffix filters) matches it, with a real S3 event; a function runs from what was
+deployed (render/local_lambda.py); a Batch job it submits runs from its job definition
+(render/local_batch.py); whatever they write fires the next functions in turn, until the workflow
+settles. Progress goes to stderr, or where the caller says.
 """
 
 from __future__ import annotations
@@ -67,7 +68,15 @@ def triggers(notification: dict[str, Any]) -> list[Trigger]:
     return found
 
 
-def s3_event(region: str, bucket: str, key: str, head: dict[str, Any], configuration_id: str) -> dict[str, Any]:
+def s3_event(
+    region: str,
+    bucket: str,
+    key: str,
+    size: int,
+    etag: str,
+    configuration_id: str,
+    event_name: str = "ObjectCreated:Put",
+) -> dict[str, Any]:
     """The notification S3 sends for a new object (the key URL-encoded, as S3 does)."""
     return {
         "Records": [
@@ -76,7 +85,7 @@ def s3_event(region: str, bucket: str, key: str, head: dict[str, Any], configura
                 "eventSource": "aws:s3",
                 "awsRegion": region,
                 "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                "eventName": "ObjectCreated:Put",
+                "eventName": event_name,
                 "userIdentity": {"principalId": "local"},
                 "requestParameters": {"sourceIPAddress": "127.0.0.1"},
                 "responseElements": {},
@@ -90,8 +99,8 @@ def s3_event(region: str, bucket: str, key: str, head: dict[str, Any], configura
                     },
                     "object": {
                         "key": quote_plus(key, safe="/"),
-                        "size": head["ContentLength"],
-                        "eTag": head["ETag"].strip('"'),
+                        "size": size,
+                        "eTag": etag.strip('"'),
                         "sequencer": f"{time.time_ns():016X}",
                     },
                 },
@@ -111,21 +120,41 @@ class Summary:
     failed: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
 
+    def __add__(self, other: Summary) -> Summary:
+        return Summary(self.runs + other.runs, self.failed + other.failed, self.written + other.written)
+
     def __str__(self) -> str:
         failed = f", {len(self.failed)} failed ({', '.join(self.failed)})" if self.failed else ""
         return f"local run: {self.runs} run(s){failed}, {len(self.written)} object(s) written"
 
 
-class LocalCloud:
-    """Plays Lambda, Batch and S3 notifications for one command; use it as a context manager."""
+def print_progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
-    def __init__(self, aws: Aws, root: Path, verbose: bool = False) -> None:
+
+class LocalCloud:
+    """Plays Lambda, Batch and S3 notifications; use it as a context manager.
+
+    `code` gives a function's deployment package. With `chain_outputs` false, what the runs write
+    fires nothing here: the emulator fires it (render/local_service.py).
+    """
+
+    def __init__(
+        self,
+        aws: Aws,
+        code: Callable[[DeployedFunction], bytes],
+        verbose: bool = False,
+        chain_outputs: bool = True,
+        progress: Callable[[str], None] = print_progress,
+    ) -> None:
         self.aws = aws
         self.verbose = verbose
         self.summary = Summary()
+        self._chain_outputs = chain_outputs
+        self._progress = progress
         self._workdir = tempfile.TemporaryDirectory(prefix="faas-local-")
         workdir = Path(self._workdir.name)
-        self._lambda = LambdaRuntime(aws, root, workdir)
+        self._lambda = LambdaRuntime(aws, code, workdir)
         self._batch = BatchRunner(aws, workdir)
         self._pending: deque[Callable[[], object]] = deque()
         self._triggers: dict[str, list[Trigger]] = {}
@@ -153,15 +182,16 @@ class LocalCloud:
         self._settle()
         return invocation
 
+    def triggered(self, function: DeployedFunction, event: Any, cause: str) -> None:
+        """Run a function an S3 notification fired, then let what it started finish."""
+        self._run_lambda(function, event, cause)
+        self._settle()
+
     def _settle(self) -> None:
         while self._pending:
             if self.summary.runs >= MAX_RUNS:
                 raise CommandError(f"stopped after {MAX_RUNS} runs: do the functions trigger each other in a loop?")
             self._pending.popleft()()
-
-    @staticmethod
-    def _progress(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
 
     def _say(self, name: str, message: str) -> None:
         self._progress(f"[{name}] " + message.replace("\n", "\n    "))
@@ -185,7 +215,9 @@ class LocalCloud:
         head = self.aws.client("s3").head_object(Bucket=bucket, Key=key)
         for trigger in fired:
             function = self._function(trigger.function_arn)
-            event = s3_event(self.aws.region, bucket, key, head, trigger.configuration_id)
+            event = s3_event(
+                self.aws.region, bucket, key, head["ContentLength"], head["ETag"], trigger.configuration_id
+            )
             self._pending.append(partial(self._run_lambda, function, event, uri))
 
     def _function(self, arn: str) -> DeployedFunction:
@@ -235,4 +267,5 @@ class LocalCloud:
         for uri in uris:
             self._say(name, f"  wrote {uri}")
             self.summary.written.append(uri)
-            self._pending.append(partial(self._object_written, uri))
+            if self._chain_outputs:
+                self._pending.append(partial(self._object_written, uri))

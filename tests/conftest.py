@@ -71,9 +71,9 @@ def terraform(
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto server on 127.0.0.1, set up as the local emulator is (managed IAM policies, no Docker)."""
-    server, endpoint = emulator.start(port=0)
-    yield endpoint
-    server.stop()
+    running = emulator.start(port=0)
+    yield running.endpoint
+    running.stop()
 
 
 @pytest.fixture

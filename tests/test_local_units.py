@@ -9,6 +9,7 @@ import io
 import socket
 import time
 import zipfile
+from functools import partial
 from pathlib import Path
 from urllib.parse import unquote_plus
 
@@ -20,7 +21,7 @@ from render.assets import module_dir
 from render.commands.logs import parse_duration
 from render.commands.put import files_to_upload
 from render.connection import EXIT_USAGE, CommandError, connect
-from render.deployed import DeployedFunction
+from render.deployed import DeployedFunction, code_zip
 from render.local_batch import supervisor_from_user_data
 from render.local_lambda import LambdaRuntime
 from render.local_run import Trigger, s3_event, triggers
@@ -59,8 +60,7 @@ def test_triggers_match_events_prefixes_and_suffixes() -> None:
 
 
 def test_s3_event_is_what_s3_sends() -> None:
-    head = {"ContentLength": 12, "ETag": '"abc"'}
-    event = s3_event("eu-west-1", "bucket", "in/my file+1.txt", head, "config-1")
+    event = s3_event("eu-west-1", "bucket", "in/my file+1.txt", 12, '"abc"', "config-1")
     (record,) = event["Records"]
     assert record["eventSource"] == "aws:s3" and record["eventName"] == "ObjectCreated:Put"
     assert record["awsRegion"] == "eu-west-1"
@@ -161,7 +161,9 @@ def runtime(aws_env: dict[str, str], tmp_path: Path) -> tuple[LambdaRuntime, Dep
     }
     aws = connect(argparse.Namespace(profile=None, region=None, endpoint_url=None))
     (tmp_path / "work").mkdir()
-    return LambdaRuntime(aws, tmp_path / "root", tmp_path / "work"), DeployedFunction(configuration)
+    return LambdaRuntime(aws, partial(code_zip, root=tmp_path / "root"), tmp_path / "work"), DeployedFunction(
+        configuration
+    )
 
 
 def zip_of(files: dict[str, str]) -> bytes:

@@ -7,9 +7,11 @@ import json
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from render import local_service
 from render.connection import EXIT_USAGE, Aws, CommandError, connect, connection_arguments, reported
 from render.deployed import DeployedFunction, code_zip, get_function, root_argument
 from render.local_run import LocalCloud
@@ -20,8 +22,9 @@ the invocation is queued (Lambda's Event invocation type) and only its acceptanc
 A failed invocation prints Lambda's error document and exits with status 1.
 
 Against the local emulator the function runs here, from what was deployed, followed by the Batch
-jobs it submits and the functions its outputs trigger; --async runs all that in the background
-(its log: `faas logs FUNCTION`).
+jobs it submits and the functions its outputs trigger (under `faas local`, the emulator runs
+those, and `faas invoke` follows them); --async runs all that in the background (its log: `faas
+logs FUNCTION`).
 """
 
 EPILOG = """\
@@ -77,10 +80,15 @@ def run(args: argparse.Namespace) -> int:
     code_zip(function, args.root)  # checked here, so that a background run cannot fail on it
     if args.asynchronous:
         return start_in_background(aws, args, payload)
-    with LocalCloud(aws, args.root, verbose=args.verbose) as cloud:
+    service = local_service.activity(aws.endpoint_url)
+    code = partial(code_zip, root=args.root)
+    with LocalCloud(aws, code, verbose=args.verbose, chain_outputs=service is None) as cloud:
         invocation = cloud.invoke(function, json.loads(payload))
+    summary = cloud.summary
+    if service is not None:  # `faas local` runs what the function's outputs trigger
+        summary += local_service.follow(str(aws.endpoint_url), service)
     print(json.dumps(invocation.payload, indent=2))
-    print(cloud.summary, file=sys.stderr)
+    print(summary, file=sys.stderr)
     return 1 if invocation.failed else 0
 
 

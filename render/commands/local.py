@@ -20,8 +20,11 @@ Start the local AWS emulator (a moto server holding S3, Lambda, Batch, IAM, Clou
 AWS_ENDPOINT_URL, `--endpoint-url` and localstack-client sessions reach it. It keeps everything in
 memory and stops with Ctrl-C (or SIGTERM).
 
-The emulator stores but runs nothing: against it, `faas put` and `faas invoke` run the functions
-on this machine as Lambda and Batch would, and fire the functions their outputs trigger.
+It also runs the functions, on this machine, as Lambda and Batch would: an upload into a
+function's input folder, by any S3 client (`faas put`, the aws CLI, boto3 ...), runs the function
+from what was deployed, then the Batch jobs it submits and the functions its outputs trigger.
+Their progress shows here (and in `faas put`). Without a container runtime, the scripts run
+directly on this host, not in their images.
 """
 
 EPILOG = """\
@@ -29,7 +32,8 @@ then, in another shell:
   export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test \
          AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
   faas-render examples/video-process/video-process.yaml -o deploy --config network.yaml --apply
-  faas put video-split clip.y4m --root deploy && faas get frame-stats results --root deploy"""
+  faas put video-split clip.y4m --root deploy && faas get frame-stats results --root deploy
+  aws s3 cp clip.y4m s3://BUCKET/video-split/input/    # runs video-split here as well"""
 
 
 def register(subparsers: Any) -> None:
@@ -53,8 +57,14 @@ def register(subparsers: Any) -> None:
         help="create a VPC, subnet and security group for Batch in the emulator and write them to FILE "
         "as a faas-render config file (pass it to faas-render --config)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log every request, and show the functions' output"
+    )
     parser.set_defaults(run=run)
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
 
 
 @reported
@@ -65,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        server, endpoint = emulator.start(args.host, args.port)
+        running = emulator.start(args.host, args.port, run_functions=True, verbose=args.verbose, output=say)
     except OSError as error:
         raise CommandError(
             f"cannot listen on {args.host}:{args.port}: {error.strerror} (is an emulator already running? try --port)"
@@ -74,19 +84,19 @@ def run(args: argparse.Namespace) -> int:
         if args.network_config:
             ec2 = boto3.client(
                 "ec2",
-                endpoint_url=endpoint,
+                endpoint_url=running.endpoint,
                 region_name=DEFAULT_REGION,
                 aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                 aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             )
             subnet, group = emulator.create_network(args.network_config, DEFAULT_REGION, ec2)
-            print(f"created {subnet} and {group} for Batch; wrote {args.network_config}", flush=True)
+            say(f"created {subnet} and {group} for Batch; wrote {args.network_config}")
         credentials = " ".join(f"{k}={v}" for k, v in EMULATOR_CREDENTIALS.items())
-        print(f"AWS emulator (moto) listening on {endpoint}", flush=True)
-        print(f"  export AWS_ENDPOINT_URL={endpoint} {credentials} AWS_DEFAULT_REGION={DEFAULT_REGION}", flush=True)
-        print("Ctrl-C stops it (everything it holds is forgotten)", flush=True)
+        say(f"AWS emulator (moto) listening on {running.endpoint}")
+        say(f"  export AWS_ENDPOINT_URL={running.endpoint} {credentials} AWS_DEFAULT_REGION={DEFAULT_REGION}")
+        say("uploads into functions' input folders run them here; Ctrl-C stops (everything it holds is forgotten)")
         stop.wait()
     finally:
-        server.stop()
-    print("AWS emulator stopped", flush=True)
+        running.stop()
+    say("AWS emulator stopped")
     return 0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from render import local_service
 from render.connection import EXIT_USAGE, CommandError, connect, connection_arguments, reported
 from render.deployed import code_zip, function_config, get_function, locations, root_argument
 from render.local_run import LocalCloud
@@ -15,9 +17,10 @@ Upload files or folders into the first input folder of FUNCTION (read from the c
 was deployed with). A file lands as INPUT/NAME; a folder's files keep their paths relative to the
 folder, as with `aws s3 cp --recursive`.
 
-In AWS the upload triggers the function; follow it with `faas logs FUNCTION`. Against the local
-emulator (`faas local`) nothing runs by itself, so `faas put` runs the function here, from what was
-deployed, then the Batch jobs it submits and the functions its outputs trigger, showing each step.
+In AWS the upload triggers the function; follow it with `faas logs FUNCTION`. Against `faas local`
+the upload runs the function on this machine, from what was deployed, then the Batch jobs it
+submits and the functions its outputs trigger: `faas put` shows each step and waits for the last.
+Against another moto server, which runs nothing itself, `faas put` runs them.
 """
 
 EPILOG = """\
@@ -37,8 +40,17 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("function", metavar="FUNCTION", help="the deployed function's name")
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a file or a folder to upload")
-    parser.add_argument("--no-run", action="store_true", help="local mode: only upload, run nothing")
-    parser.add_argument("-v", "--verbose", action="store_true", help="local mode: show the functions' output")
+    parser.add_argument(
+        "--no-run",
+        action="store_true",
+        help="local mode: only upload (`faas local` still runs what the upload triggers; this does not wait for it)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="local mode: show the functions' output (under `faas local`, `faas local -v` shows it)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -65,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     inputs = locations(function_config(aws, function, args.root), "input")
     if not inputs:
         raise CommandError(f"{function.name} has no input folder (use `faas invoke`)", EXIT_USAGE)
-    runs_here = aws.is_local_emulator and not args.no_run
+    service = local_service.activity(aws.endpoint_url) if aws.is_local_emulator else None
+    runs_here = aws.is_local_emulator and service is None and not args.no_run
     if runs_here:
         code_zip(function, args.root)  # fail before uploading when the function cannot run here
     target, s3 = inputs[0], aws.client("s3")
@@ -75,11 +88,15 @@ def run(args: argparse.Namespace) -> int:
         s3.upload_file(str(path), target.bucket, key)
         print(f"upload: {path} to s3://{target.bucket}/{key}", flush=True)
         written.append(f"s3://{target.bucket}/{key}")
-    if not runs_here:
-        if not aws.is_local_emulator:
-            print(f"{function.name} runs in AWS now: `faas logs {function.name}` follows it")
+    if not aws.is_local_emulator:
+        print(f"{function.name} runs in AWS now: `faas logs {function.name}` follows it")
         return 0
-    with LocalCloud(aws, args.root, verbose=args.verbose) as cloud:
-        summary = cloud.objects_written(written)
+    if args.no_run:
+        return 0
+    if service is not None:
+        summary = local_service.follow(str(aws.endpoint_url), service)
+    else:
+        with LocalCloud(aws, partial(code_zip, root=args.root), verbose=args.verbose) as cloud:
+            summary = cloud.objects_written(written)
     print(summary)
     return 1 if summary.failed else 0
