@@ -10,11 +10,12 @@ from pathlib import Path
 
 from render import __version__
 from render.errors import FdlError
-from render.fdl_options import add_settings_arguments, load_deployment
+from render.fdl_options import add_settings_arguments, load_deployment_and_credentials
 from render.model import Deployment
 from render.module_source import parse_module_source
 from render.output_dir import write_root
 from render.root_module import render_root
+from render.storage_credentials import CREDENTIALS_VARIABLE
 from render.supervisor_build import SupervisorBuildError, supervisor_binary
 from render.terraform import TerraformFailed, run_steps
 
@@ -22,6 +23,11 @@ EXIT_INVALID = 2
 EXIT_FAILED = 1
 TERRAFORM_STEPS = ("init", "plan", "apply", "destroy")
 SUMMARY_NAMES = 5  # function names listed per compute profile in the summary
+CREDENTIALS_NOTICE = """\
+faas-render: note: the storage provider keys in {fdl} are written to no file: Terraform needs
+  them on every plan, apply and destroy. `faas-render {fdl} --plan/--apply/--destroy` hands them
+  over; plain terraform needs TF_VAR_{variable} set. Storing the keys in SSM yourself and naming
+  the parameter (credentials_parameter) needs neither."""
 
 DESCRIPTION = """\
 Render a SCAR function definition (FDL) file into a Terraform root module: main.tf, the
@@ -120,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("the FDL file is required")
     try:
         modules = parse_module_source(args.module_source, args.module_version)
-        deployment = load_deployment(args.fdl, args)
+        deployment, credentials = load_deployment_and_credentials(args.fdl, args)
         rendered = render_root(
             deployment,
             module_source=modules.source,
@@ -147,11 +153,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     requested = [step for step in TERRAFORM_STEPS if getattr(args, step)]
     if not requested:
         print(f"Next: terraform -chdir={args.output} init && terraform -chdir={args.output} apply")
+        if deployment.managed_credentials:
+            print(CREDENTIALS_NOTICE.format(fdl=args.fdl, variable=CREDENTIALS_VARIABLE), file=sys.stderr)
         return 0
     if "init" not in requested:
         requested.insert(0, "init")
     try:
-        run_steps(args.output, requested)
+        run_steps(args.output, requested, credentials.terraform_environment())
     except TerraformFailed as error:
         print(f"faas-render: {error}", file=sys.stderr)
         return EXIT_FAILED

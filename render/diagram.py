@@ -52,7 +52,7 @@ def build_graph(deployment: Deployment) -> Graph:
         if location not in folders:
             bucket = deployment.buckets.get(location.bucket)
             if location.bucket not in buckets:
-                existing = " (existing)" if bucket is not None and bucket.existing else ""
+                existing = " (another account)" if bucket is None else " (existing)" if bucket.existing else ""
                 buckets[location.bucket] = Cluster(f"b{len(buckets)}", f"bucket {location.bucket}{existing}")
             cluster = buckets[location.bucket]
             node = Node(f"{cluster.id}_{len(cluster.nodes)}", _folder_label(location), FOLDER)

@@ -8,6 +8,7 @@ from pathlib import Path
 from render.model import Deployment
 from render.resolve import resolve
 from render.settings import load_settings
+from render.storage_credentials import StorageCredentials, storage_credentials
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,5 +40,11 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_deployment(fdl: Path, args: argparse.Namespace) -> Deployment:
     """Load, merge and validate; raises FdlError naming every problem."""
+    return load_deployment_and_credentials(fdl, args)[0]
+
+
+def load_deployment_and_credentials(fdl: Path, args: argparse.Namespace) -> tuple[Deployment, StorageCredentials]:
+    """The deployment, and the storage keys the FDL holds (for Terraform's environment, nothing else)."""
     settings = load_settings(fdl, args.config, args.overrides, use_scar_config=not args.no_scar_config)
-    return resolve(settings, name=args.name, region=args.region)
+    deployment = resolve(settings, name=args.name, region=args.region)
+    return deployment, storage_credentials(settings, deployment.managed_credentials)

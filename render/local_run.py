@@ -23,6 +23,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote_plus
 
+from botocore.exceptions import ClientError
+
 from render.connection import Aws, CommandError
 from render.deployed import DeployedFunction, get_function
 from render.local_batch import BatchRunner
@@ -207,8 +209,7 @@ class LocalCloud:
     def _object_written(self, uri: str) -> None:
         bucket, key = split_uri(uri)
         if bucket not in self._triggers:
-            notification = self.aws.client("s3").get_bucket_notification_configuration(Bucket=bucket)
-            self._triggers[bucket] = triggers(notification)
+            self._triggers[bucket] = self._bucket_triggers(bucket)
         fired = [t for t in self._triggers[bucket] if t.matches(key, "ObjectCreated:Put")]
         if not fired:
             return
@@ -219,6 +220,15 @@ class LocalCloud:
                 self.aws.region, bucket, key, head["ContentLength"], head["ETag"], trigger.configuration_id
             )
             self._pending.append(partial(self._run_lambda, function, event, uri))
+
+    def _bucket_triggers(self, bucket: str) -> list[Trigger]:
+        try:
+            notification = self.aws.client("s3").get_bucket_notification_configuration(Bucket=bucket)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("AccessDenied", "NoSuchBucket"):
+                return []  # another account's bucket (an output through its keys): it fires none of ours
+            raise
+        return triggers(notification)
 
     def _function(self, arn: str) -> DeployedFunction:
         if arn not in self._functions:

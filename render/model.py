@@ -34,6 +34,26 @@ class Output:
     location: S3Location
     suffix: tuple[str, ...] = ()
     prefix: tuple[str, ...] = ()
+    provider: str = "s3"  # or "s3.ID": a bucket of another account, written with that provider's keys
+
+    @property
+    def is_own_account(self) -> bool:
+        return self.provider == "s3"
+
+
+@dataclass(frozen=True)
+class StorageProvider:
+    """Another account's S3 keys, kept in an SSM SecureString parameter and read at run time.
+
+    `managed`: the FDL holds the keys and the deployment writes the parameter (write-only, see
+    render/storage_credentials.py); otherwise the user's own parameter is only referenced.
+    """
+
+    ident: str  # "s3.ID"
+    parameter: str
+    managed: bool
+    version: int
+    region: str | None
 
 
 @dataclass(frozen=True)
@@ -102,8 +122,13 @@ class Function:
     def script_name(self) -> str | None:
         return self.script.name if self.script else None
 
-    def supervisor_config(self) -> dict[str, Any]:
-        """The function_config.json the supervisor reads (see supervisor/README.md)."""
+    def supervisor_config(self, storage_providers: dict[str, StorageProvider]) -> dict[str, Any]:
+        """The function_config.json the supervisor reads (see supervisor/README.md).
+
+        Other accounts' keys appear only as the name of the SSM parameter holding them.
+        """
+        used = [storage_providers[ident] for ident in self.provider_idents]
+        providers = {p.ident: {"credentials_parameter": p.parameter, "region": p.region} for p in used}
         return {
             "name": self.name,
             "execution_mode": self.execution_mode,
@@ -121,10 +146,16 @@ class Function:
                     "key_prefix": o.location.key_prefix,
                     "suffix": list(o.suffix),
                     "prefix": list(o.prefix),
+                    **({} if o.is_own_account else {"storage_provider": o.provider}),
                 }
                 for o in self.outputs
             ],
+            **({"storage_providers": providers} if providers else {}),
         }
+
+    @property
+    def provider_idents(self) -> list[str]:
+        return sorted({o.provider for o in self.outputs if not o.is_own_account})
 
 
 @dataclass(frozen=True)
@@ -143,6 +174,11 @@ class Deployment:
     functions: list[Function]
     buckets: dict[str, Bucket]
     warnings: list[str] = field(default_factory=list)
+    storage_providers: dict[str, StorageProvider] = field(default_factory=dict)  # those outputs use
+
+    @property
+    def managed_credentials(self) -> list[StorageProvider]:
+        return [p for p in self.storage_providers.values() if p.managed]
 
     @property
     def profiles(self) -> dict[str, ComputeProfile]:

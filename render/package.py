@@ -73,18 +73,18 @@ def deterministic_zip(entries: list[tuple[str, bytes, int]]) -> bytes:
     return buffer.getvalue()
 
 
-def lambda_zip(function: Function, path: str) -> Artifact:
-    """The deployment package: the supervisor, function_config.json and the user script."""
+def lambda_zip(function: Function, config: dict[str, Any], path: str) -> Artifact:
+    """The deployment package: the supervisor, function_config.json (`config`) and the user script."""
     entries = [(name, content, 0o644) for name, content in supervisor_sources()]
-    entries.append(("function_config.json", config_json(function.supervisor_config()), 0o644))
+    entries.append(("function_config.json", config_json(config), 0o644))
     if function.script:
         entries.append((function.script.name, function.script.read_bytes(), 0o755))
     return Artifact(path, deterministic_zip(entries))
 
 
-def staged_files(function: Function, folder: str) -> list[Artifact]:
+def staged_files(function: Function, config: dict[str, Any], folder: str) -> list[Artifact]:
     """What a Batch job reads from the deployment bucket: its config and its script."""
-    files = [Artifact(f"{folder}/function_config.json", config_json(function.supervisor_config()))]
+    files = [Artifact(f"{folder}/function_config.json", config_json(config))]
     if function.script:
         files.append(Artifact(f"{folder}/{function.script.name}", function.script.read_bytes(), 0o755))
     return files

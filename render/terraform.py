@@ -62,12 +62,29 @@ def terraform_environment(environ: dict[str, str] | None = None) -> dict[str, st
     return env
 
 
-def run_steps(directory: Path, steps: list[str]) -> None:
-    """Run init/plan/apply/destroy in order, streaming terraform's own output."""
+def run_steps(directory: Path, steps: list[str], secrets: dict[str, str] | None = None) -> None:
+    """Run init/plan/apply/destroy in order, streaming terraform's own output.
+
+    `secrets` (TF_VAR_* variables) reach terraform's environment and nothing else: python-terraform
+    passes a copy of os.environ, so they are in os.environ only while the steps run.
+    """
     if not shutil.which("terraform"):
         raise TerraformFailed("(not found on PATH: install Terraform >= 1.5)", 127)
-    # python-terraform passes a copy of os.environ to terraform.
     os.environ.update(terraform_environment())
+    secrets = secrets or {}
+    saved = {name: os.environ.get(name) for name in secrets}
+    os.environ.update(secrets)
+    try:
+        _run(directory, steps)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run(directory: Path, steps: list[str]) -> None:
     tf = Terraform(working_dir=str(directory))
     arguments = {
         "init": ["-input=false"],

@@ -35,14 +35,21 @@ locals {
     }
   }
 
+  # SSM parameter ARNs: "parameter/a/b" for "/a/b", and for "name" alike.
+  credentials_parameter_arns = [
+    for name in var.credentials_parameters :
+    "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(name, "/")}"
+  ]
+
   artifacts_arn = var.artifacts_bucket == null ? null : "arn:${local.partition}:s3:::${var.artifacts_bucket}"
 
   job_definition_arn = var.job_definition_name == null ? null : "arn:${local.partition}:batch:${local.region}:${local.account_id}:job-definition/${var.job_definition_name}"
 }
 
 ################################################################################
-# S3 data access shared by the Lambda role and the Batch job role: read exactly
-# the input prefixes, write exactly the output prefixes.
+# Data access shared by the Lambda role and the Batch job role: read exactly the
+# input prefixes, write exactly the output prefixes, read the SSM parameters
+# holding other accounts' storage keys.
 ################################################################################
 
 data "aws_iam_policy_document" "data_access" {
@@ -82,6 +89,16 @@ data "aws_iam_policy_document" "data_access" {
     content {
       sid       = "WriteOutputs"
       actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+      resources = statement.value
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.credentials_parameter_arns) > 0 ? [local.credentials_parameter_arns] : []
+
+    content {
+      sid       = "ReadStorageCredentials"
+      actions   = ["ssm:GetParameter"]
       resources = statement.value
     }
   }

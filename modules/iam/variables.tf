@@ -54,6 +54,17 @@ variable "output_locations" {
   }
 }
 
+variable "credentials_parameters" {
+  description = "Names of SSM parameters (SecureString, encrypted with the AWS managed key aws/ssm) the function reads at run time: the keys of other accounts' buckets it writes to. A customer managed KMS key also needs kms:Decrypt, granted separately."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for name in var.credentials_parameters : can(regex("^[A-Za-z0-9_.\\-/]+$", name))])
+    error_message = "Each credentials parameter is an SSM parameter name (letters, digits and _ . - /), not an ARN."
+  }
+}
+
 variable "artifacts_bucket" {
   description = "Name of the deployment (artifacts) bucket holding functions/NAME/ and events/NAME/. Required when job_queue_arn is set or create_job_role is true."
   type        = string

@@ -23,6 +23,7 @@ from typing import Any
 
 from . import launch, logs, staging
 from .config import FunctionConfig, load_config_bytes
+from .credentials import StorageClients
 from .environment import base_environment
 from .errors import ConfigError, SupervisorError
 from .events import S3Object, parse_event
@@ -90,21 +91,23 @@ def run_job(command: Sequence[str]) -> int:
             raise ConfigError("the function has no script and the job was given no command to run")
         base = base_environment(os.environ)
         status, uploaded = 0, 0
-        for item in parsed.items:
-            outcome = run_item(
-                item,
-                parsed,
-                config,
-                request_id=job_id,
-                launcher=lambda workdir, env: launch.direct(script, command, base, env),
-                timeout=lambda: None,
-            )
-            uploaded += len(outcome.uploaded)
-            if not outcome.ok:
-                log.error("job %s: %s", job_id, outcome.failure_message(config.name))
-                result = outcome.result
-                own = _exit_status(result.returncode) if outcome.error is None and result else SUPERVISOR_FAILURE
-                status = status or own
+        with StorageClients(config.storage_providers) as storage:  # other accounts' keys, for this job
+            for item in parsed.items:
+                outcome = run_item(
+                    item,
+                    parsed,
+                    config,
+                    request_id=job_id,
+                    launcher=lambda workdir, env: launch.direct(script, command, base, env),
+                    timeout=lambda: None,
+                    storage=storage,
+                )
+                uploaded += len(outcome.uploaded)
+                if not outcome.ok:
+                    log.error("job %s: %s", job_id, outcome.failure_message(config.name))
+                    result = outcome.result
+                    own = _exit_status(result.returncode) if outcome.error is None and result else SUPERVISOR_FAILURE
+                    status = status or own
         if status == 0:
             log.info("job %s: done, %d run(s), %d object(s) uploaded", job_id, len(parsed.items), uploaded)
         return status

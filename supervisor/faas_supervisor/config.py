@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,20 @@ from .errors import ConfigError
 EXECUTION_MODES = ("lambda", "lambda-batch", "batch")
 DEFAULT_TIMEOUT_THRESHOLD = 10.0
 CONFIG_FILE_NAME = "function_config.json"
+DEFAULT_STORAGE_PROVIDER = "s3"  # the function's own credentials
+NAMED_STORAGE_PROVIDER = re.compile(r"s3\.[A-Za-z0-9_-]+")  # "s3.<id>": keys read from SSM at run time
+
+
+@dataclass(frozen=True)
+class StorageProvider:
+    """Another account's S3, used by outputs with `storage_provider: s3.<id>`.
+
+    Its keys are never in the configuration: only the name of the SSM parameter holding them.
+    """
+
+    ident: str  # "s3.<id>"
+    credentials_parameter: str
+    region: str | None = None  # None: the function's default region
 
 
 @dataclass(frozen=True)
@@ -21,6 +36,7 @@ class Output:
     key_prefix: str = ""
     prefix: tuple[str, ...] = ()
     suffix: tuple[str, ...] = ()
+    storage_provider: str = DEFAULT_STORAGE_PROVIDER
 
     def matches(self, rel_path: str) -> bool:
         """SCAR semantics: any listed prefix (or none listed) and any listed suffix (or none)."""
@@ -43,6 +59,7 @@ class FunctionConfig:
     environment: dict[str, str] = field(default_factory=dict)
     inputs: tuple[dict[str, str], ...] = ()
     outputs: tuple[Output, ...] = ()
+    storage_providers: dict[str, StorageProvider] = field(default_factory=dict)
 
     def effective_timeout_threshold(self) -> float:
         """Env TIMEOUT_THRESHOLD overrides container.timeout_threshold."""
@@ -68,6 +85,42 @@ def _str_list(value: Any, where: str) -> tuple[str, ...]:
     raise ConfigError(f"{where} must be a list of strings, got {value!r}")
 
 
+def _storage_providers(value: Any, source: str) -> dict[str, StorageProvider]:
+    """The top-level `storage_providers` object; values are never quoted in errors."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: 'storage_providers' must be an object")
+    found = {}
+    for ident, entry in value.items():
+        if not isinstance(ident, str) or not NAMED_STORAGE_PROVIDER.fullmatch(ident):
+            raise ConfigError(f'{source}: storage_providers key {ident!r} is not of the form "s3.<id>"')
+        where = f'{source}: storage_providers["{ident}"]'
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be an object")
+        parameter = entry.get("credentials_parameter")
+        if not isinstance(parameter, str) or not parameter.strip():
+            raise ConfigError(f"{where}.credentials_parameter must be a non-empty string (an SSM parameter name)")
+        region = entry.get("region")
+        if region is not None and (not isinstance(region, str) or not region):
+            raise ConfigError(f"{where}.region must be a region name or null")
+        found[ident] = StorageProvider(ident, parameter, region)
+    return found
+
+
+def _storage_provider(out: dict[str, Any], where: str, providers: dict[str, StorageProvider]) -> str:
+    provider = out.get("storage_provider")
+    if provider is None:
+        return DEFAULT_STORAGE_PROVIDER
+    if not isinstance(provider, str) or (
+        provider != DEFAULT_STORAGE_PROVIDER and not NAMED_STORAGE_PROVIDER.fullmatch(provider)
+    ):
+        raise ConfigError(f'{where}.storage_provider must be "s3" or "s3.<id>", got {provider!r}')
+    if provider != DEFAULT_STORAGE_PROVIDER and provider not in providers:
+        raise ConfigError(f"{where}.storage_provider {provider!r} is not defined in storage_providers")
+    return provider
+
+
 def parse_config(doc: Any, source: str) -> FunctionConfig:
     """Build a FunctionConfig from the decoded JSON document; `source` names it in errors."""
     if not isinstance(doc, dict):
@@ -90,6 +143,7 @@ def parse_config(doc: Any, source: str) -> FunctionConfig:
     threshold = container.get("timeout_threshold", DEFAULT_TIMEOUT_THRESHOLD)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold < 0:
         raise ConfigError(f"{source}: container.timeout_threshold must be a number >= 0")
+    providers = _storage_providers(doc.get("storage_providers"), source)
     outputs = []
     for i, out in enumerate(doc.get("output") or []):
         where = f"{source}: output[{i}]"
@@ -104,6 +158,7 @@ def parse_config(doc: Any, source: str) -> FunctionConfig:
                 key_prefix=key_prefix.strip("/"),
                 prefix=_str_list(out.get("prefix"), f"{where}.prefix"),
                 suffix=_str_list(out.get("suffix"), f"{where}.suffix"),
+                storage_provider=_storage_provider(out, where, providers),
             )
         )
     inputs = tuple(dict(i) for i in (doc.get("input") or []) if isinstance(i, dict))
@@ -118,6 +173,7 @@ def parse_config(doc: Any, source: str) -> FunctionConfig:
         environment={str(k): v if isinstance(v, str) else json.dumps(v) for k, v in env.items()},
         inputs=inputs,
         outputs=tuple(outputs),
+        storage_providers=providers,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import launch, runner, staging
 from .config import FunctionConfig
+from .credentials import StorageClients
 from .environment import script_environment
 from .errors import SupervisorError
 from .events import ParsedEvent, WorkItem
@@ -89,8 +90,16 @@ def run_item(
     launcher: Launcher,
     timeout: Callable[[], float | None],
     s3: Any | None = None,
+    storage: StorageClients | None = None,
 ) -> Outcome:
-    """`timeout()` is called right before the script starts (time left until the deadline)."""
+    """`timeout()` is called right before the script starts (time left until the deadline).
+
+    `storage`: the other accounts' S3 clients of the invocation or job (one for this item alone
+    when None).
+    """
+    own_storage = None
+    if storage is None:
+        storage = own_storage = StorageClients(config.storage_providers)
     workdir = Path(tempfile.mkdtemp(prefix="faas-"))
     result: runner.RunResult | None = None
     try:
@@ -124,9 +133,11 @@ def run_item(
         outcome = Outcome(item, result)
         if result.ok:
             log.debug("script finished in %.1f s", result.duration)
-            outcome.uploaded = staging.upload_outputs(output_dir, config.outputs, s3)
+            outcome.uploaded = staging.upload_outputs(output_dir, config.outputs, s3, storage)
         return outcome
     except SupervisorError as exc:
         return Outcome(item, result, error=exc)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        if own_storage is not None:
+            own_storage.close()

@@ -24,6 +24,7 @@ from typing import Any
 from . import launch, logs
 from .batch_submit import BatchSettings, Submission, submit_event
 from .config import CONFIG_FILE_NAME, FunctionConfig, load_lambda_config, task_root
+from .credentials import StorageClients
 from .environment import base_environment
 from .errors import ConfigError, ScriptFailed, SupervisorError
 from .events import ParsedEvent, parse_event
@@ -146,29 +147,33 @@ def lambda_handler(event: Any, context: Any) -> Any:
         return None if deadline is None else deadline - time.monotonic()
 
     outcomes: list[Outcome] = []
-    for index, item in enumerate(parsed.items):
-        outcome = run_item(item, parsed, config, request_id=request_id, launcher=launcher, timeout=time_left)
-        outcomes.append(outcome)
-        if outcome.timed_out:
-            if settings is not None:
-                log.info(
-                    "request %s: deadline reached: script killed, nothing uploaded, delegating to Batch",
-                    request_id,
-                )
-                subs = _delegate(parsed, index, config, request_id, settings)
-                failed = [o for o in outcomes[:-1] if not o.ok]
-                if failed:
-                    jobs = ", ".join(s.job_id for s in subs)
-                    raise _failure(failed, config, f"\n(unfinished items delegated to Batch job(s) {jobs})")
-                result = {
-                    "status": "delegated",
-                    "request_id": request_id,
-                    **subs[0].as_dict(),
-                    "job_ids": [s.job_id for s in subs],
-                    "uploaded": [u for o in outcomes for u in o.uploaded],
-                }
-                return _respond(parsed, result)
-            break  # lambda mode: no time left for the other items
+    # Other accounts' keys: read when first needed, forgotten when the invocation ends.
+    with StorageClients(config.storage_providers) as storage:
+        for index, item in enumerate(parsed.items):
+            outcome = run_item(
+                item, parsed, config, request_id=request_id, launcher=launcher, timeout=time_left, storage=storage
+            )
+            outcomes.append(outcome)
+            if outcome.timed_out:
+                if settings is not None:
+                    log.info(
+                        "request %s: deadline reached: script killed, nothing uploaded, delegating to Batch",
+                        request_id,
+                    )
+                    subs = _delegate(parsed, index, config, request_id, settings)
+                    failed = [o for o in outcomes[:-1] if not o.ok]
+                    if failed:
+                        jobs = ", ".join(s.job_id for s in subs)
+                        raise _failure(failed, config, f"\n(unfinished items delegated to Batch job(s) {jobs})")
+                    result = {
+                        "status": "delegated",
+                        "request_id": request_id,
+                        **subs[0].as_dict(),
+                        "job_ids": [s.job_id for s in subs],
+                        "uploaded": [u for o in outcomes for u in o.uploaded],
+                    }
+                    return _respond(parsed, result)
+                break  # lambda mode: no time left for the other items
     failed = [o for o in outcomes if not o.ok]
     if failed:  # (a run cut short by the deadline is among them)
         note = ""

@@ -140,7 +140,7 @@ module "lambda_plant-classification" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_plant-classification.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/plant-classification.zip"
-  source_code_hash       = "HzGXjU+cXo8Wb1sHH7VKQX+wSyO5fAntM5qXIDdh6E0="
+  source_code_hash       = "1HKh/qzqLxnihw65tJ/qXGq9rSuQebZ2wVEuVsMAToY="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256

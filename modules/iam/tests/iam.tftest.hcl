@@ -110,3 +110,43 @@ run "queue_needs_job_definition" {
 
   expect_failures = [data.aws_iam_policy_document.lambda]
 }
+
+run "storage_credentials_are_readable_by_name_only" {
+  command = plan
+
+  variables {
+    credentials_parameters = ["/faas-render/media/storage/s3.partner", "partner-keys"]
+  }
+
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.data_access.statement : s if s.sid == "ReadStorageCredentials"]).resources == toset([
+      "arn:aws:ssm:us-east-1:123456789012:parameter/faas-render/media/storage/s3.partner",
+      "arn:aws:ssm:us-east-1:123456789012:parameter/partner-keys",
+    ])
+    error_message = "The roles must read exactly the named parameters."
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.data_access.statement : s if s.sid == "ReadStorageCredentials"]).actions == toset(["ssm:GetParameter"])
+    error_message = "Reading a parameter needs ssm:GetParameter and nothing more."
+  }
+}
+
+run "no_credentials_no_ssm_access" {
+  command = plan
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.data_access.statement : s if s.sid == "ReadStorageCredentials"]) == 0
+    error_message = "Without credentials parameters the roles get no SSM access."
+  }
+}
+
+run "credentials_parameters_are_names" {
+  command = plan
+
+  variables {
+    credentials_parameters = ["arn:aws:ssm:us-east-1:123456789012:parameter/x"]
+  }
+
+  expect_failures = [var.credentials_parameters]
+}
