@@ -77,6 +77,13 @@ class Running:
             aws_secret_access_key="test",
         )
 
+    def faas(self, *args: str) -> Any:
+        """A `faas` command pointed at this emulator."""
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in aws_variables(self.endpoint).items():
+                patch.setenv(name, value)
+            return run_faas(*args, "--root", str(self.root))
+
     def settle(self, timeout: float = 60) -> None:
         """Wait until the emulator has nothing queued or running."""
         deadline = time.monotonic() + timeout
@@ -149,11 +156,8 @@ def test_a_multipart_upload_runs_the_function_once(running: Running, tmp_path: P
 def test_faas_put_shows_the_runs_and_waits_for_the_last(running: Running, tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("abc")
     (tmp_path / "fail.txt").write_text("no")
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in aws_variables(running.endpoint).items():
-            patch.setenv(name, value)
-        put = run_faas("put", "upper", str(tmp_path / "a.txt"), "--root", str(running.root))
-        failed = run_faas("put", "upper", str(tmp_path / "fail.txt"), "--root", str(running.root))
+    put = running.faas("put", "upper", str(tmp_path / "a.txt"))
+    failed = running.faas("put", "upper", str(tmp_path / "fail.txt"))
     assert put.code == 0, put.err
     assert f"[count]   wrote s3://{BUCKET}/out/a.txt.count" in put.err  # the last step, shown before exiting
     assert "local run: 2 run(s), 2 object(s) written" in put.out
@@ -167,10 +171,7 @@ def test_faas_invoke_follows_what_its_outputs_trigger(running: Running) -> None:
     running.wait_for("out/direct.txt.count")
     running.settle()
     event = f'{{"Records": [{{"eventSource": "aws:s3", "s3": {{"bucket": {{"name": "{BUCKET}"}}, "object": {{"key": "in/direct.txt"}}}}}}]}}'
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in aws_variables(running.endpoint).items():
-            patch.setenv(name, value)
-        invoked = run_faas("invoke", "upper", "--payload", event, "--root", str(running.root))
+    invoked = running.faas("invoke", "upper", "--payload", event)
     assert invoked.code == 0, invoked.err
     assert "[upper] Lambda started by a direct invocation" in invoked.err
     assert f"[count] Lambda started by s3://{BUCKET}/mid/direct.txt" in invoked.err  # run by the emulator

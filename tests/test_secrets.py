@@ -131,6 +131,12 @@ def test_bad_storage_providers_are_located(case: str, tmp_path: Path, capsys: py
     assert not (tmp_path / "out").exists()
 
 
+def faas_render(fdl: Path, root: Path, step: str) -> subprocess.CompletedProcess[str]:
+    """faas-render in its own process, as a user runs it (its output is searched for keys)."""
+    command = [sys.executable, "-m", "render.cli", str(fdl), "-o", str(root), step]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
 def other_account_keys(endpoint: str) -> tuple[Any, str, str]:
     """An S3 client of account 222222222222, and an access key IAM created there."""
 
@@ -161,12 +167,7 @@ def test_keys_reach_the_function_through_ssm_and_nothing_else(
     markers = (access_key, secret_key)
     fdl = write_fdl(tmp_path, access_key, secret_key)
     root = tmp_path / "root"
-    applied = subprocess.run(
-        [sys.executable, "-m", "render.cli", str(fdl), "-o", str(root), "--apply"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    applied = faas_render(fdl, root, "--apply")
     assert applied.returncode == 0, applied.stderr[-3000:]
     try:
         ssm = boto3.client("ssm")
@@ -236,20 +237,10 @@ def test_keys_reach_the_function_through_ssm_and_nothing_else(
             for marker in markers:
                 assert marker not in text, f"a key appears in {where}"
 
-        replanned = subprocess.run(
-            [sys.executable, "-m", "render.cli", str(fdl), "-o", str(root), "--plan"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        replanned = faas_render(fdl, root, "--plan")
         assert replanned.returncode == 0 and "No changes." in replanned.stdout, replanned.stdout[-2000:]
         plain = terraform(root, "plan", "-input=false", check=False)
         assert plain.returncode != 0 and "storage_credentials" in plain.stderr  # no keys, no plan
     finally:
-        destroyed = subprocess.run(
-            [sys.executable, "-m", "render.cli", str(fdl), "-o", str(root), "--destroy"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        destroyed = faas_render(fdl, root, "--destroy")
     assert destroyed.returncode == 0, destroyed.stderr[-2000:]
