@@ -2,7 +2,7 @@
 
     python bench/delegation_bench.py [--runs 20]
 
-A moto server (render.emulator.start(port=0)) holds a real Batch setup: VPC, subnet, security
+A moto server (render.local.emulator.start(port=0)) holds a real Batch setup: VPC, subnet, security
 group, roles, a managed compute environment, a job queue, a job definition and an artifacts
 bucket. A worker process (the warm Lambda instance; the Batch API is in another process, as in
 AWS) imports the handler and invokes it --runs + 1 times with a `lambda-batch` function whose
@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from render import emulator  # noqa: E402
+from render.local import emulator  # noqa: E402
 
 SCRIPT = "sleep 1000 &\nsleep 1000 &\nwait\n"
 REMAINING_MS = 1300

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fdl_factory import NETWORK, write_fdl  # noqa: E402
 
-from render import emulator  # noqa: E402
-from render.terraform import terraform_environment  # noqa: E402
+from render.local import emulator  # noqa: E402
+from render.terraform.run import terraform_environment  # noqa: E402
 
 COUNTED = ("aws_batch_compute_environment", "aws_batch_job_queue")
 

@@ -2,7 +2,7 @@
 
     python bench/supervisor_bench.py [--events 30] [--warmup 3] [--imports 21] [--venv DIR]
 
-One run, one moto server (render.emulator.start(port=0)), one 1 MiB input object, one S3 event,
+One run, one moto server (render.local.emulator.start(port=0)), one 1 MiB input object, one S3 event,
 one trivial script (`cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"`), for both supervisors:
 
 - per-event time: each handler lives in its own long-lived worker process, the way Lambda keeps
@@ -17,7 +17,7 @@ one trivial script (`cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"`), for both superv
 - cold import: median of --imports fresh interpreters: `import boto3`, then the handler module
   (what the handler costs beyond boto3, which the Lambda runtime already has), and the handler
   module alone (ours imports boto3 lazily, theirs at import).
-- artifact size: ours is the Lambda zip as the renderer builds it (render.package:
+- artifact size: ours is the Lambda zip as the renderer builds it (render.terraform.artifacts:
   supervisor_sources + function_config.json + script, deterministic_zip); theirs is (a) the
   wheel on PyPI, (b) its `faassupervisor` sources zipped the same way as ours, (c) the same plus
   the packages it imports that the Lambda Python runtime lacks (requests, PyYAML, webdavclient3,
@@ -58,8 +58,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from render import emulator  # noqa: E402
-from render.package import config_json, deterministic_zip, supervisor_sources  # noqa: E402
+from render.local import emulator  # noqa: E402
+from render.terraform.artifacts import config_json, deterministic_zip, supervisor_sources  # noqa: E402
 
 THEIR_VERSION = "1.5.8"
 INPUT_BYTES = 1024 * 1024

@@ -1,4 +1,16 @@
-"""faas-render: SCAR function definitions (FDL) in, Terraform root modules out."""
+"""faas-render: SCAR function definitions (FDL) in, Terraform root modules out.
+
+One subpackage per subsystem; dependencies point one way, commands -> local/aws/review ->
+terraform -> fdl (and every layer may use the runtime contract of `faas_supervisor`):
+
+- `render.fdl`: FDL and config files in, a validated `Deployment` out;
+- `render.terraform`: the root module, its artifacts, the output directory, running Terraform;
+- `render.aws`: connections and what is deployed;
+- `render.local`: the local emulator and the Lambda and Batch runners;
+- `render.review`: plan review and diagrams;
+- `render.commands`: the `faas` subcommands. `render.cli` is `faas-render`, `render.faas_cli` is
+  `faas`.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 

@@ -9,15 +9,15 @@ from importlib import resources
 from pathlib import Path
 
 from render import __version__
-from render.errors import FdlError
-from render.fdl_options import add_settings_arguments, load_deployment_and_credentials
-from render.model import Deployment
-from render.module_source import parse_module_source
-from render.output_dir import write_root
-from render.root_module import render_root
-from render.storage_credentials import CREDENTIALS_VARIABLE
-from render.supervisor_build import SupervisorBuildError, supervisor_binary
-from render.terraform import TerraformFailed, run_steps
+from render.fdl.errors import FdlError
+from render.fdl.model import Deployment
+from render.fdl.options import add_settings_arguments, load_deployment_and_credentials
+from render.fdl.storage_credentials import CREDENTIALS_VARIABLE
+from render.terraform.module_source import parse_module_source
+from render.terraform.output_dir import write_root
+from render.terraform.root_module import render_root
+from render.terraform.run import TerraformFailed, run_steps
+from render.terraform.supervisor_build import SupervisorBuildError, supervisor_binary
 
 EXIT_INVALID = 2
 EXIT_FAILED = 1
@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.schema:
-        sys.stdout.write(resources.files("render").joinpath("schema/fdl.schema.json").read_text())
+        sys.stdout.write(resources.files("render.fdl").joinpath("schema/fdl.schema.json").read_text())
         return 0
     if args.fdl is None:
         parser.error("the FDL file is required")

@@ -1,23 +1,17 @@
-"""Shared fixtures: an isolated home, a Terraform environment, and a moto server on loopback."""
+"""Shared fixtures: an isolated home, a stand-in supervisor binary, and a moto server on loopback.
+
+Shared helpers that are not fixtures are in tests/helpers.py."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from render import emulator
-from render.cli import main as faas_render
-from render.terraform import terraform_environment
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
-SCAR_CORPUS = REPO.parent / "shared" / "reference" / "scar-examples"
-NETWORK_CONFIG = REPO / "tests" / "data" / "network.yaml"
+from render.local import emulator
+from tests.helpers import aws_variables
 
 
 @pytest.fixture(autouse=True)
@@ -46,28 +40,6 @@ def supervisor_binary_env(stand_in_supervisor: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(stand_in_supervisor))
 
 
-def render(fdl: Path, output: Path, *extra: str) -> int:
-    return faas_render([str(fdl), "-o", str(output), *extra])
-
-
-def requires_terraform() -> pytest.MarkDecorator:
-    return pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
-
-
-def terraform(
-    directory: Path, *args: str, env: dict[str, str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["terraform", *args],
-        cwd=directory,
-        env=terraform_environment(env),
-        text=True,
-        capture_output=True,
-        check=check,
-        timeout=900,
-    )
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto server on 127.0.0.1, set up as the local emulator is (managed IAM policies, no Docker)."""
@@ -79,13 +51,6 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Environment pointing boto3 and terraform at the emulator."""
-    values = {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }
-    for key, value in values.items():
+    for key, value in aws_variables(moto_endpoint).items():
         monkeypatch.setenv(key, value)
     return dict(os.environ)

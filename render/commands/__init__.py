@@ -1,17 +1,14 @@
-"""Subcommands of `faas` (see render/companion.py); add a module here and list it in COMMANDS."""
+"""The subcommands of `faas` (render/faas_cli.py), one module each.
+
+Each module exposes `register(subparsers)`, which adds its parser and sets `run=callable(args) ->
+int` as its default. This is the only layer that sees argparse objects: it turns them into calls
+of `render.local`, `render.aws`, `render.review`, `render.terraform` and `render.fdl`.
+"""
 
 from __future__ import annotations
 
 from types import ModuleType
 
-COMMANDS: list[ModuleType] = []
+from render.commands import diagram, get, invoke, job, local, logs, ls, put, review
 
-# Day-to-day commands and local mode (issue 4).
-from render.commands import get, invoke, job, local, logs, ls, put  # noqa: E402 - appended after the list
-
-COMMANDS += [local, put, get, invoke, logs, job, ls]
-
-# Sharing and reviewing (issue 5).
-from render.commands import diagram, review  # noqa: E402 - appended after the list
-
-COMMANDS += [review, diagram]
+COMMANDS: list[ModuleType] = [local, put, get, invoke, logs, job, ls, review, diagram]

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from render.diagram import build_graph, to_dot, to_mermaid
-from render.errors import FdlError
-from render.fdl_options import add_settings_arguments, load_deployment
+from render.fdl.errors import FdlError
+from render.fdl.options import add_settings_arguments, load_deployment
+from render.review.diagram import build_graph, to_dot, to_mermaid
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from render.connection import connect, connection_arguments, reported
-from render.deployed import function_config, get_function, locations, root_argument
+from render.aws.connection import connect, connection_arguments, reported
+from render.aws.deployed import function_config, get_function, locations, root_argument
 
 
 def register(subparsers: Any) -> None:

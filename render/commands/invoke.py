@@ -11,10 +11,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from render import local_service
-from render.connection import EXIT_USAGE, Aws, CommandError, connect, connection_arguments, reported
-from render.deployed import DeployedFunction, code_zip, get_function, root_argument
-from render.local_run import LocalCloud
+from render.aws.connection import EXIT_USAGE, Aws, CommandError, connect, connection_arguments, reported
+from render.aws.deployed import DeployedFunction, code_zip, get_function, root_argument
+from render.local.cloud import LocalCloud
+from render.local.service import activity, follow
 
 DESCRIPTION = """\
 Invoke FUNCTION with a JSON payload (default: {}) and print its response on stdout. With --async
@@ -80,13 +80,13 @@ def run(args: argparse.Namespace) -> int:
     code_zip(function, args.root)  # checked here, so that a background run cannot fail on it
     if args.asynchronous:
         return start_in_background(aws, args, payload)
-    service = local_service.activity(aws.endpoint_url)
+    service = activity(aws.endpoint_url)
     code = partial(code_zip, root=args.root)
     with LocalCloud(aws, code, verbose=args.verbose, chain_outputs=service is None) as cloud:
         invocation = cloud.invoke(function, json.loads(payload))
     summary = cloud.summary
     if service is not None:  # `faas local` runs what the function's outputs trigger
-        summary += local_service.follow(str(aws.endpoint_url), service)
+        summary += follow(str(aws.endpoint_url), service)
     print(json.dumps(invocation.payload, indent=2))
     print(summary, file=sys.stderr)
     return 1 if invocation.failed else 0
@@ -114,7 +114,7 @@ def start_in_background(aws: Aws, args: argparse.Namespace, payload: str) -> int
     command = [
         sys.executable,
         "-m",
-        "render.companion",
+        "render.faas_cli",
         "invoke",
         args.function,
         "--file",

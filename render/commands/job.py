@@ -6,9 +6,9 @@ import argparse
 import time
 from typing import Any
 
+from render.aws.connection import CommandError, connect, connection_arguments, reported
 from render.commands.logs import format_event
-from render.connection import CommandError, connect, connection_arguments, reported
-from render.local_batch import BATCH_LOG_GROUP
+from render.local.batch_runner import BATCH_LOG_GROUP
 
 
 def register(subparsers: Any) -> None:

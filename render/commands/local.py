@@ -11,8 +11,8 @@ from typing import Any
 
 import boto3
 
-from render import emulator
-from render.connection import DEFAULT_REGION, EMULATOR_CREDENTIALS, CommandError, reported
+from render.aws.connection import DEFAULT_REGION, EMULATOR_CREDENTIALS, CommandError, reported
+from render.local import emulator
 
 DESCRIPTION = f"""\
 Start the local AWS emulator (a moto server holding S3, Lambda, Batch, IAM, CloudWatch Logs, EC2

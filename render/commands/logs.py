@@ -7,9 +7,9 @@ import re
 import time
 from typing import Any
 
-from render.connection import EXIT_USAGE, CommandError, connect, connection_arguments, reported
-from render.deployed import get_function
-from render.local_lambda import log_group
+from render.aws.connection import EXIT_USAGE, CommandError, connect, connection_arguments, reported
+from render.aws.deployed import get_function
+from render.local.lambda_runner import log_group
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

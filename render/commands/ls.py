@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from render.connection import Aws, connect, connection_arguments, reported
-from render.deployed import DeployedFunction, job_config_uri, read_s3_uri
+from render.aws.connection import Aws, connect, connection_arguments, reported
+from render.aws.deployed import DeployedFunction, job_config_uri, read_s3_uri
 
 DEPLOYMENT_TAG = "faas-render:deployment"
 COLUMNS = ("FUNCTION", "MODE", "MEMORY", "TIMEOUT", "BATCH QUEUE", "DEPLOYMENT")

@@ -7,10 +7,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from render import local_service
-from render.connection import EXIT_USAGE, CommandError, connect, connection_arguments, reported
-from render.deployed import code_zip, function_config, get_function, locations, root_argument
-from render.local_run import LocalCloud
+from render.aws.connection import EXIT_USAGE, CommandError, connect, connection_arguments, reported
+from render.aws.deployed import code_zip, function_config, get_function, locations, root_argument
+from render.local.cloud import LocalCloud
+from render.local.service import activity, follow
 
 DESCRIPTION = """\
 Upload files or folders into the first input folder of FUNCTION (read from the configuration it
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     inputs = locations(function_config(aws, function, args.root), "input")
     if not inputs:
         raise CommandError(f"{function.name} has no input folder (use `faas invoke`)", EXIT_USAGE)
-    service = local_service.activity(aws.endpoint_url) if aws.is_local_emulator else None
+    service = activity(aws.endpoint_url) if aws.is_local_emulator else None
     runs_here = aws.is_local_emulator and service is None and not args.no_run
     if runs_here:
         code_zip(function, args.root)  # fail before uploading when the function cannot run here
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_run:
         return 0
     if service is not None:
-        summary = local_service.follow(str(aws.endpoint_url), service)
+        summary = follow(str(aws.endpoint_url), service)
     else:
         with LocalCloud(aws, partial(code_zip, root=args.root), verbose=args.verbose) as cloud:
             summary = cloud.objects_written(written)

@@ -1,4 +1,4 @@
-"""`faas review PLAN.json`: a saved plan summarised per function, with warnings (render/plan_review.py)."""
+"""`faas review PLAN.json`: a saved plan summarised per function, with warnings (render/review/plan.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from render.plan_review import PlanError, format_markdown, format_text, load_plan, review
+from render.review.plan import PlanError, format_markdown, format_text, load_plan, review
 
 EXIT_WARNINGS = 1
 EXIT_INVALID = 2

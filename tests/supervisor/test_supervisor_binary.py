@@ -68,7 +68,7 @@ def test_static_binary_runs_batch_job_in_busybox_chroot(aws, s3_event, tmp_path,
     if prefix is None:
         pytest.skip("needs root (chroot, mount /proc) or unprivileged user namespaces (unshare -r)")
 
-    from render.supervisor_build import supervisor_binary
+    from render.terraform.supervisor_build import supervisor_binary
 
     # The real binary, not tests/conftest.py's stand-in; cached in the developer's own cache
     # (tests/conftest.py isolates HOME), so only the first run pays the ~20 s build.

@@ -154,7 +154,7 @@ def test_runner_stderr_tail_is_bounded_and_no_time_left(tmp_path: Path):
 
 
 def test_supervisor_binary_override_and_cache_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from render import supervisor_build
+    from render.terraform import supervisor_build
 
     prebuilt = tmp_path / "prebuilt"
     prebuilt.write_bytes(b"\x7fELF")

@@ -1,0 +1,205 @@
+"""The validated, fully resolved description of a deployment that the templates render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class S3Location:
+    """A bucket and a key prefix without leading or trailing slashes ("" is the whole bucket)."""
+
+    bucket: str
+    key_prefix: str
+
+    def __str__(self) -> str:
+        return f"{self.bucket}/{self.key_prefix}" if self.key_prefix else self.bucket
+
+    def overlaps(self, other: S3Location) -> bool:
+        """True when one location lies inside the other (S3 compares key prefixes)."""
+        if self.bucket != other.bucket:
+            return False
+        mine, theirs = self.key_prefix + "/", other.key_prefix + "/"
+        return not self.key_prefix or not other.key_prefix or mine.startswith(theirs) or theirs.startswith(mine)
+
+    @property
+    def filter_prefix(self) -> str:
+        return f"{self.key_prefix}/" if self.key_prefix else ""
+
+
+@dataclass(frozen=True)
+class Output:
+    location: S3Location
+    suffix: tuple[str, ...] = ()
+    prefix: tuple[str, ...] = ()
+    provider: str = "s3"  # or "s3.ID": a bucket of another account, written with that provider's keys
+
+    @property
+    def is_own_account(self) -> bool:
+        return self.provider == "s3"
+
+
+@dataclass(frozen=True)
+class StorageProvider:
+    """Another account's S3 keys, kept in an SSM SecureString parameter and read at run time.
+
+    `managed`: the FDL holds the keys and the deployment writes the parameter (write-only, see
+    render/fdl/storage_credentials.py); otherwise the user's own parameter is only referenced.
+    """
+
+    ident: str  # "s3.ID"
+    parameter: str
+    managed: bool
+    version: int
+    region: str | None
+
+
+@dataclass(frozen=True)
+class ComputeProfile:
+    """The compute environment settings that functions can share one environment and queue by."""
+
+    compute_type: str
+    min_vcpus: int
+    desired_vcpus: int
+    max_vcpus: int
+    instance_types: tuple[str, ...]
+    subnets: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    instance_role: str | None
+    service_role: str | None
+    enable_gpu: bool
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    vcpus: int
+    memory: int
+    gpus: int
+    environment: dict[str, str]
+    profile: ComputeProfile
+
+
+@dataclass(frozen=True)
+class ApiGateway:
+    name: str
+    stage_name: str
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    description: str
+    execution_mode: str
+    memory: int
+    timeout: int
+    ephemeral_storage: int
+    runtime: str
+    architectures: tuple[str, ...]
+    layers: tuple[str, ...]
+    log_level: str
+    lambda_environment: dict[str, str]
+    image: str | None
+    timeout_threshold: int
+    container_environment: dict[str, str]
+    script: Path | None
+    inputs: tuple[S3Location, ...]
+    outputs: tuple[Output, ...]
+    role_arn: str | None
+    log_retention_days: int
+    vpc_subnets: tuple[str, ...]
+    vpc_security_groups: tuple[str, ...]
+    file_system: tuple[str, str] | None
+    api_gateway: ApiGateway | None
+    batch: BatchJob | None
+
+    @property
+    def uses_batch(self) -> bool:
+        return self.execution_mode in ("batch", "lambda-batch")
+
+    @property
+    def script_name(self) -> str | None:
+        return self.script.name if self.script else None
+
+    def supervisor_config(self, storage_providers: dict[str, StorageProvider]) -> dict[str, Any]:
+        """The function_config.json the supervisor reads (see supervisor/README.md).
+
+        Other accounts' keys appear only as the name of the SSM parameter holding them.
+        """
+        used = [storage_providers[ident] for ident in self.provider_idents]
+        providers = {p.ident: {"credentials_parameter": p.parameter, "region": p.region} for p in used}
+        return {
+            "name": self.name,
+            "execution_mode": self.execution_mode,
+            "log_level": self.log_level,
+            "script": self.script_name,
+            "container": {
+                "image": self.image,
+                "timeout_threshold": self.timeout_threshold,
+                "environment": self.container_environment,
+            },
+            "input": [{"bucket": i.bucket, "key_prefix": i.key_prefix} for i in self.inputs],
+            "output": [
+                {
+                    "bucket": o.location.bucket,
+                    "key_prefix": o.location.key_prefix,
+                    "suffix": list(o.suffix),
+                    "prefix": list(o.prefix),
+                    **({} if o.is_own_account else {"storage_provider": o.provider}),
+                }
+                for o in self.outputs
+            ],
+            **({"storage_providers": providers} if providers else {}),
+        }
+
+    @property
+    def provider_idents(self) -> list[str]:
+        return sorted({o.provider for o in self.outputs if not o.is_own_account})
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    existing: bool = False
+    force_destroy: bool = False
+
+
+@dataclass
+class Deployment:
+    name: str
+    region: str
+    source_name: str
+    source_sha256: str
+    functions: list[Function]
+    buckets: dict[str, Bucket]
+    warnings: list[str] = field(default_factory=list)
+    storage_providers: dict[str, StorageProvider] = field(default_factory=dict)  # those outputs use
+
+    @property
+    def managed_credentials(self) -> list[StorageProvider]:
+        return [p for p in self.storage_providers.values() if p.managed]
+
+    @property
+    def profiles(self) -> dict[str, ComputeProfile]:
+        """Each distinct compute profile, named after the first function (in FDL order) using it.
+
+        A name, not a hash of the settings: changing a profile's instance types keeps its module
+        address, so Terraform replaces the compute environment behind the same job queue.
+        """
+        found: dict[str, ComputeProfile] = {}
+        for function in self.functions:
+            if function.batch and function.batch.profile not in found.values():
+                found[function.name] = function.batch.profile
+        return found
+
+    def profile_name(self, profile: ComputeProfile) -> str:
+        return next(name for name, known in self.profiles.items() if known == profile)
+
+    def functions_of(self, profile_name: str) -> list[Function]:
+        profile = self.profiles[profile_name]
+        return [f for f in self.functions if f.batch and f.batch.profile == profile]
+
+    @property
+    def needs_artifacts_bucket(self) -> bool:
+        return any(f.uses_batch for f in self.functions)

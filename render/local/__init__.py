@@ -1,0 +1,7 @@
+"""Local mode: the AWS emulator on loopback, and running deployed functions here as AWS would.
+
+Owns the moto-based emulator (emulator), the service that runs what uploads trigger (service),
+the workflow loop from an event to everything it chains (cloud), and the Lambda and Batch runners
+(lambda_runner with its child-process bootstrap, batch_runner, process). May import `render.aws`,
+`render.terraform` and `render.fdl`.
+"""

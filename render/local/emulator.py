@@ -1,0 +1,130 @@
+"""The local AWS emulator: a moto server on loopback, set up the way faas-render needs it.
+
+`faas local` runs it in the foreground on 127.0.0.1:4566 (LocalStack's port, so localstack-client
+sessions and AWS_ENDPOINT_URL=http://127.0.0.1:4566 reach it), and runs the functions uploads
+trigger (render/local/service.py); the tests start one per session on a free port.
+`create_network` makes the VPC, subnet and security group Batch functions need.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from render.local.service import LocalService
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4566
+EMULATOR_CONFIG = {"batch": {"use_docker": False}, "lambda": {"use_docker": False}}
+
+
+def configure(endpoint: str) -> None:
+    """moto runs neither Lambda code nor Batch containers: faas-render runs the supervisor itself."""
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/config",
+        data=json.dumps(EMULATOR_CONFIG).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).read()
+
+
+def check_free(host: str, port: int) -> None:
+    """Raise OSError when host:port cannot be listened on (moto's server thread would hang on it)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+@dataclass
+class Emulator:
+    """A running moto server (and, for `faas local`, the service that runs functions)."""
+
+    endpoint: str
+    server: BaseWSGIServer
+    thread: threading.Thread
+    service: LocalService | None = None
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join()
+        if self.service:
+            self.service.stop()
+
+
+def start(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    run_functions: bool = False,
+    verbose: bool = False,
+    output: Callable[[str], None] = print,
+) -> Emulator:
+    """Start a moto server in this process (port 0 picks a free one).
+
+    With `run_functions`, uploads run the functions their bucket notifications name
+    (render/local/service.py; `output` gets its progress, `verbose` adds the functions' output);
+    without, nothing runs them but `faas put` and `faas invoke`. Raises OSError when the address
+    is taken.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.s3 import notifications
+
+    check_free(host, port)
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AWS managed policies can be attached
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    endpoint = f"http://{host}:{server.server_port}"
+    service = None
+    if run_functions:
+        service = LocalService(endpoint, verbose, output)
+        server.app = service.wsgi(app)
+        service.start()
+    # moto's S3 notifications run Lambda functions through Docker whatever `lambda.use_docker`
+    # says (with a Docker daemon every function would run twice; without one, "error running
+    # docker" lands in its log group), and no setting turns that off: the server runs in this
+    # process, so its hook is replaced.
+    notifications._invoke_awslambda = service.triggered if service else _run_nothing  # type: ignore[assignment]
+    thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
+    thread.start()
+    configure(endpoint)
+    return Emulator(endpoint, server, thread, service)
+
+
+def _run_nothing(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+    """moto's S3 notification hook when nothing should run (`faas put` and `faas invoke` run functions)."""
+
+
+def reset(endpoint: str) -> None:
+    """Forget every resource (about a second) and set the emulator up again."""
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).read()
+    configure(endpoint)
+
+
+def create_network(config_file: Path, region: str = "us-east-1", ec2: Any | None = None) -> tuple[str, str]:
+    """Create a VPC, a subnet and a security group, and write them as Batch settings.
+
+    `ec2` is the client to use (default: boto3's, from the environment).
+    """
+    if ec2 is None:
+        import boto3
+
+        ec2 = boto3.client("ec2", region_name=region)
+    vpc = ec2.create_vpc(CidrBlock="10.80.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.80.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(VpcId=vpc, GroupName=f"faas-render-{vpc}", Description="faas-render Batch hosts")[
+        "GroupId"
+    ]
+    config_file.write_text(
+        "# Batch network settings created in the local emulator\n"
+        f"aws:\n  batch:\n    compute_resources:\n      subnets: [{subnet}]\n      security_group_ids: [{group}]\n"
+    )
+    return subnet, group

@@ -1,0 +1,230 @@
+"""`faas local` runs what S3 notifications trigger, whoever uploads (aws CLI, boto3, `faas put`).
+
+moto matches every new object against its bucket's notification configuration and hands each
+Lambda target to an internal hook; in the emulator's process that hook is `LocalService.triggered`.
+It only queues the function and a real S3 event (the upload's request returns at once); one worker
+thread runs the queue in order through render/local/cloud.py. What the runs write comes back
+through the same hook, so chained functions fire without the worker chaining anything itself.
+
+Clients follow the service over HTTP: GET /_faas/activity?after=N answers with the progress lines
+from N on, how many triggered runs are queued or running, and the totals so far (the path cannot
+be a bucket, underscores are not allowed in bucket names). `follow` shows the lines until the
+emulator is idle: `faas put` and `faas invoke` use it to wait for the workflow they started.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+import traceback
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote_plus
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from render.aws.connection import EMULATOR_CREDENTIALS, Aws, CommandError
+from render.aws.deployed import DeployedFunction, get_function, is_deployed_code
+from render.local.cloud import LocalCloud, Summary, print_progress, s3_event
+
+ACTIVITY_PATH = "/_faas/activity"
+KEPT_LINES = 10_000  # a client further behind than this misses lines, nothing else
+
+
+@dataclass
+class Activity:
+    """GET /_faas/activity's answer."""
+
+    pending: int  # triggered runs queued or running
+    next: int  # the number of the next progress line
+    lines: list[str] = field(default_factory=list)
+    runs: int = 0
+    failed: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+
+    def since(self, start: Activity) -> Summary:
+        return Summary(self.runs - start.runs, self.failed[len(start.failed) :], self.written[len(start.written) :])
+
+
+@dataclass(frozen=True)
+class Triggered:
+    function_arn: str
+    event: dict[str, Any]
+    cause: str
+
+    @property
+    def region(self) -> str:
+        return self.function_arn.split(":")[3]
+
+
+def from_moto_event(event_body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """S3's own event (render/local/cloud.py's) for moto's, and the object's s3:// URI."""
+    record = event_body["Records"][0]
+    bucket, item = record["s3"]["bucket"]["name"], record["s3"]["object"]
+    key = unquote_plus(item["key"])  # moto encodes '/' as well
+    event = s3_event(
+        record["awsRegion"],
+        bucket,
+        key,
+        item["size"],
+        item["eTag"],
+        record["s3"]["configurationId"],
+        record["eventName"],
+    )
+    return event, f"s3://{bucket}/{key}"
+
+
+def is_moto_duplicate(event_body: dict[str, Any]) -> bool:
+    """moto sends ObjectCreated:Put, then ObjectCreated:CompleteMultipartUpload, for a multipart upload.
+
+    S3 sends only the second. The first is recognisable: a single PUT's ETag never has a part count.
+    """
+    record = event_body["Records"][0]
+    return bool(record["eventName"] == "ObjectCreated:Put" and "-" in record["s3"]["object"]["eTag"])
+
+
+def code_in_emulator(function: DeployedFunction) -> bytes:
+    """The deployment package moto holds for the function (this process is the emulator)."""
+    from moto.awslambda.utils import get_backend
+
+    arn = str(function.configuration["FunctionArn"])
+    _, _, _, region, account, *_ = arn.split(":")
+    content = bytes(get_backend(account, region).get_function(arn).code_bytes)
+    if not is_deployed_code(function, content):
+        raise CommandError(f"the emulator holds no code for {function.name} (apply again)")
+    return content
+
+
+class LocalService:
+    """The worker thread, its queue and its progress log; `triggered` is moto's Lambda hook."""
+
+    def __init__(self, endpoint: str, verbose: bool = False, output: Callable[[str], None] = print) -> None:
+        self.endpoint = endpoint
+        self.verbose = verbose
+        self._output = output
+        self._queue: queue.Queue[Triggered | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._lines: deque[str] = deque(maxlen=KEPT_LINES)
+        self._next = 0
+        self._clouds: dict[str, LocalCloud] = {}  # one per region
+        self._thread = threading.Thread(target=self._work, name="faas-local-service", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        for cloud in self._clouds.values():
+            cloud.__exit__(None, None, None)
+
+    def triggered(self, account_id: str, event_body: dict[str, Any], function_arn: str, region_name: str) -> None:
+        """moto's `_invoke_awslambda(account_id, event_body, fn_arn, region_name)`, run inside the upload request."""
+        if is_moto_duplicate(event_body):
+            return
+        event, uri = from_moto_event(event_body)
+        with self._lock:
+            self._pending += 1
+        self._queue.put(Triggered(function_arn, event, uri))
+
+    def activity(self, after: int) -> Activity:
+        with self._lock:
+            first = self._next - len(self._lines)
+            lines = list(self._lines)[max(after - first, 0) :]
+            totals = [cloud.summary for cloud in self._clouds.values()]
+            return Activity(
+                self._pending,
+                self._next,
+                lines,
+                sum(s.runs for s in totals),
+                [f for s in totals for f in s.failed],
+                [w for s in totals for w in s.written],
+            )
+
+    def wsgi(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+        """`app` (moto's), answering ACTIVITY_PATH itself."""
+
+        def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            if environ.get("PATH_INFO") != ACTIVITY_PATH:
+                return app(environ, start_response)
+            after = parse_qs(environ.get("QUERY_STRING", "")).get("after", ["0"])[0]
+            body = json.dumps(asdict(self.activity(int(after) if after.isdigit() else 0))).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+
+        return serve
+
+    def _log(self, line: str) -> None:
+        self._output(line)
+        with self._lock:
+            self._lines.append(line)
+            self._next += 1
+
+    def _cloud(self, region: str) -> LocalCloud:
+        if region not in self._clouds:
+            session = boto3.Session(
+                aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                region_name=region,
+            )
+            cloud = LocalCloud(
+                Aws(session, self.endpoint),
+                code_in_emulator,
+                verbose=self.verbose,
+                chain_outputs=False,
+                progress=self._log,
+            )
+            with self._lock:  # `activity` reads the clouds from the server's threads
+                self._clouds[region] = cloud
+        return self._clouds[region]
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            cloud = self._cloud(item.region)
+            name = item.function_arn.rsplit(":", 1)[-1]
+            try:
+                function = get_function(cloud.aws, item.function_arn)  # afresh: it may have been redeployed
+                cloud.triggered(function, item.event, item.cause)
+            except (CommandError, ClientError, BotoCoreError, OSError) as error:
+                cloud.summary.failed.append(name)
+                self._log(f"[{name}] could not run for {item.cause}: {error}")
+            except Exception:  # a bug here must not stop the service for every later upload
+                cloud.summary.failed.append(name)
+                self._log(f"[{name}] could not run for {item.cause}:\n{traceback.format_exc()}")
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+
+def activity(endpoint: str | None, after: int = 0) -> Activity | None:
+    """The service's activity from line `after` on; None when the endpoint runs no service."""
+    if not endpoint:
+        return None
+    try:
+        with urllib.request.urlopen(f"{endpoint.rstrip('/')}{ACTIVITY_PATH}?after={after}", timeout=10) as response:
+            answer = json.load(response)
+        return Activity(**answer)
+    except (OSError, ValueError, TypeError):  # not faas local: moto answers with an S3 error
+        return None
+
+
+def follow(endpoint: str, start: Activity, progress: Callable[[str], None] = print_progress) -> Summary:
+    """Show the service's progress from `start` on until it is idle; what it did meanwhile."""
+    after = start.next
+    while True:
+        now = activity(endpoint, after)
+        if now is None:
+            raise CommandError(f"lost the emulator at {endpoint} (did `faas local` stop?)")
+        for line in now.lines:
+            progress(line)
+        after = now.next
+        if now.pending == 0:
+            return now.since(start)
+        time.sleep(0.2)

@@ -1,0 +1,94 @@
+"""Deterministic build artifacts: the same inputs always give the same bytes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from render.fdl.model import Function
+
+FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+SUPERVISOR_PACKAGE = "faas_supervisor"
+# Files of the runtime that the Lambda function never needs.
+EXCLUDED_FROM_LAMBDA = {"__main__.py", "batch_job.py"}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file to write under the output directory, by its path relative to that directory."""
+
+    path: str
+    content: bytes
+    mode: int = 0o644
+
+    @property
+    def sha256_hex(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+    @property
+    def sha256_base64(self) -> str:
+        """The encoding aws_lambda_function.source_code_hash compares with."""
+        return base64.b64encode(hashlib.sha256(self.content).digest()).decode()
+
+
+def config_json(config: dict[str, Any]) -> bytes:
+    return (json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def supervisor_sources() -> list[tuple[str, bytes]]:
+    """The runtime's Python files, as (path inside the zip, content), sorted."""
+    root = resources.files(SUPERVISOR_PACKAGE)
+    found: list[tuple[str, bytes]] = []
+
+    def walk(node: Traversable, prefix: str) -> None:
+        for child in node.iterdir():
+            name = f"{prefix}/{child.name}"
+            if child.is_dir() and child.name != "__pycache__":
+                walk(child, name)
+            elif child.name.endswith(".py") and child.name not in EXCLUDED_FROM_LAMBDA:
+                found.append((name, child.read_bytes()))
+
+    walk(root, SUPERVISOR_PACKAGE)
+    return sorted(found)
+
+
+def deterministic_zip(entries: list[tuple[str, bytes, int]]) -> bytes:
+    """A zip with sorted entries, a fixed timestamp and fixed permissions."""
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content, mode in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIMESTAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, so external_attr carries the permission bits
+            info.external_attr = (0o100000 | mode) << 16
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def lambda_zip(function: Function, config: dict[str, Any], path: str) -> Artifact:
+    """The deployment package: the supervisor, function_config.json (`config`) and the user script."""
+    entries = [(name, content, 0o644) for name, content in supervisor_sources()]
+    entries.append(("function_config.json", config_json(config), 0o644))
+    if function.script:
+        entries.append((function.script.name, function.script.read_bytes(), 0o755))
+    return Artifact(path, deterministic_zip(entries))
+
+
+def staged_files(function: Function, config: dict[str, Any], folder: str) -> list[Artifact]:
+    """What a Batch job reads from the deployment bucket: its config and its script."""
+    files = [Artifact(f"{folder}/function_config.json", config_json(config))]
+    if function.script:
+        files.append(Artifact(f"{folder}/{function.script.name}", function.script.read_bytes(), 0o755))
+    return files
+
+
+def supervisor_binary_artifact(binary: Path, path: str) -> Artifact:
+    return Artifact(path, binary.read_bytes(), 0o755)

@@ -1,0 +1,223 @@
+"""Render a Deployment into the files of a Terraform root module: main.tf and its artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from render import __version__
+from render.fdl.model import ComputeProfile, Deployment, Function, S3Location, StorageProvider
+from render.fdl.storage_credentials import CREDENTIALS_VARIABLE
+from render.terraform.artifacts import Artifact, lambda_zip, staged_files, supervisor_binary_artifact
+from render.terraform.assets import assets_root
+from render.terraform.hcl import Raw, align, hcl
+
+ARTIFACTS = "_artifacts"
+ARTIFACTS_BUCKET = Raw('module.storage.bucket_names["_artifacts"]')
+# Module block names in main.tf: module.storage, module.lambda_NAME and module.iam_NAME per
+# function, module.batch_KEY per Batch compute profile (read back by render/review/plan.py).
+STORAGE_MODULE = "storage"
+LAMBDA_MODULE_PREFIX = "lambda_"
+IAM_MODULE_PREFIX = "iam_"
+PROFILE_MODULE_PREFIX = "batch_"
+
+
+@dataclass
+class RenderedRoot:
+    main_tf: str
+    artifacts: list[Artifact]
+
+
+def _locations(locations: list[S3Location]) -> list[dict[str, str]]:
+    return [{"bucket": loc.bucket, "key_prefix": loc.key_prefix} for loc in locations]
+
+
+def _object_key(name: str) -> Raw:
+    return Raw(f'module.storage.object_keys["{name}"]')
+
+
+def render_root(
+    deployment: Deployment,
+    module_source: Callable[[str], str],
+    supervisor_binary: Callable[[], Path],
+    module_version: str | None = None,
+) -> RenderedRoot:
+    """Build main.tf and the artifacts; `supervisor_binary` is only called when Batch is used.
+
+    `module_source(name)` is the `source` of the module block using modules/<name>;
+    `module_version`, when given, is the `version` of every module block (registry sources).
+    """
+    artifacts: list[Artifact] = []
+    objects: dict[str, Any] = {}
+    supervisor: dict[str, Any] | None = None
+    if any(f.batch and f.batch.profile.compute_type != "FARGATE" for f in deployment.functions):
+        binary = supervisor_binary_artifact(supervisor_binary(), "artifacts/faas-supervisor")
+        artifacts.append(binary)
+        key = f"supervisor/faas-supervisor-{binary.sha256_hex[:16]}"
+        objects["supervisor"] = _object(key, binary)
+        supervisor = {"bucket": ARTIFACTS_BUCKET, "key": _object_key("supervisor"), "sha256": binary.sha256_hex}
+
+    functions = []
+    for function in deployment.functions:
+        config = function.supervisor_config(deployment.storage_providers)
+        zip_artifact = lambda_zip(function, config, f"artifacts/lambda/{function.name}.zip")
+        artifacts.append(zip_artifact)
+        if function.uses_batch:
+            for staged in staged_files(function, config, f"artifacts/functions/{function.name}"):
+                artifacts.append(staged)
+                kind = "config" if staged.path.endswith("/function_config.json") else "script"
+                objects[f"{function.name}/{kind}"] = _object(staged.path.removeprefix("artifacts/"), staged)
+        functions.append(_function_view(deployment, function, zip_artifact))
+
+    profiles = [
+        _profile_view(deployment, key, profile, supervisor if profile.compute_type != "FARGATE" else None)
+        for key, profile in deployment.profiles.items()
+    ]
+    storage = {
+        "buckets": _buckets(deployment),
+        "objects": objects,
+        "notifications": _notifications(deployment),
+    }
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(assets_root())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    environment.filters["hcl"] = hcl
+    template = environment.get_template("main.tf.j2")
+    text = template.render(
+        d=deployment,
+        functions=functions,
+        profiles=profiles,
+        storage=storage,
+        version=__version__,
+        credentials_variable=CREDENTIALS_VARIABLE,
+        module_source=module_source,
+        module_version=module_version,
+    )
+    return RenderedRoot(align(text), artifacts)
+
+
+def _object(key: str, artifact: Artifact) -> dict[str, Any]:
+    return {
+        "bucket": ARTIFACTS,
+        "key": key,
+        "source": Raw(f'"${{path.module}}/{artifact.path}"'),
+        "source_hash": artifact.sha256_hex,
+    }
+
+
+def _buckets(deployment: Deployment) -> dict[str, Any]:
+    buckets: dict[str, Any] = {}
+    if deployment.needs_artifacts_bucket:
+        # Staged configs, scripts and the supervisor are rebuilt by every render: nothing of
+        # value is lost when `terraform destroy` empties this bucket.
+        buckets[ARTIFACTS] = {"name_prefix": f"{deployment.name[:24]}-artifacts-", "force_destroy": True}
+    for name, bucket in deployment.buckets.items():
+        entry: dict[str, Any] = {"name": name}
+        if bucket.existing:
+            entry["create"] = False
+        if bucket.force_destroy:
+            entry["force_destroy"] = True
+        buckets[name] = entry
+    return buckets
+
+
+def _notifications(deployment: Deployment) -> dict[str, Any]:
+    notifications: dict[str, Any] = {}
+    for function in deployment.functions:
+        module = f"module.{lambda_module(function)}"
+        for index, location in enumerate(function.inputs):
+            entry: dict[str, Any] = {
+                "bucket": location.bucket,
+                "function_name": Raw(f"{module}.function_name"),
+                "function_arn": Raw(f"{module}.function_arn"),
+            }
+            if location.filter_prefix:
+                entry["filter_prefix"] = location.filter_prefix
+            notifications[f"{function.name}/{index}"] = entry
+    return notifications
+
+
+def lambda_module(function: Function) -> str:
+    return f"{LAMBDA_MODULE_PREFIX}{function.name}"
+
+
+def iam_module(function: Function) -> str:
+    return f"{IAM_MODULE_PREFIX}{function.name}"
+
+
+def profile_module(profile_name: str) -> str:
+    return f"{PROFILE_MODULE_PREFIX}{profile_name}"
+
+
+def _function_view(deployment: Deployment, function: Function, zip_artifact: Artifact) -> dict[str, Any]:
+    profile = profile_module(deployment.profile_name(function.batch.profile)) if function.batch else None
+    environment: dict[str, Any] = dict(function.lambda_environment)
+    if profile:
+        environment.update(
+            {
+                "FAAS_ARTIFACTS_BUCKET": ARTIFACTS_BUCKET,
+                "FAAS_JOB_DEFINITION": function.name,
+                "FAAS_JOB_QUEUE": Raw(f"module.{profile}.job_queue_arn"),
+            }
+        )
+    return {
+        "name": function.name,
+        "function": function,
+        "iam_module": iam_module(function),
+        "lambda_module": lambda_module(function),
+        "profile_module": profile,
+        "zip_path": zip_artifact.path,
+        "zip_hash": zip_artifact.sha256_base64,
+        "inputs": _locations(list(function.inputs)),
+        "outputs": _locations([o.location for o in function.outputs if o.is_own_account]),
+        "credentials_parameters": [
+            _credentials_parameter(deployment.storage_providers[i]) for i in function.provider_idents
+        ],
+        "environment": dict(sorted(environment.items())),
+    }
+
+
+def _credentials_parameter(provider: StorageProvider) -> str:
+    """A parameter this deployment writes by reference (so that it exists before it is read)."""
+    if provider.managed:
+        return Raw(f'aws_ssm_parameter.{CREDENTIALS_VARIABLE}["{provider.ident}"].name')
+    return provider.parameter
+
+
+def _profile_view(
+    deployment: Deployment, key: str, profile: ComputeProfile, supervisor: dict[str, Any] | None
+) -> dict[str, Any]:
+    members = deployment.functions_of(key)
+    job_definitions = {}
+    for function in members:
+        assert function.batch
+        environment: dict[str, Any] = dict(function.batch.environment)
+        environment["FAAS_ARTIFACTS_BUCKET"] = ARTIFACTS_BUCKET
+        environment["FAAS_CONFIG_URI"] = Raw(
+            f'"s3://${{module.storage.bucket_names["_artifacts"]}}/${{module.storage.object_keys["{function.name}/config"]}}"'
+        )
+        job: dict[str, Any] = {
+            "image": function.image,
+            "vcpus": function.batch.vcpus,
+            "memory": function.batch.memory,
+        }
+        if function.batch.gpus:
+            job["gpus"] = function.batch.gpus
+        job["job_role_arn"] = Raw(f"module.{iam_module(function)}.job_role_arn")
+        job["environment"] = dict(sorted(environment.items()))
+        job_definitions[function.name] = job
+    return {
+        "module": profile_module(key),
+        "name": f"{deployment.name}-{key}",
+        "profile": profile,
+        "supervisor": supervisor,
+        "function_names": [f.name for f in members],
+        "job_definitions": job_definitions,
+    }

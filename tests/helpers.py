@@ -1,0 +1,89 @@
+"""What the tests share besides fixtures: paths, running the CLIs, Terraform, the emulator's environment."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from render.cli import main as faas_render_main
+from render.faas_cli import main as faas_main
+from render.terraform.run import terraform_environment
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+SCAR_CORPUS = REPO.parent / "shared" / "reference" / "scar-examples"
+NETWORK_CONFIG = REPO / "tests" / "data" / "network.yaml"
+EXAMPLE_FILES = {
+    "hello": EXAMPLES / "hello" / "hello.yaml",
+    "plant-classification": EXAMPLES / "plant-classification" / "plants.yaml",
+    "video-process": EXAMPLES / "video-process" / "video-process.yaml",
+}
+
+
+def render(fdl: Path, output: Path, *extra: str) -> int:
+    """faas-render in this process."""
+    return faas_render_main([str(fdl), "-o", str(output), *extra])
+
+
+def render_in_process(fdl: Path, root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """faas-render in its own process, as a user runs it."""
+    command = [sys.executable, "-m", "render.cli", str(fdl), "-o", str(root), *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def run_faas(*args: str) -> Result:
+    """A `faas` command in this process, its output captured."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = faas_main(list(args))
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def requires_terraform() -> pytest.MarkDecorator:
+    return pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
+
+
+def terraform(
+    directory: Path, *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["terraform", *args],
+        cwd=directory,
+        env=terraform_environment(env),
+        text=True,
+        capture_output=True,
+        check=check,
+        timeout=900,
+    )
+
+
+def aws_variables(endpoint: str) -> dict[str, str]:
+    """The environment that points boto3, the faas commands and Terraform at an emulator."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
