@@ -9,15 +9,13 @@ from importlib import resources
 from pathlib import Path
 
 from render import __version__
+from render.commands.options import add_settings_arguments, settings_options
 from render.fdl.errors import FdlError
 from render.fdl.model import Deployment
-from render.fdl.options import add_settings_arguments, load_deployment_and_credentials
 from render.fdl.storage_credentials import CREDENTIALS_VARIABLE
-from render.terraform.module_source import parse_module_source
-from render.terraform.output_dir import write_root
-from render.terraform.root_module import render_root
+from render.main import render_fdl
 from render.terraform.run import TerraformFailed, run_steps
-from render.terraform.supervisor_build import SupervisorBuildError, supervisor_binary
+from render.terraform.supervisor_build import SupervisorBuildError
 
 EXIT_INVALID = 2
 EXIT_FAILED = 1
@@ -125,15 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fdl is None:
         parser.error("the FDL file is required")
     try:
-        modules = parse_module_source(args.module_source, args.module_version)
-        deployment, credentials = load_deployment_and_credentials(args.fdl, args)
-        rendered = render_root(
-            deployment,
-            module_source=modules.source,
-            supervisor_binary=supervisor_binary,
-            module_version=modules.version,
+        result = render_fdl(
+            args.fdl,
+            args.output,
+            module_source=args.module_source,
+            module_version=args.module_version,
+            **settings_options(args),
         )
-        write_root(args.output, rendered.main_tf, rendered.artifacts, copy_modules=modules.copies_modules)
     except FdlError as error:
         print(f"faas-render: {len(error.problems)} problem(s), nothing was written:", file=sys.stderr)
         print(error.format(), file=sys.stderr)
@@ -146,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    deployment = result.deployment
     for warning in deployment.warnings:
         print(f"faas-render: warning: {warning}", file=sys.stderr)
     print(summary(deployment, args.output))
@@ -159,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "init" not in requested:
         requested.insert(0, "init")
     try:
-        run_steps(args.output, requested, credentials.terraform_environment())
+        run_steps(args.output, requested, result.credentials.terraform_environment())
     except TerraformFailed as error:
         print(f"faas-render: {error}", file=sys.stderr)
         return EXIT_FAILED

@@ -1,4 +1,4 @@
-"""How the `faas` subcommands reach AWS, with the AWS CLI's conventions, and how they fail.
+"""How faas-render reaches AWS (or the local emulator), with the AWS CLI's conventions.
 
 `--profile`, `--region` and `--endpoint-url` mean what they mean to the AWS CLI; without them
 boto3's own chain applies (AWS_PROFILE, AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL, the
@@ -12,26 +12,17 @@ none are configured.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property, wraps
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ProfileNotFound,
-)
+from botocore.exceptions import ProfileNotFound
 
 DEFAULT_REGION = "us-east-1"
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
@@ -47,22 +38,6 @@ class CommandError(Exception):
     def __init__(self, message: str, status: int = EXIT_FAILED) -> None:
         super().__init__(message)
         self.status = status
-
-
-def connection_arguments() -> argparse.ArgumentParser:
-    """The AWS CLI's connection options, as a parent parser for every subcommand."""
-    parser = argparse.ArgumentParser(add_help=False)
-    group = parser.add_argument_group("AWS connection (as in the AWS CLI)")
-    group.add_argument("--profile", help="named profile of ~/.aws/config (default: AWS_PROFILE, else 'default')")
-    group.add_argument(
-        "--region", help=f"AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / the profile's, else {DEFAULT_REGION})"
-    )
-    group.add_argument(
-        "--endpoint-url",
-        metavar="URL",
-        help="send every request to URL, e.g. http://127.0.0.1:4566 for `faas local` (default: AWS_ENDPOINT_URL)",
-    )
-    return parser
 
 
 @dataclass
@@ -86,7 +61,7 @@ class Aws:
     @cached_property
     def is_local_emulator(self) -> bool:
         """True for faas-render's emulator: a moto server that runs no function code itself."""
-        if not self.endpoint_url or _is_aws(self.endpoint_url):
+        if not self.endpoint_url or is_aws(self.endpoint_url):
             return False
         try:
             with urllib.request.urlopen(f"{self.endpoint_url.rstrip('/')}/moto-api/config", timeout=5) as response:
@@ -120,7 +95,7 @@ class Aws:
         return f"{self.endpoint_url or 'AWS'} ({self.region})"
 
 
-def _is_aws(url: str) -> bool:
+def is_aws(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
 
@@ -128,16 +103,16 @@ def _is_aws(url: str) -> bool:
 def _configured_endpoint(session: boto3.Session) -> str | None:
     """AWS_ENDPOINT_URL or the profile's endpoint_url, as boto3 resolves them."""
     endpoint: str = session.client("sts", region_name=session.region_name or DEFAULT_REGION).meta.endpoint_url
-    return None if _is_aws(endpoint) else endpoint
+    return None if is_aws(endpoint) else endpoint
 
 
-def connect(args: argparse.Namespace) -> Aws:
+def connect(profile: str | None = None, region: str | None = None, endpoint_url: str | None = None) -> Aws:
     """The session the options describe; test credentials for the local emulator when none are configured."""
     try:
-        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+        session = boto3.Session(profile_name=profile, region_name=region)
     except ProfileNotFound as error:
         raise CommandError(str(error), EXIT_USAGE) from None
-    aws = Aws(session, args.endpoint_url or _configured_endpoint(session))
+    aws = Aws(session, endpoint_url or _configured_endpoint(session))
     if session.get_credentials() is None and aws.is_local_emulator:
         session = boto3.Session(
             aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -146,33 +121,3 @@ def connect(args: argparse.Namespace) -> Aws:
         )
         aws = Aws(session, aws.endpoint_url)
     return aws
-
-
-def reported(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Wrap a subcommand so that expected failures print one line on stderr and set the exit status."""
-
-    @wraps(run)
-    def wrapper(args: argparse.Namespace) -> int:
-        try:
-            return run(args)
-        except CommandError as error:
-            message, status = str(error), error.status
-        except EndpointConnectionError as error:
-            endpoint = str(error.kwargs.get("endpoint_url", "the endpoint"))
-            message = f"cannot reach {endpoint}"
-            if not _is_aws(endpoint):
-                message += ": is the emulator running? Start it with `faas local`"
-            status = EXIT_FAILED
-        except NoCredentialsError:
-            message = NO_CREDENTIALS
-            status = EXIT_FAILED
-        except (ClientError, BotoCoreError) as error:
-            message, status = str(error), EXIT_FAILED
-        except OSError as error:  # a local file or folder that cannot be read or written
-            message, status = str(error), EXIT_FAILED
-        except KeyboardInterrupt:
-            message, status = "interrupted", EXIT_INTERRUPTED
-        print(f"faas {args.command}: {message}", file=sys.stderr)
-        return status
-
-    return wrapper

@@ -3,45 +3,29 @@
 Its input and output folders are in the function_config.json it was deployed with: inside the
 Lambda zip, which is read from the rendered root (`artifacts/lambda/NAME.zip`, checked against
 the deployed CodeSha256, since moto cannot serve the code back), or, for Batch functions, the copy
-staged for the job (the job definition's FAAS_CONFIG_URI).
+staged for the job (the job definition's configuration URI).
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import io
-import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
+from faas_supervisor import contract
+from faas_supervisor.config import FunctionConfig, load_config_bytes
+from faas_supervisor.contract import CONFIG_FILE_NAME, S3Location
+from faas_supervisor.errors import ConfigError
 
 from render.aws.connection import Aws, CommandError
 
-SUPERVISOR_HANDLER = "faas_supervisor.lambda_function.lambda_handler"
-CONFIG_FILE_NAME = "function_config.json"
 ZIP_FOLDER = "artifacts/lambda"
 ROOT_HINT = "pass --root DIR, the directory faas-render rendered the deployment into"
-
-
-@dataclass(frozen=True)
-class S3Location:
-    bucket: str
-    key_prefix: str
-
-    def key_for(self, relative: str) -> str:
-        return f"{self.key_prefix}/{relative}" if self.key_prefix else relative
-
-    @property
-    def list_prefix(self) -> str:
-        return f"{self.key_prefix}/" if self.key_prefix else ""
-
-    def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.list_prefix}"
 
 
 @dataclass(frozen=True)
@@ -58,11 +42,16 @@ class DeployedFunction:
 
     @property
     def job_queue(self) -> str | None:
-        return self.environment.get("FAAS_JOB_QUEUE")
+        return self.environment.get(contract.JOB_QUEUE)
+
+    @property
+    def log_group(self) -> str:
+        configured = self.configuration.get("LoggingConfig", {}).get("LogGroup")
+        return str(configured or contract.lambda_log_group(self.name))
 
     @property
     def is_faas_render(self) -> bool:
-        return self.configuration.get("Handler") == SUPERVISOR_HANDLER
+        return self.configuration.get("Handler") == contract.HANDLER
 
 
 def get_function(aws: Aws, name: str) -> DeployedFunction:
@@ -99,40 +88,35 @@ def read_s3_uri(aws: Aws, uri: str) -> bytes:
     return bytes(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def function_config(aws: Aws, function: DeployedFunction, root: Path) -> dict[str, Any]:
-    """The function_config.json the function was deployed with."""
+def function_config(aws: Aws, function: DeployedFunction, root: Path) -> FunctionConfig:
+    """The function configuration the function was deployed with."""
     if not (root / ZIP_FOLDER / f"{function.name}.zip").is_file() and function.job_queue:
-        return dict(json.loads(read_s3_uri(aws, job_config_uri(aws, function))))
+        uri = job_config_uri(aws, function)
+        return load_config(read_s3_uri(aws, uri), uri)
     with zipfile.ZipFile(io.BytesIO(code_zip(function, root))) as archive:
-        return dict(json.loads(archive.read(CONFIG_FILE_NAME)))
+        return load_config(archive.read(CONFIG_FILE_NAME), f"{function.name}.zip:{CONFIG_FILE_NAME}")
+
+
+def load_config(data: bytes, source: str) -> FunctionConfig:
+    try:
+        return load_config_bytes(data, source)
+    except ConfigError as error:
+        raise CommandError(f"not a faas-render function configuration: {error}") from None
 
 
 def job_config_uri(aws: Aws, function: DeployedFunction) -> str:
-    """FAAS_CONFIG_URI of the function's Batch job definition."""
-    name = function.environment.get("FAAS_JOB_DEFINITION", function.name)
+    """The configuration URI (contract.CONFIG_URI) of the function's Batch job definition."""
+    name = function.environment.get(contract.JOB_DEFINITION, function.name)
     found = aws.client("batch").describe_job_definitions(jobDefinitionName=name, status="ACTIVE")["jobDefinitions"]
     if not found:
         raise CommandError(f"the Batch job definition {name} of {function.name} is not deployed")
     latest = max(found, key=lambda d: d["revision"])
     environment = {e["name"]: e["value"] for e in latest["containerProperties"].get("environment", [])}
-    if "FAAS_CONFIG_URI" not in environment:
-        raise CommandError(f"the Batch job definition {name} has no FAAS_CONFIG_URI: not deployed by faas-render")
-    return environment["FAAS_CONFIG_URI"]
+    if contract.CONFIG_URI not in environment:
+        raise CommandError(f"the Batch job definition {name} has no {contract.CONFIG_URI}: not deployed by faas-render")
+    return environment[contract.CONFIG_URI]
 
 
-def locations(config: dict[str, Any], kind: str) -> list[S3Location]:
-    """The `input` or `output` folders of a function_config.json."""
-    return [S3Location(entry["bucket"], entry.get("key_prefix", "").strip("/")) for entry in config.get(kind, [])]
-
-
-def root_argument() -> argparse.ArgumentParser:
-    """--root: where the deployment was rendered (its zips hold the functions' code and configuration)."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument(
-        "--root",
-        type=Path,
-        default=Path("."),
-        metavar="DIR",
-        help="the directory faas-render rendered the deployment into (default: the current directory)",
-    )
-    return parser
+def output_locations(config: FunctionConfig) -> list[S3Location]:
+    """The function's output folders, each once."""
+    return list(dict.fromkeys(S3Location(o.bucket, o.key_prefix) for o in config.outputs))

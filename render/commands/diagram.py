@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from render.commands.options import add_settings_arguments, settings_options
 from render.fdl.errors import FdlError
-from render.fdl.options import add_settings_arguments, load_deployment
+from render.fdl.load import load_deployment
 from render.review.diagram import build_graph, to_dot, to_mermaid
 
 EXIT_FAILED = 1
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if image and args.format == "mermaid":
         return _invalid(f"{args.output}: images are drawn by Graphviz from DOT; leave out --format mermaid")
     try:
-        graph = build_graph(load_deployment(args.fdl, args))
+        graph = build_graph(load_deployment(args.fdl, **settings_options(args))[0])
     except FdlError as error:
         print(f"faas diagram: {len(error.problems)} problem(s), nothing was written:", file=sys.stderr)
         print(error.format(), file=sys.stderr)

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from render.aws.connection import connect, connection_arguments, reported
-from render.aws.deployed import function_config, get_function, locations, root_argument
+from render.aws.deployed import function_config, get_function, output_locations
+from render.commands.options import connection, connection_arguments, reported, root_argument
 
 
 def register(subparsers: Any) -> None:
@@ -29,16 +29,16 @@ def register(subparsers: Any) -> None:
 
 @reported
 def run(args: argparse.Namespace) -> int:
-    aws = connect(args)
+    aws = connection(args)
     function = get_function(aws, args.function)
     s3 = aws.client("s3")
     count = 0
-    for folder in dict.fromkeys(locations(function_config(aws, function, args.root), "output")):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=folder.bucket, Prefix=folder.list_prefix):
+    for folder in output_locations(function_config(aws, function, args.root)):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=folder.bucket, Prefix=folder.filter_prefix):
             for item in page.get("Contents", []):
                 if item["Key"].endswith("/"):
                     continue  # a folder marker
-                target = args.dest / item["Key"].removeprefix(folder.list_prefix)
+                target = args.dest / item["Key"].removeprefix(folder.filter_prefix)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 s3.download_file(folder.bucket, item["Key"], str(target))
                 print(f"download: s3://{folder.bucket}/{item['Key']} to {target}")

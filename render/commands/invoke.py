@@ -11,8 +11,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from render.aws.connection import EXIT_USAGE, Aws, CommandError, connect, connection_arguments, reported
-from render.aws.deployed import DeployedFunction, code_zip, get_function, root_argument
+from render.aws.connection import EXIT_USAGE, Aws, CommandError
+from render.aws.deployed import DeployedFunction, code_zip, get_function
+from render.commands.options import connection, connection_arguments, reported, root_argument
 from render.local.cloud import LocalCloud
 from render.local.service import activity, follow
 
@@ -73,7 +74,7 @@ def read_payload(args: argparse.Namespace) -> str:
 @reported
 def run(args: argparse.Namespace) -> int:
     payload = read_payload(args)
-    aws = connect(args)
+    aws = connection(args)
     function = get_function(aws, args.function)
     if not aws.is_local_emulator:
         return invoke_in_aws(aws, function, payload, args.asynchronous)

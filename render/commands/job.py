@@ -6,9 +6,11 @@ import argparse
 import time
 from typing import Any
 
-from render.aws.connection import CommandError, connect, connection_arguments, reported
+from faas_supervisor.contract import BATCH_LOG_GROUP
+
+from render.aws.connection import CommandError
 from render.commands.logs import format_event
-from render.local.batch_runner import BATCH_LOG_GROUP
+from render.commands.options import connection, connection_arguments, reported
 
 
 def register(subparsers: Any) -> None:
@@ -55,7 +57,7 @@ def describe(job: dict[str, Any]) -> list[str]:
 
 @reported
 def run(args: argparse.Namespace) -> int:
-    aws = connect(args)
+    aws = connection(args)
     jobs = aws.client("batch").describe_jobs(jobs=[args.job_id])["jobs"]
     if not jobs:
         raise CommandError(f"no Batch job {args.job_id} in {aws.describe()}")

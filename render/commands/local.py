@@ -11,7 +11,8 @@ from typing import Any
 
 import boto3
 
-from render.aws.connection import DEFAULT_REGION, EMULATOR_CREDENTIALS, CommandError, reported
+from render.aws.connection import DEFAULT_REGION, EMULATOR_CREDENTIALS, CommandError
+from render.commands.options import reported
 from render.local import emulator
 
 DESCRIPTION = f"""\

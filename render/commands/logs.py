@@ -7,9 +7,9 @@ import re
 import time
 from typing import Any
 
-from render.aws.connection import EXIT_USAGE, CommandError, connect, connection_arguments, reported
+from render.aws.connection import EXIT_USAGE, CommandError
 from render.aws.deployed import get_function
-from render.local.lambda_runner import log_group
+from render.commands.options import connection, connection_arguments, reported
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -49,8 +49,8 @@ def format_event(event: dict[str, Any]) -> str:
 @reported
 def run(args: argparse.Namespace) -> int:
     since = parse_duration(args.since)
-    aws = connect(args)
-    group = log_group(get_function(aws, args.function))
+    aws = connection(args)
+    group = get_function(aws, args.function).log_group
     logs = aws.client("logs")
     start = int((time.time() - since) * 1000)
     count = 0

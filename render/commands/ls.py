@@ -6,8 +6,9 @@ import argparse
 import json
 from typing import Any
 
-from render.aws.connection import Aws, connect, connection_arguments, reported
+from render.aws.connection import Aws
 from render.aws.deployed import DeployedFunction, job_config_uri, read_s3_uri
+from render.commands.options import connection, connection_arguments, reported
 
 DEPLOYMENT_TAG = "faas-render:deployment"
 COLUMNS = ("FUNCTION", "MODE", "MEMORY", "TIMEOUT", "BATCH QUEUE", "DEPLOYMENT")
@@ -49,7 +50,7 @@ def row(aws: Aws, function: DeployedFunction) -> tuple[str, ...]:
 
 @reported
 def run(args: argparse.Namespace) -> int:
-    aws = connect(args)
+    aws = connection(args)
     functions = [
         DeployedFunction(c)
         for page in aws.client("lambda").get_paginator("list_functions").paginate()

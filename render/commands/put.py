@@ -7,8 +7,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from render.aws.connection import EXIT_USAGE, CommandError, connect, connection_arguments, reported
-from render.aws.deployed import code_zip, function_config, get_function, locations, root_argument
+from render.aws.connection import EXIT_USAGE, CommandError
+from render.aws.deployed import code_zip, function_config, get_function
+from render.commands.options import connection, connection_arguments, reported, root_argument
 from render.local.cloud import LocalCloud
 from render.local.service import activity, follow
 
@@ -72,9 +73,9 @@ def files_to_upload(paths: list[Path]) -> list[tuple[Path, str]]:
 @reported
 def run(args: argparse.Namespace) -> int:
     files = files_to_upload(args.paths)
-    aws = connect(args)
+    aws = connection(args)
     function = get_function(aws, args.function)
-    inputs = locations(function_config(aws, function, args.root), "input")
+    inputs = function_config(aws, function, args.root).inputs
     if not inputs:
         raise CommandError(f"{function.name} has no input folder (use `faas invoke`)", EXIT_USAGE)
     service = activity(aws.endpoint_url) if aws.is_local_emulator else None

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from render.review.plan import PlanError, format_markdown, format_text, load_plan, review
+from render.review.changes import PlanError
+from render.review.plan import load_plan, review
+from render.review.report import format_markdown, format_text
 
 EXIT_WARNINGS = 1
 EXIT_INVALID = 2

@@ -18,10 +18,14 @@ class Location:
         return f"{where}: {self.key}" if self.key else where
 
 
+# A problem found in the input: where, and what is wrong (and what would be right).
+Problem = tuple[Location, str]
+
+
 class FdlError(Exception):
     """One or more problems in the input; rendering stops before anything is written."""
 
-    def __init__(self, problems: list[tuple[Location, str]]) -> None:
+    def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(set(problems), key=lambda p: (p[0].file, p[0].line, p[0].key, p[1]))
         super().__init__(self.format())
 

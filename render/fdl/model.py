@@ -3,30 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
 
-
-@dataclass(frozen=True, order=True)
-class S3Location:
-    """A bucket and a key prefix without leading or trailing slashes ("" is the whole bucket)."""
-
-    bucket: str
-    key_prefix: str
-
-    def __str__(self) -> str:
-        return f"{self.bucket}/{self.key_prefix}" if self.key_prefix else self.bucket
-
-    def overlaps(self, other: S3Location) -> bool:
-        """True when one location lies inside the other (S3 compares key prefixes)."""
-        if self.bucket != other.bucket:
-            return False
-        mine, theirs = self.key_prefix + "/", other.key_prefix + "/"
-        return not self.key_prefix or not other.key_prefix or mine.startswith(theirs) or theirs.startswith(mine)
-
-    @property
-    def filter_prefix(self) -> str:
-        return f"{self.key_prefix}/" if self.key_prefix else ""
+from faas_supervisor.contract import S3Location
 
 
 @dataclass(frozen=True)
@@ -122,37 +102,6 @@ class Function:
     def script_name(self) -> str | None:
         return self.script.name if self.script else None
 
-    def supervisor_config(self, storage_providers: dict[str, StorageProvider]) -> dict[str, Any]:
-        """The function_config.json the supervisor reads (see supervisor/README.md).
-
-        Other accounts' keys appear only as the name of the SSM parameter holding them.
-        """
-        used = [storage_providers[ident] for ident in self.provider_idents]
-        providers = {p.ident: {"credentials_parameter": p.parameter, "region": p.region} for p in used}
-        return {
-            "name": self.name,
-            "execution_mode": self.execution_mode,
-            "log_level": self.log_level,
-            "script": self.script_name,
-            "container": {
-                "image": self.image,
-                "timeout_threshold": self.timeout_threshold,
-                "environment": self.container_environment,
-            },
-            "input": [{"bucket": i.bucket, "key_prefix": i.key_prefix} for i in self.inputs],
-            "output": [
-                {
-                    "bucket": o.location.bucket,
-                    "key_prefix": o.location.key_prefix,
-                    "suffix": list(o.suffix),
-                    "prefix": list(o.prefix),
-                    **({} if o.is_own_account else {"storage_provider": o.provider}),
-                }
-                for o in self.outputs
-            ],
-            **({"storage_providers": providers} if providers else {}),
-        }
-
     @property
     def provider_idents(self) -> list[str]:
         return sorted({o.provider for o in self.outputs if not o.is_own_account})
@@ -180,7 +129,7 @@ class Deployment:
     def managed_credentials(self) -> list[StorageProvider]:
         return [p for p in self.storage_providers.values() if p.managed]
 
-    @property
+    @cached_property
     def profiles(self) -> dict[str, ComputeProfile]:
         """Each distinct compute profile, named after the first function (in FDL order) using it.
 
@@ -193,8 +142,12 @@ class Deployment:
                 found[function.name] = function.batch.profile
         return found
 
+    @cached_property
+    def _profile_names(self) -> dict[ComputeProfile, str]:
+        return {profile: name for name, profile in self.profiles.items()}
+
     def profile_name(self, profile: ComputeProfile) -> str:
-        return next(name for name, known in self.profiles.items() if known == profile)
+        return self._profile_names[profile]
 
     def functions_of(self, profile_name: str) -> list[Function]:
         profile = self.profiles[profile_name]

@@ -66,6 +66,17 @@ class FunctionSettings:
             node = node[part]
         return node
 
+    def variables(self, path: KeyPath) -> dict[str, str]:
+        """An environment mapping at `path`, sorted, values as the strings AWS stores."""
+        values = self.get(path) or {}
+        return {key: _env_string(values[key]) for key in sorted(values)}
+
+
+def _env_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
 
 @dataclass
 class Settings:

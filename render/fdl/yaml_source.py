@@ -32,12 +32,12 @@ class SourceDocument:
     data: Any
     lines: dict[KeyPath, int] = field(default_factory=dict)
 
-    def location(self, path: KeyPath, shown_as: KeyPath | None = None) -> Location:
+    def location(self, path: KeyPath) -> Location:
         """The location of `path`, falling back to its nearest ancestor that has a line."""
         probe = path
         while probe and probe not in self.lines:
             probe = probe[:-1]
-        return Location(self.display_name, self.lines.get(probe, 1), dotted(shown_as or path))
+        return Location(self.display_name, self.lines.get(probe, 1), dotted(path))
 
 
 def load_document(path: Path, display_name: str | None = None) -> SourceDocument:

@@ -14,18 +14,19 @@ from __future__ import annotations
 import base64
 import email
 import hashlib
-import json
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from faas_supervisor import contract
+from faas_supervisor.contract import S3Location
+
 from render.aws.connection import Aws, CommandError
-from render.aws.deployed import S3Location, locations, read_s3_uri
+from render.aws.deployed import load_config, output_locations, read_s3_uri
 from render.local.process import Log, put_log, run_logged
 
-BATCH_LOG_GROUP = "/aws/batch/job"
 _DOWNLOAD = re.compile(r'aws s3 cp\b[^\n]*?"s3://([^/"]+)/([^"]+)"')
 _SHA256 = re.compile(r'echo "([0-9a-f]{64})  \$tmp" \| sha256sum -c')
 _INSTALL = re.compile(r'install -m \d+ "\$tmp" (\S+)')
@@ -144,24 +145,24 @@ class BatchRunner:
         log = Log(echo)
         finished = run_logged(command, env, scratch, log)
         stream = container.get("logStreamName") or f"{definition['jobDefinitionName']}/default/{job_id}"
-        put_log(self.aws.client("logs"), BATCH_LOG_GROUP, stream, log.lines)
+        put_log(self.aws.client("logs"), contract.BATCH_LOG_GROUP, stream, log.lines)
         after = self.snapshot(outputs)
         uploaded = sorted(uri for uri, tag in after.items() if before.get(uri) != tag)
         return JobRun(job_id, finished.returncode, finished.seconds, uploaded, log)
 
     def outputs(self, environment: dict[str, str]) -> list[S3Location]:
-        """The output folders of the job's function (its staged config, FAAS_CONFIG_URI)."""
-        uri = environment.get("FAAS_CONFIG_URI")
+        """The output folders of the job's function (from its staged configuration)."""
+        uri = environment.get(contract.CONFIG_URI)
         if not uri:
-            raise CommandError("the job's definition has no FAAS_CONFIG_URI: not a faas-render job")
-        return locations(json.loads(read_s3_uri(self.aws, uri)), "output")
+            raise CommandError(f"the job's definition has no {contract.CONFIG_URI}: not a faas-render job")
+        return output_locations(load_config(read_s3_uri(self.aws, uri), uri))
 
     def snapshot(self, folders: list[S3Location]) -> dict[str, str]:
         """Every object under the folders, by URI, with its ETag and modification time."""
         s3 = self.aws.client("s3")
         found: dict[str, str] = {}
         for folder in folders:
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=folder.bucket, Prefix=folder.list_prefix):
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=folder.bucket, Prefix=folder.filter_prefix):
                 for item in page.get("Contents", []):
                     found[f"s3://{folder.bucket}/{item['Key']}"] = f"{item['ETag']} {item['LastModified']}"
         return found

@@ -80,7 +80,7 @@ class LambdaRuntime:
             "AWS_LAMBDA_FUNCTION_VERSION": version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_LAMBDA_LOG_GROUP_NAME": log_group(function),
+            "AWS_LAMBDA_LOG_GROUP_NAME": function.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
             "LAMBDA_TASK_ROOT": str(task_root),
             "LAMBDA_RUNTIME_DIR": str(Path(lambda_bootstrap.__file__).parent),
@@ -128,11 +128,6 @@ class LambdaRuntime:
             f"REPORT RequestId: {request_id}\tDuration: {finished.seconds * 1000:.2f} ms\t"
             f"Memory Size: {config.get('MemorySize', 128)} MB"
         )
-        put_log(self.aws.client("logs"), log_group(function), stream, log.lines)
+        put_log(self.aws.client("logs"), function.log_group, stream, log.lines)
         failed = finished.timed_out or finished.returncode != 0
         return Invocation(request_id, payload, failed, finished.seconds)
-
-
-def log_group(function: DeployedFunction) -> str:
-    configured = function.configuration.get("LoggingConfig", {}).get("LogGroup")
-    return str(configured or f"/aws/lambda/{function.name}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from render.fdl.model import ComputeProfile, Deployment, Function, Output, S3Location
+from faas_supervisor.contract import S3Location
+
+from render.fdl.model import ComputeProfile, Deployment, Function, Output
 
 FUNCTION, FOLDER, QUEUE, API = "function", "folder", "queue", "api"
 

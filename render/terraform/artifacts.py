@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from io import BytesIO
 from pathlib import Path
-from typing import Any
 
-from render.fdl.model import Function
+from faas_supervisor.config import FunctionConfig, Output
+from faas_supervisor.config import StorageProvider as SupervisorStorageProvider
+from faas_supervisor.contract import CONFIG_FILE_NAME
+
+from render.fdl.model import Function, StorageProvider
 
 FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 SUPERVISOR_PACKAGE = "faas_supervisor"
@@ -39,8 +42,32 @@ class Artifact:
         return base64.b64encode(hashlib.sha256(self.content).digest()).decode()
 
 
-def config_json(config: dict[str, Any]) -> bytes:
-    return (json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+def function_config(function: Function, providers: Mapping[str, StorageProvider]) -> FunctionConfig:
+    """The supervisor's configuration of `function`: other accounts' keys only by parameter name."""
+    return FunctionConfig(
+        name=function.name,
+        execution_mode=function.execution_mode,
+        log_level=function.log_level,
+        script=function.script_name,
+        image=function.image,
+        timeout_threshold=function.timeout_threshold,
+        environment=function.container_environment,
+        inputs=function.inputs,
+        outputs=tuple(
+            Output(
+                bucket=o.location.bucket,
+                key_prefix=o.location.key_prefix,
+                prefix=o.prefix,
+                suffix=o.suffix,
+                storage_provider=o.provider,
+            )
+            for o in function.outputs
+        ),
+        storage_providers={
+            ident: SupervisorStorageProvider(ident, providers[ident].parameter, providers[ident].region)
+            for ident in function.provider_idents
+        },
+    )
 
 
 def supervisor_sources() -> list[tuple[str, bytes]]:
@@ -73,18 +100,18 @@ def deterministic_zip(entries: list[tuple[str, bytes, int]]) -> bytes:
     return buffer.getvalue()
 
 
-def lambda_zip(function: Function, config: dict[str, Any], path: str) -> Artifact:
-    """The deployment package: the supervisor, function_config.json (`config`) and the user script."""
+def lambda_zip(function: Function, config: FunctionConfig, path: str) -> Artifact:
+    """The deployment package: the supervisor, its configuration and the user script."""
     entries = [(name, content, 0o644) for name, content in supervisor_sources()]
-    entries.append(("function_config.json", config_json(config), 0o644))
+    entries.append((CONFIG_FILE_NAME, config.to_json(), 0o644))
     if function.script:
         entries.append((function.script.name, function.script.read_bytes(), 0o755))
     return Artifact(path, deterministic_zip(entries))
 
 
-def staged_files(function: Function, config: dict[str, Any], folder: str) -> list[Artifact]:
+def staged_files(function: Function, config: FunctionConfig, folder: str) -> list[Artifact]:
     """What a Batch job reads from the deployment bucket: its config and its script."""
-    files = [Artifact(f"{folder}/function_config.json", config_json(config))]
+    files = [Artifact(f"{folder}/{CONFIG_FILE_NAME}", config.to_json())]
     if function.script:
         files.append(Artifact(f"{folder}/{function.script.name}", function.script.read_bytes(), 0o755))
     return files

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from faas_supervisor import contract
+from faas_supervisor.contract import CONFIG_FILE_NAME, S3Location
 
 from render import __version__
-from render.fdl.model import ComputeProfile, Deployment, Function, S3Location, StorageProvider
+from render.fdl.model import ComputeProfile, Deployment, Function, StorageProvider
 from render.fdl.storage_credentials import CREDENTIALS_VARIABLE
-from render.terraform.artifacts import Artifact, lambda_zip, staged_files, supervisor_binary_artifact
+from render.terraform.artifacts import Artifact, function_config, lambda_zip, staged_files, supervisor_binary_artifact
 from render.terraform.assets import assets_root
 from render.terraform.hcl import Raw, align, hcl
 
@@ -63,13 +65,13 @@ def render_root(
 
     functions = []
     for function in deployment.functions:
-        config = function.supervisor_config(deployment.storage_providers)
+        config = function_config(function, deployment.storage_providers)
         zip_artifact = lambda_zip(function, config, f"artifacts/lambda/{function.name}.zip")
         artifacts.append(zip_artifact)
         if function.uses_batch:
             for staged in staged_files(function, config, f"artifacts/functions/{function.name}"):
                 artifacts.append(staged)
-                kind = "config" if staged.path.endswith("/function_config.json") else "script"
+                kind = "config" if staged.path.endswith(f"/{CONFIG_FILE_NAME}") else "script"
                 objects[f"{function.name}/{kind}"] = _object(staged.path.removeprefix("artifacts/"), staged)
         functions.append(_function_view(deployment, function, zip_artifact))
 
@@ -162,9 +164,9 @@ def _function_view(deployment: Deployment, function: Function, zip_artifact: Art
     if profile:
         environment.update(
             {
-                "FAAS_ARTIFACTS_BUCKET": ARTIFACTS_BUCKET,
-                "FAAS_JOB_DEFINITION": function.name,
-                "FAAS_JOB_QUEUE": Raw(f"module.{profile}.job_queue_arn"),
+                contract.ARTIFACTS_BUCKET: ARTIFACTS_BUCKET,
+                contract.JOB_DEFINITION: function.name,
+                contract.JOB_QUEUE: Raw(f"module.{profile}.job_queue_arn"),
             }
         )
     return {
@@ -199,8 +201,8 @@ def _profile_view(
     for function in members:
         assert function.batch
         environment: dict[str, Any] = dict(function.batch.environment)
-        environment["FAAS_ARTIFACTS_BUCKET"] = ARTIFACTS_BUCKET
-        environment["FAAS_CONFIG_URI"] = Raw(
+        environment[contract.ARTIFACTS_BUCKET] = ARTIFACTS_BUCKET
+        environment[contract.CONFIG_URI] = Raw(
             f'"s3://${{module.storage.bucket_names["_artifacts"]}}/${{module.storage.object_keys["{function.name}/config"]}}"'
         )
         job: dict[str, Any] = {

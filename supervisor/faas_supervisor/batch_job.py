@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import launch, logs, staging
+from . import contract, launch, logs, staging
 from .config import FunctionConfig, load_config_bytes
 from .credentials import StorageClients
 from .environment import base_environment
@@ -35,10 +35,10 @@ SUPERVISOR_FAILURE = 125
 
 
 def _event_from_env() -> Any:
-    if "FAAS_EVENT" in os.environ:
-        text = os.environ["FAAS_EVENT"]
-    elif os.environ.get("FAAS_EVENT_URI"):
-        text = staging.read_bytes(staging.parse_s3_uri(os.environ["FAAS_EVENT_URI"])).decode("utf-8")
+    if contract.EVENT in os.environ:
+        text = os.environ[contract.EVENT]
+    elif os.environ.get(contract.EVENT_URI):
+        text = staging.read_bytes(staging.parse_s3_uri(os.environ[contract.EVENT_URI])).decode("utf-8")
     else:
         return None
     try:
@@ -48,9 +48,9 @@ def _event_from_env() -> Any:
 
 
 def _load_config() -> tuple[FunctionConfig, S3Object]:
-    uri = os.environ.get("FAAS_CONFIG_URI")
+    uri = os.environ.get(contract.CONFIG_URI)
     if not uri:
-        raise ConfigError("FAAS_CONFIG_URI is not set (the job definition sets it)")
+        raise ConfigError(f"{contract.CONFIG_URI} is not set (the job definition sets it)")
     obj = staging.parse_s3_uri(uri)
     return load_config_bytes(staging.read_bytes(obj), uri), obj
 
@@ -67,7 +67,7 @@ def run_job(command: Sequence[str]) -> int:
     logs.configure(config.effective_log_level())
     event = _event_from_env()
     parsed = parse_event(event)
-    origin = os.environ.get("FAAS_SOURCE_REQUEST_ID")
+    origin = os.environ.get(contract.SOURCE_REQUEST_ID)
     log.info(
         "job %s: function %s%s: %s",
         job_id,
@@ -116,7 +116,7 @@ def run_job(command: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    logs.configure(os.environ.get(contract.LOG_LEVEL, "INFO"))
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--"]:
         args = args[1:]

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from . import aws, staging
+from . import aws, contract, staging
 from .errors import ConfigError, SupervisorError
 from .events import S3Object
 
@@ -36,16 +36,16 @@ class BatchSettings:
 
     @classmethod
     def from_env(cls) -> BatchSettings:
-        missing = [v for v in ("FAAS_JOB_QUEUE", "FAAS_JOB_DEFINITION") if not os.environ.get(v)]
+        missing = [v for v in (contract.JOB_QUEUE, contract.JOB_DEFINITION) if not os.environ.get(v)]
         if missing:
             raise ConfigError(
                 f"{' and '.join(missing)} not set: a batch or lambda-batch function needs the "
                 "job queue and job definition (set by the faas-render Terraform module)"
             )
         return cls(
-            os.environ["FAAS_JOB_QUEUE"],
-            os.environ["FAAS_JOB_DEFINITION"],
-            os.environ.get("FAAS_ARTIFACTS_BUCKET") or None,
+            os.environ[contract.JOB_QUEUE],
+            os.environ[contract.JOB_DEFINITION],
+            os.environ.get(contract.ARTIFACTS_BUCKET) or None,
         )
 
 
@@ -95,8 +95,8 @@ def submit_event(
 ) -> Submission:
     name = job_name(function_name, request_id)
     event_json = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-    base_env = {"FAAS_SOURCE_REQUEST_ID": request_id}
-    request = build_request(name, settings, {**base_env, "FAAS_EVENT": event_json})
+    base_env = {contract.SOURCE_REQUEST_ID: request_id}
+    request = build_request(name, settings, {**base_env, contract.EVENT: event_json})
     event_uri = None
     if request_size(request) > SUBMIT_JOB_LIMIT - SUBMIT_JOB_MARGIN:
         if not settings.artifacts_bucket:
@@ -104,10 +104,10 @@ def submit_event(
                 f"the event ({len(event_json)} bytes) is too large to pass to Batch by value "
                 "and FAAS_ARTIFACTS_BUCKET is not set"
             )
-        obj = S3Object(settings.artifacts_bucket, f"events/{function_name}/{uuid.uuid4()}.json")
+        obj = S3Object(settings.artifacts_bucket, f"{contract.staged_events_prefix(function_name)}{uuid.uuid4()}.json")
         staging.write_bytes(obj, event_json.encode("utf-8"), s3)
         event_uri = obj.uri
-        request = build_request(name, settings, {**base_env, "FAAS_EVENT_URI": event_uri})
+        request = build_request(name, settings, {**base_env, contract.EVENT_URI: event_uri})
         log.info("event of %d bytes staged at %s", len(event_json), event_uri)
     batch = batch or aws.client("batch")
     from botocore.exceptions import BotoCoreError, ClientError

@@ -1,4 +1,8 @@
-"""Load and check function_config.json (the renderer's contract, see supervisor/README.md)."""
+"""function_config.json: its shape (`FunctionConfig`), read here and written by the renderer.
+
+`parse_config` reads and checks the document; `FunctionConfig.to_json` writes it, so the renderer
+and the supervisor cannot disagree on its shape (see supervisor/README.md).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import contract
+from .contract import CONFIG_FILE_NAME, S3Location
 from .errors import ConfigError
 
 EXECUTION_MODES = ("lambda", "lambda-batch", "batch")
 DEFAULT_TIMEOUT_THRESHOLD = 10.0
-CONFIG_FILE_NAME = "function_config.json"
 DEFAULT_STORAGE_PROVIDER = "s3"  # the function's own credentials
 NAMED_STORAGE_PROVIDER = re.compile(r"s3\.[A-Za-z0-9_-]+")  # "s3.<id>": keys read from SSM at run time
 
@@ -47,6 +52,17 @@ class Output:
     def key_for(self, rel_path: str) -> str:
         return f"{self.key_prefix}/{rel_path}" if self.key_prefix else rel_path
 
+    def document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "bucket": self.bucket,
+            "key_prefix": self.key_prefix,
+            "suffix": list(self.suffix),
+            "prefix": list(self.prefix),
+        }
+        if self.storage_provider != DEFAULT_STORAGE_PROVIDER:
+            doc["storage_provider"] = self.storage_provider
+        return doc
+
 
 @dataclass(frozen=True)
 class FunctionConfig:
@@ -57,13 +73,39 @@ class FunctionConfig:
     image: str | None = None
     timeout_threshold: float = DEFAULT_TIMEOUT_THRESHOLD
     environment: dict[str, str] = field(default_factory=dict)
-    inputs: tuple[dict[str, str], ...] = ()
+    inputs: tuple[S3Location, ...] = ()
     outputs: tuple[Output, ...] = ()
     storage_providers: dict[str, StorageProvider] = field(default_factory=dict)
 
+    def document(self) -> dict[str, Any]:
+        """The JSON document `parse_config` reads back (keys of other accounts never appear)."""
+        doc: dict[str, Any] = {
+            "name": self.name,
+            "execution_mode": self.execution_mode,
+            "log_level": self.log_level,
+            "script": self.script,
+            "container": {
+                "image": self.image,
+                "timeout_threshold": self.timeout_threshold,
+                "environment": self.environment,
+            },
+            "input": [{"bucket": i.bucket, "key_prefix": i.key_prefix} for i in self.inputs],
+            "output": [o.document() for o in self.outputs],
+        }
+        if self.storage_providers:
+            doc["storage_providers"] = {
+                ident: {"credentials_parameter": p.credentials_parameter, "region": p.region}
+                for ident, p in sorted(self.storage_providers.items())
+            }
+        return doc
+
+    def to_json(self) -> bytes:
+        """function_config.json's bytes: stable (sorted keys), so renders are byte-identical."""
+        return (json.dumps(self.document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
     def effective_timeout_threshold(self) -> float:
         """Env TIMEOUT_THRESHOLD overrides container.timeout_threshold."""
-        raw = os.environ.get("TIMEOUT_THRESHOLD", "").strip()
+        raw = os.environ.get(contract.TIMEOUT_THRESHOLD, "").strip()
         if not raw:
             return self.timeout_threshold
         try:
@@ -72,7 +114,7 @@ class FunctionConfig:
             raise ConfigError(f"TIMEOUT_THRESHOLD={raw!r} is not a number of seconds") from None
 
     def effective_log_level(self) -> str:
-        return (os.environ.get("LOG_LEVEL") or self.log_level or "INFO").upper()
+        return (os.environ.get(contract.LOG_LEVEL) or self.log_level or "INFO").upper()
 
 
 def _str_list(value: Any, where: str) -> tuple[str, ...]:
@@ -161,7 +203,11 @@ def parse_config(doc: Any, source: str) -> FunctionConfig:
                 storage_provider=_storage_provider(out, where, providers),
             )
         )
-    inputs = tuple(dict(i) for i in (doc.get("input") or []) if isinstance(i, dict))
+    inputs = tuple(
+        S3Location.of(i["bucket"], str(i.get("key_prefix") or ""))
+        for i in (doc.get("input") or [])
+        if isinstance(i, dict) and isinstance(i.get("bucket"), str)
+    )
     return FunctionConfig(
         name=name,
         execution_mode=mode,

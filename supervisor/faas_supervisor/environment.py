@@ -15,7 +15,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 
-INTERNAL_PREFIXES = ("FAAS_", "_PYI_", "STATICX_")
+from . import contract
+
+INTERNAL_PREFIXES = (contract.INTERNAL_PREFIX, "_PYI_", "STATICX_")
 
 
 def is_frozen() -> bool:

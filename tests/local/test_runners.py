@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import io
@@ -159,7 +158,7 @@ def runtime(aws_env: dict[str, str], tmp_path: Path) -> tuple[LambdaRuntime, Dep
         "CodeSha256": base64.b64encode(hashlib.sha256(content).digest()).decode(),
         "Environment": {"Variables": {"MY_VARIABLE": "${literal}"}},
     }
-    aws = connect(argparse.Namespace(profile=None, region=None, endpoint_url=None))
+    aws = connect()
     (tmp_path / "work").mkdir()
     return LambdaRuntime(aws, partial(code_zip, root=tmp_path / "root"), tmp_path / "work"), DeployedFunction(
         configuration

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from render.faas_cli import main as faas
-from render.review.plan import PlanError, format_text, load_plan, review
+from render.review.changes import PlanError
+from render.review.plan import load_plan, review
+from render.review.report import format_text
 
 ADDRESS = re.compile(r"(?P<module>(?:module\.[^.]+\.)*)(?P<type>\w+)\.(?P<name>\w+)(?:\[(?P<index>.+)\])?")
 

@@ -15,7 +15,9 @@ import pytest
 
 from render.faas_cli import main as faas
 from render.local import emulator
-from render.review.plan import Group, Review, format_markdown, format_text, load_plan, review
+from render.review.changes import Group, Review
+from render.review.plan import load_plan, review
+from render.review.report import format_markdown, format_text
 from tests.helpers import render, requires_terraform, terraform
 
 pytestmark = [requires_terraform(), pytest.mark.terraform, pytest.mark.slow]

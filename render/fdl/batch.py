@@ -1,0 +1,122 @@
+"""The `batch` section of a function: its job and the compute profile it shares with others."""
+
+from __future__ import annotations
+
+from render.fdl.defaults import DEFAULT_GPU_INSTANCE_TYPES, DEFAULT_INSTANCE_TYPES
+from render.fdl.errors import Problem
+from render.fdl.model import BatchJob, ComputeProfile
+from render.fdl.settings import FunctionSettings
+from render.fdl.yaml_source import KeyPath
+
+# Fargate accepts these memory sizes (MiB) for each whole number of vCPUs.
+FARGATE_MEMORY = {
+    1: range(2048, 8192 + 1, 1024),
+    2: range(4096, 16384 + 1, 1024),
+    4: range(8192, 30720 + 1, 1024),
+    8: range(16384, 61440 + 1, 4096),
+    16: range(32768, 122880 + 1, 8192),
+}
+GPU_FAMILIES = ("g", "p")
+
+
+def resolve_batch(
+    fs: FunctionSettings, mode: str, account: str | None, container_env: dict[str, str], problems: list[Problem]
+) -> BatchJob | None:
+    cr = fs.get(("batch", "compute_resources"))
+    start = len(problems)
+    compute_type = cr["type"]
+    for key in ("subnets", "security_group_ids"):
+        if not cr.get(key):
+            problems.append(
+                (
+                    fs.origin(("batch", "compute_resources", key)),
+                    f"execution_mode {mode} needs batch.compute_resources.{key} (Batch launches its hosts or "
+                    "tasks into your VPC); set it in the FDL or in a --config file",
+                )
+            )
+    gpu = bool(fs.get(("batch", "enable_gpu")))
+    vcpus, memory = fs.get(("batch", "vcpus")), fs.get(("batch", "memory"))
+    low, desired, high = cr["min_v_cpus"], cr["desired_v_cpus"], cr["max_v_cpus"]
+    if not low <= desired <= high:
+        problems.append(
+            (
+                fs.origin(("batch", "compute_resources")),
+                f"need min_v_cpus <= desired_v_cpus <= max_v_cpus, got {low} / {desired} / {high}",
+            )
+        )
+    if vcpus > high:
+        problems.append(
+            (
+                fs.origin(("batch", "vcpus")),
+                f"the job asks for {vcpus} vCPUs but the compute environment has at most {high} "
+                "(max_v_cpus): it would never run",
+            )
+        )
+    if fs.get(("batch", "multi_node_parallel", "enabled")):
+        problems.append(
+            (fs.origin(("batch", "multi_node_parallel", "enabled")), "multi-node parallel jobs are not supported yet")
+        )
+    if compute_type == "FARGATE":
+        if gpu:
+            problems.append(
+                (
+                    fs.origin(("batch", "enable_gpu")),
+                    "enable_gpu cannot work with compute_resources.type FARGATE (Fargate has no GPUs); use EC2 or SPOT",
+                )
+            )
+        if memory not in FARGATE_MEMORY.get(vcpus, ()):
+            allowed = FARGATE_MEMORY.get(vcpus)
+            hint = (
+                f"{allowed.start}-{allowed.stop - 1} MiB in steps of {allowed.step}"
+                if allowed
+                else "vcpus 1, 2, 4, 8 or 16"
+            )
+            problems.append(
+                (fs.origin(("batch", "memory")), f"Fargate does not offer {vcpus} vCPU with {memory} MiB; use {hint}")
+            )
+    instance_types = cr.get("instance_types")
+    if compute_type != "FARGATE" and gpu and instance_types:
+        non_gpu = [t for t in instance_types if not t.startswith(GPU_FAMILIES)]
+        if non_gpu:
+            problems.append(
+                (
+                    fs.origin(("batch", "compute_resources", "instance_types")),
+                    f"enable_gpu needs GPU instance types (g*, p*), not {', '.join(non_gpu)}",
+                )
+            )
+    if not instance_types:
+        instance_types = DEFAULT_GPU_INSTANCE_TYPES if gpu else DEFAULT_INSTANCE_TYPES
+    instance_role = _role(fs, ("batch", "compute_resources", "instance_role"), account, problems)
+    service_role = _role(fs, ("batch", "service_role"), account, problems)
+    if len(problems) > start:
+        return None
+    profile = ComputeProfile(
+        compute_type=compute_type,
+        min_vcpus=0 if compute_type == "FARGATE" else low,
+        desired_vcpus=0 if compute_type == "FARGATE" else desired,
+        max_vcpus=high,
+        instance_types=() if compute_type == "FARGATE" else tuple(instance_types),
+        subnets=tuple(cr["subnets"]),
+        security_group_ids=tuple(cr["security_group_ids"]),
+        instance_role=None if compute_type == "FARGATE" else instance_role,
+        service_role=service_role,
+        enable_gpu=gpu,
+    )
+    environment = dict(container_env)
+    environment.update(fs.variables(("batch", "environment", "Variables")))
+    return BatchJob(vcpus, memory, 1 if gpu else 0, dict(sorted(environment.items())), profile)
+
+
+def _role(fs: FunctionSettings, path: KeyPath, account: str | None, problems: list[Problem]) -> str | None:
+    value = fs.get(path) or None
+    if value and "{account_id}" in value:
+        if not account:
+            problems.append(
+                (
+                    fs.origin(path),
+                    "cannot fill in {account_id}: write the full ARN, or set iam.role to a role ARN of the account",
+                )
+            )
+            return None
+        value = value.replace("{account_id}", account)
+    return value

@@ -1,0 +1,251 @@
+"""One function of the FDL: its settings checked and turned into a `Function`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from faas_supervisor.contract import CONFIG_FILE_NAME, SUPERVISOR_PATH, S3Location
+
+from render.fdl.batch import resolve_batch
+from render.fdl.errors import Problem
+from render.fdl.locations import provider_ident, resolve_location
+from render.fdl.model import ApiGateway, Function, Output
+from render.fdl.settings import FunctionSettings, Settings
+
+# Names the Lambda zip already uses at its root.
+RESERVED_SCRIPT_NAMES = {CONFIG_FILE_NAME, "faas_supervisor"}
+RUNTIME = re.compile(r"^python3\.(\d+)$")
+MIN_PYTHON_MINOR = 12
+LAMBDA_ENV_LIMIT = 4096
+RESERVED_LAMBDA_ENV = {
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+}
+# Room kept in the Lambda environment for the variables Terraform adds (queue ARN, bucket, ...).
+FAAS_ENV_RESERVE = 512
+
+UNSUPPORTED = {
+    ("lambda", "container", "image_file"): "container.image_file (an image tarball inside the zip) is not "
+    "supported; push the image to a registry and set container.image",
+    ("lambda", "run_script"): "run_script (a script sent with each invocation) is not supported; use init_script",
+    ("lambda", "extra_payload"): "extra_payload is not supported; put the files in the image or in S3",
+}
+IGNORED = {
+    ("lambda", "preheat"): "preheat is not needed (nothing is pulled at start-up) and is ignored",
+    ("lambda", "deployment", "bucket"): "deployment.bucket is ignored: the zip is uploaded by Terraform directly",
+}
+
+
+def resolve_function(
+    fs: FunctionSettings, settings: Settings, problems: list[Problem], warnings: list[str]
+) -> Function | None:
+    """The function, or None when it has problems (each added to `problems`)."""
+    start = len(problems)
+    lam: dict[str, Any] = fs.values["lambda"]
+    name, mode = lam["name"], lam["execution_mode"]
+    _check_supported_keys(fs, problems, warnings)
+    _check_runtime(fs, problems)
+    _check_threshold(fs, problems)
+    image = fs.get(("lambda", "container", "image"))
+    script = _script(fs, problems)
+    _check_something_runs(fs, mode, image, script, problems)
+    lambda_env, container_env = _environments(fs, problems)
+    inputs, outputs = _folders(fs, settings, problems)
+    _warn_about_images(fs, name, mode, image, script, warnings)
+    role = fs.get(("iam", "role")) or None
+    account_match = re.search(r"\d{12}", role or "")
+    account = account_match.group(0) if account_match else None
+    batch = resolve_batch(fs, mode, account, container_env, problems) if mode in ("batch", "lambda-batch") else None
+    if len(problems) > start:
+        return None
+    vpc = fs.get(("lambda", "vpc")) or {}
+    file_system = (fs.get(("lambda", "file_system")) or [None])[0]
+    api_name = fs.get(("api_gateway", "name"))
+    return Function(
+        name=name,
+        description=lam["description"],
+        execution_mode=mode,
+        memory=lam["memory"],
+        timeout=lam["timeout"],
+        ephemeral_storage=lam["ephemeral_storage"],
+        runtime=lam["runtime"],
+        architectures=tuple(lam["architectures"]),
+        layers=tuple(lam["layers"]),
+        log_level=lam["log_level"].upper(),
+        lambda_environment=lambda_env,
+        image=image or None,
+        timeout_threshold=fs.get(("lambda", "container", "timeout_threshold")),
+        container_environment=container_env,
+        script=script,
+        inputs=inputs,
+        outputs=outputs,
+        role_arn=role,
+        log_retention_days=fs.get(("cloudwatch", "log_retention_policy_in_days")),
+        vpc_subnets=tuple(vpc.get("SubnetIds") or ()),
+        vpc_security_groups=tuple(vpc.get("SecurityGroupIds") or ()),
+        file_system=(file_system["Arn"], file_system["LocalMountPath"]) if file_system else None,
+        api_gateway=ApiGateway(api_name, fs.get(("api_gateway", "stage_name"))) if api_name else None,
+        batch=batch,
+    )
+
+
+def _check_supported_keys(fs: FunctionSettings, problems: list[Problem], warnings: list[str]) -> None:
+    for path, message in UNSUPPORTED.items():
+        if fs.get(path) not in (None, False, ""):
+            problems.append((fs.origin(path), message))
+    for path, message in IGNORED.items():
+        if fs.get(path) not in (None, False, ""):
+            warnings.append(f"{fs.origin(path)}: {message}")
+
+
+def _check_runtime(fs: FunctionSettings, problems: list[Problem]) -> None:
+    runtime = fs.get(("lambda", "runtime"))
+    match = RUNTIME.match(runtime)
+    if runtime == "image":
+        problems.append(
+            (
+                fs.origin(("lambda", "runtime")),
+                "runtime 'image' (container-image Lambda functions) is not "
+                "supported yet; use a python3.12+ runtime: the supervisor runs the script",
+            )
+        )
+    elif not match or int(match.group(1)) < MIN_PYTHON_MINOR:
+        problems.append(
+            (
+                fs.origin(("lambda", "runtime")),
+                f"runtime {runtime!r} is not supported; use python3.12 or newer "
+                "(AWS no longer accepts older Python runtimes for new functions)",
+            )
+        )
+
+
+def _check_threshold(fs: FunctionSettings, problems: list[Problem]) -> None:
+    timeout, threshold = fs.get(("lambda", "timeout")), fs.get(("lambda", "container", "timeout_threshold"))
+    if threshold >= timeout:
+        problems.append(
+            (
+                fs.origin(("lambda", "container", "timeout_threshold")),
+                f"timeout_threshold ({threshold} s) must be less than the function timeout ({timeout} s)",
+            )
+        )
+
+
+def _check_something_runs(
+    fs: FunctionSettings, mode: str, image: str | None, script: Path | None, problems: list[Problem]
+) -> None:
+    if mode in ("batch", "lambda-batch") and not image:
+        problems.append(
+            (
+                fs.origin(("lambda", "container")),
+                f"execution_mode {mode} needs container.image: the Batch job runs in it",
+            )
+        )
+    if not image and not script and not fs.get(("lambda", "container", "image_file")):
+        problems.append((fs.origin(("lambda",)), "nothing to run: set init_script, container.image, or both"))
+
+
+def _environments(fs: FunctionSettings, problems: list[Problem]) -> tuple[dict[str, str], dict[str, str]]:
+    """The Lambda function's own variables (checked against AWS's rules) and the script's."""
+    lambda_env = fs.variables(("lambda", "environment", "Variables"))
+    container_env = fs.variables(("lambda", "container", "environment", "Variables"))
+    for key in sorted(set(lambda_env) & RESERVED_LAMBDA_ENV):
+        problems.append(
+            (fs.origin(("lambda", "environment", "Variables", key)), "this variable is reserved by AWS Lambda")
+        )
+    env_size = sum(len(k) + len(v) for k, v in lambda_env.items()) + FAAS_ENV_RESERVE
+    if env_size > LAMBDA_ENV_LIMIT:
+        problems.append(
+            (
+                fs.origin(("lambda", "environment", "Variables")),
+                f"the Lambda environment would be about {env_size} bytes; AWS allows 4 KB in total "
+                "(put large values in container.environment or in S3)",
+            )
+        )
+    return lambda_env, container_env
+
+
+def _folders(
+    fs: FunctionSettings, settings: Settings, problems: list[Problem]
+) -> tuple[tuple[S3Location, ...], tuple[Output, ...]]:
+    """Input and output folders; an output inside the function's own input would loop forever."""
+    lam = fs.values["lambda"]
+    inputs = tuple(
+        resolve_location(fs, ("lambda", "input", i), entry, settings, problems, is_input=True)
+        for i, entry in enumerate(lam.get("input") or [])
+    )
+    outputs = tuple(
+        Output(
+            resolve_location(fs, ("lambda", "output", i), entry, settings, problems, is_input=False),
+            tuple(entry.get("suffix") or ()),
+            tuple(entry.get("prefix") or ()),
+            provider_ident(entry["storage_provider"]),
+        )
+        for i, entry in enumerate(lam.get("output") or [])
+    )
+    for out_index, output in enumerate(outputs):
+        for source in inputs:
+            if output.location.overlaps(source):
+                problems.append(
+                    (
+                        fs.origin(("lambda", "output", out_index, "path")),
+                        f"output '{output.location}' overlaps this function's own input '{source}': every result "
+                        "would trigger the function again (an endless loop); write results to another folder",
+                    )
+                )
+    return inputs, outputs
+
+
+def _warn_about_images(
+    fs: FunctionSettings, name: str, mode: str, image: str | None, script: Path | None, warnings: list[str]
+) -> None:
+    if mode != "batch" and image and not script:
+        warnings.append(
+            f"{fs.origin(('lambda', 'container', 'image'))}: function {name!r} has no init_script: in Lambda it "
+            "runs the image's own command through udocker, which the Lambda runtime has only if you add it (a layer)"
+        )
+    if mode != "lambda" and fs.get(("batch", "compute_resources", "type")) == "FARGATE":
+        warnings.append(
+            f"{fs.origin(('batch', 'compute_resources', 'type'))}: Fargate jobs cannot mount the supervisor from "
+            f"the host: the image of {name!r} must contain {SUPERVISOR_PATH}"
+        )
+
+
+def _script(fs: FunctionSettings, problems: list[Problem]) -> Path | None:
+    path = ("lambda", "init_script")
+    value = fs.get(path)
+    if not value:
+        return None
+    origin = fs.origin(path)
+    base = Path(origin.file).parent if origin.line else Path.cwd()
+    script = (base / value).resolve() if not Path(value).is_absolute() else Path(value)
+    if script.name in RESERVED_SCRIPT_NAMES:
+        problems.append((origin, f"the script cannot be named {script.name!r}: the deployment package uses that name"))
+        return None
+    if not script.is_file():
+        problems.append(
+            (
+                origin,
+                f"init_script file not found: {value} (looked for {script}; "
+                "paths are relative to the file that names them)",
+            )
+        )
+        return None
+    return script
