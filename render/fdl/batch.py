@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 from render.fdl.defaults import DEFAULT_GPU_INSTANCE_TYPES, DEFAULT_INSTANCE_TYPES
 from render.fdl.errors import Problem
 from render.fdl.model import BatchJob, ComputeProfile
@@ -17,6 +20,15 @@ FARGATE_MEMORY = {
     16: range(32768, 122880 + 1, 8192),
 }
 GPU_FAMILIES = ("g", "p")
+# Graviton (arm64) families: a generation digit followed by "g" (m7g, c7gn, r6gd, x2gd, im4gn,
+# is4gen, t4g, g5g, hpc7g), and a1. Batch's "default_arm64" says so itself; "optimal" is x86_64.
+GRAVITON_FAMILY = re.compile(r"^(a1|[a-z]+\d+g[a-z]*|default_arm64)$")
+ARCHITECTURES = ("x86_64", "arm64")
+
+
+def architecture_of(instance_type: str) -> str:
+    """The CPU architecture of an instance type or family ("m7g.large", "c6i", "optimal")."""
+    return "arm64" if GRAVITON_FAMILY.match(instance_type.split(".")[0]) else "x86_64"
 
 
 def resolve_batch(
@@ -86,6 +98,7 @@ def resolve_batch(
             )
     if not instance_types:
         instance_types = DEFAULT_GPU_INSTANCE_TYPES if gpu else DEFAULT_INSTANCE_TYPES
+    architecture = "x86_64" if compute_type == "FARGATE" else _single_architecture(fs, instance_types, problems)
     instance_role = _role(fs, ("batch", "compute_resources", "instance_role"), account, problems)
     service_role = _role(fs, ("batch", "service_role"), account, problems)
     if len(problems) > start:
@@ -101,10 +114,26 @@ def resolve_batch(
         instance_role=None if compute_type == "FARGATE" else instance_role,
         service_role=service_role,
         enable_gpu=gpu,
+        architecture=architecture,
     )
     environment = dict(container_env)
     environment.update(fs.variables(("batch", "environment", "Variables")))
     return BatchJob(vcpus, memory, 1 if gpu else 0, dict(sorted(environment.items())), profile)
+
+
+def _single_architecture(fs: FunctionSettings, instance_types: Sequence[str], problems: list[Problem]) -> str:
+    """One compute environment runs one architecture: its hosts' AMI and the supervisor match it."""
+    by_architecture = {a: [t for t in instance_types if architecture_of(t) == a] for a in ARCHITECTURES}
+    if all(by_architecture.values()):
+        problems.append(
+            (
+                fs.origin(("batch", "compute_resources", "instance_types")),
+                f"instance types mix arm64 ({', '.join(by_architecture['arm64'])}) and x86_64 "
+                f"({', '.join(by_architecture['x86_64'])}): a compute environment runs one architecture; "
+                "list Graviton types (m7g, c7g, ...) or x86_64 types, not both",
+            )
+        )
+    return "arm64" if by_architecture["arm64"] else "x86_64"
 
 
 def _role(fs: FunctionSettings, path: KeyPath, account: str | None, problems: list[Problem]) -> str | None:

@@ -50,6 +50,7 @@ class ComputeProfile:
     instance_role: str | None
     service_role: str | None
     enable_gpu: bool
+    architecture: str  # "x86_64" or "arm64": of the hosts, so of the supervisor and the images
 
 
 @dataclass(frozen=True)

@@ -45,23 +45,25 @@ def _object_key(name: str) -> Raw:
 def render_root(
     deployment: Deployment,
     module_source: Callable[[str], str],
-    supervisor_binary: Callable[[], Path],
+    supervisor_binary: Callable[[str], Path],
     module_version: str | None = None,
 ) -> RenderedRoot:
-    """Build main.tf and the artifacts; `supervisor_binary` is only called when Batch is used.
+    """Build main.tf and the artifacts; `supervisor_binary(architecture)` is called for Batch hosts only.
 
     `module_source(name)` is the `source` of the module block using modules/<name>;
     `module_version`, when given, is the `version` of every module block (registry sources).
     """
     artifacts: list[Artifact] = []
     objects: dict[str, Any] = {}
-    supervisor: dict[str, Any] | None = None
-    if any(f.batch and f.batch.profile.compute_type != "FARGATE" for f in deployment.functions):
-        binary = supervisor_binary_artifact(supervisor_binary(), "artifacts/faas-supervisor")
+    supervisors: dict[str, dict[str, Any]] = {}  # by architecture, for the hosts of EC2 and SPOT profiles
+    for architecture in sorted({p.architecture for p in deployment.profiles.values() if p.compute_type != "FARGATE"}):
+        binary = supervisor_binary_artifact(
+            supervisor_binary(architecture), f"artifacts/faas-supervisor-{architecture}"
+        )
         artifacts.append(binary)
-        key = f"supervisor/faas-supervisor-{binary.sha256_hex[:16]}"
-        objects["supervisor"] = _object(key, binary)
-        supervisor = {"bucket": ARTIFACTS_BUCKET, "key": _object_key("supervisor"), "sha256": binary.sha256_hex}
+        name = f"supervisor-{architecture}"
+        objects[name] = _object(f"supervisor/faas-supervisor-{architecture}-{binary.sha256_hex[:16]}", binary)
+        supervisors[architecture] = {"bucket": ARTIFACTS_BUCKET, "key": _object_key(name), "sha256": binary.sha256_hex}
 
     functions = []
     for function in deployment.functions:
@@ -76,7 +78,12 @@ def render_root(
         functions.append(_function_view(deployment, function, zip_artifact))
 
     profiles = [
-        _profile_view(deployment, key, profile, supervisor if profile.compute_type != "FARGATE" else None)
+        _profile_view(
+            deployment,
+            key,
+            profile,
+            supervisors.get(profile.architecture) if profile.compute_type != "FARGATE" else None,
+        )
         for key, profile in deployment.profiles.items()
     ]
     storage = {

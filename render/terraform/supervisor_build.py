@@ -306,7 +306,7 @@ def cache_root() -> Path:
     return Path(base) / "faas-render"
 
 
-def supervisor_binary() -> Path:
+def supervisor_binary(architecture: str) -> Path:
     """The static supervisor: FAAS_RENDER_SUPERVISOR_BINARY, else a cached (or fresh) build."""
     override = os.environ.get(ENV_OVERRIDE)
     if override:
@@ -314,6 +314,8 @@ def supervisor_binary() -> Path:
         if not path.is_file():
             raise SupervisorBuildError(f"{ENV_OVERRIDE}={override} is not a file")
         return path
+    if architecture != {"aarch64": "arm64"}.get(platform.machine(), platform.machine()):
+        raise SupervisorBuildError(f"cannot build the {architecture} supervisor on {platform.machine()}")
     key = build_key()
     folder = cache_root() / f"supervisor-{key}"
     binary = folder / BINARY_NAME

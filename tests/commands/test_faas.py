@@ -60,7 +60,7 @@ def workflow(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> It
         patch.setenv("XDG_CACHE_HOME", str(REAL_CACHE))
         patch.delenv("FAAS_RENDER_SUPERVISOR_BINARY", raising=False)
         try:
-            patch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(supervisor_binary()))
+            patch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(supervisor_binary("x86_64")))
         except SupervisorBuildError as error:
             pytest.skip(f"the static supervisor cannot be built here: {error}")
         emulator.reset(moto_endpoint)

@@ -107,6 +107,15 @@ CASES = {
         "functions.aws[0].batch.enable_gpu",
         "Fargate has no GPUs",
     ),
+    "arm64 and x86_64 in one profile": (
+        fdl(
+            mode="batch",
+            extra="    batch:\n      compute_resources:\n        instance_types: [m7g.large, c6i]\n        subnets: [subnet-1]\n        security_group_ids: [sg-1]\n",
+        ),
+        18,
+        "functions.aws[0].batch.compute_resources.instance_types",
+        "mix arm64 (m7g.large) and x86_64 (c6i)",
+    ),
     "min above max": (
         fdl(
             mode="batch",

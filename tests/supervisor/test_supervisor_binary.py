@@ -75,7 +75,7 @@ def test_static_binary_runs_batch_job_in_busybox_chroot(aws, s3_event, tmp_path,
     monkeypatch.delenv("FAAS_RENDER_SUPERVISOR_BINARY", raising=False)
     if not os.environ.get("XDG_CACHE_HOME"):
         monkeypatch.setenv("XDG_CACHE_HOME", str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache"))
-    binary = supervisor_binary()
+    binary = supervisor_binary("x86_64")
     assert stat.S_IMODE(binary.stat().st_mode) == 0o755
     assert is_static_elf(binary)
 

@@ -159,10 +159,10 @@ def test_supervisor_binary_override_and_cache_key(tmp_path: Path, monkeypatch: p
     prebuilt = tmp_path / "prebuilt"
     prebuilt.write_bytes(b"\x7fELF")
     monkeypatch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(prebuilt))
-    assert supervisor_build.supervisor_binary() == prebuilt
+    assert supervisor_build.supervisor_binary("x86_64") == prebuilt
     monkeypatch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(tmp_path / "missing"))
     with pytest.raises(supervisor_build.SupervisorBuildError, match="missing"):
-        supervisor_build.supervisor_binary()
+        supervisor_build.supervisor_binary("x86_64")
 
     monkeypatch.delenv("FAAS_RENDER_SUPERVISOR_BINARY")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -174,4 +174,4 @@ def test_supervisor_binary_override_and_cache_key(tmp_path: Path, monkeypatch: p
     cached = tmp_path / "cache" / "faas-render" / f"supervisor-{key}" / "faas-supervisor"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"cached")
-    assert supervisor_build.supervisor_binary() == cached  # no build when the key is cached
+    assert supervisor_build.supervisor_binary("x86_64") == cached  # no build when the key is cached

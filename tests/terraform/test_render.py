@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from render import __version__
+from render.fdl.load import load_deployment
+from render.terraform.root_module import render_root
 from tests.helpers import EXAMPLE_FILES, NETWORK_CONFIG, render
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -61,7 +63,7 @@ def test_lambda_mode_gets_no_batch_resources(tmp_path: Path) -> None:
     assert render(EXAMPLE_FILES["hello"], tmp_path) == 0
     main_tf = (tmp_path / "main.tf").read_text()
     assert "modules/batch" not in main_tf and "_artifacts" not in main_tf
-    assert not (tmp_path / "artifacts" / "faas-supervisor").exists()
+    assert not list((tmp_path / "artifacts").glob("faas-supervisor*"))
 
 
 def test_batch_script_and_config_are_staged_not_embedded(tmp_path: Path) -> None:
@@ -130,3 +132,54 @@ def test_changing_compute_settings_keeps_the_profile_module(tmp_path: Path) -> N
     assert 'module "batch_a" {' in rendered[0] and 'module "batch_a" {' in rendered[1]
     assert 'name               = "shared-a"' in rendered[1]
     assert '["m6i"]' in rendered[0] and '["c7i"]' in rendered[1]
+
+
+GRAVITON_AND_X86 = """\
+functions:
+  aws:
+  - lambda:
+      name: on-graviton
+      execution_mode: batch
+      init_script: run.sh
+      container: {image: alpine}
+      input: [{storage_provider: s3, path: arch-test/graviton-in}]
+    batch:
+      compute_resources: {instance_types: [m7g, c7gn.large, r6gd], subnets: [subnet-1], security_group_ids: [sg-1]}
+  - lambda:
+      name: on-x86
+      execution_mode: lambda-batch
+      architectures: [arm64]
+      init_script: run.sh
+      container: {image: alpine}
+      input: [{storage_provider: s3, path: arch-test/x86-in}]
+    batch:
+      compute_resources: {instance_types: [c6i, optimal], subnets: [subnet-1], security_group_ids: [sg-1]}
+"""
+
+
+def test_each_compute_profile_gets_the_supervisor_of_its_architecture(tmp_path: Path) -> None:
+    (tmp_path / "run.sh").write_text("#!/bin/sh\n")
+    fdl = tmp_path / "arch.yaml"
+    fdl.write_text(GRAVITON_AND_X86)
+    deployment, _ = load_deployment(fdl, use_scar_config=False)
+    assert {f.name: f.batch.profile.architecture for f in deployment.functions if f.batch} == {
+        "on-graviton": "arm64",
+        "on-x86": "x86_64",
+    }
+    asked: list[str] = []
+
+    def binary(architecture: str) -> Path:
+        asked.append(architecture)
+        path = tmp_path / f"supervisor-{architecture}"
+        path.write_bytes(architecture.encode())
+        return path
+
+    rendered = render_root(deployment, module_source=lambda name: f"./modules/{name}", supervisor_binary=binary)
+    assert sorted(asked) == ["arm64", "x86_64"]
+    staged = {a.path: a.content for a in rendered.artifacts if "faas-supervisor" in a.path}
+    assert staged == {"artifacts/faas-supervisor-arm64": b"arm64", "artifacts/faas-supervisor-x86_64": b"x86_64"}
+    # the Lambda function's own architecture is the FDL's, whatever its Batch hosts run
+    assert 'architectures          = ["arm64"]' in rendered.main_tf
+    graviton = rendered.main_tf[rendered.main_tf.index('module "batch_on-graviton"') :]
+    graviton = graviton[: graviton.index("\n}\n")]
+    assert 'object_keys["supervisor-arm64"]' in graviton and "supervisor-x86_64" not in graviton

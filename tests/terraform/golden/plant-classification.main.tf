@@ -39,10 +39,10 @@ module "storage" {
   }
 
   objects = {
-    supervisor = {
+    "supervisor-x86_64" = {
       bucket      = "_artifacts"
-      key         = "supervisor/faas-supervisor-7641e0eede4610c6"
-      source      = "${path.module}/artifacts/faas-supervisor"
+      key         = "supervisor/faas-supervisor-x86_64-7641e0eede4610c6"
+      source      = "${path.module}/artifacts/faas-supervisor-x86_64"
       source_hash = "7641e0eede4610c65c98be42760638843fd82a321eb627907af1247319f485fb"
     }
     "plant-classification/config" = {
@@ -87,7 +87,7 @@ module "batch_plant-classification" {
 
   supervisor = {
     bucket = module.storage.bucket_names["_artifacts"]
-    key    = module.storage.object_keys["supervisor"]
+    key    = module.storage.object_keys["supervisor-x86_64"]
     sha256 = "7641e0eede4610c65c98be42760638843fd82a321eb627907af1247319f485fb"
   }
 
