@@ -15,7 +15,7 @@ from render.fdl.model import Deployment
 from render.fdl.storage_credentials import CREDENTIALS_VARIABLE
 from render.main import render_fdl
 from render.terraform.run import TerraformFailed, run_steps
-from render.terraform.supervisor_build import SupervisorBuildError
+from render.terraform.supervisor_binary import SupervisorBinaryError
 
 EXIT_INVALID = 2
 EXIT_FAILED = 1
@@ -134,13 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"faas-render: {len(error.problems)} problem(s), nothing was written:", file=sys.stderr)
         print(error.format(), file=sys.stderr)
         return EXIT_INVALID
-    except SupervisorBuildError as error:
-        print(
-            f"faas-render: the Batch supervisor binary could not be built, nothing was written: {error}\n"
-            "  install the build tools with: pip install 'faas-render[batch]'\n"
-            "  or name a prebuilt binary with FAAS_RENDER_SUPERVISOR_BINARY",
-            file=sys.stderr,
-        )
+    except SupervisorBinaryError as error:
+        print(f"faas-render: nothing was written: {error}", file=sys.stderr)
         return EXIT_FAILED
     deployment = result.deployment
     for warning in deployment.warnings:

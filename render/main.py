@@ -19,7 +19,7 @@ from render.fdl.storage_credentials import StorageCredentials
 from render.terraform.module_source import parse_module_source
 from render.terraform.output_dir import write_root
 from render.terraform.root_module import render_root
-from render.terraform.supervisor_build import supervisor_binary
+from render.terraform.supervisor_binary import supervisor_binary
 
 
 @dataclass(frozen=True)

