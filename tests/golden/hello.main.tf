@@ -74,7 +74,7 @@ module "lambda_hello" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_hello.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/hello.zip"
-  source_code_hash       = "imXBV4Naa3MCPR83y/5tkO4zcvgoOA1QtV3SgDHtTag="
+  source_code_hash       = "rATSLQk2rYLrzEAV+LzU71T+MSSYwI7NkwtGNZcrZ+M="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256

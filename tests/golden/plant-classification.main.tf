@@ -140,7 +140,7 @@ module "lambda_plant-classification" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_plant-classification.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/plant-classification.zip"
-  source_code_hash       = "1HKh/qzqLxnihw65tJ/qXGq9rSuQebZ2wVEuVsMAToY="
+  source_code_hash       = "MG6n733LKWwvwwmlOewaxz5FO/DqfU9UhykuKVZiD/k="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256

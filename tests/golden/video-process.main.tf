@@ -147,7 +147,7 @@ module "lambda_video-split" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_video-split.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/video-split.zip"
-  source_code_hash       = "IdmqO3MS1YoqZxBLO1tOYwzeGD+Or1W2QWtO3EkOFDU="
+  source_code_hash       = "K6wzIi4yXJ3TYPG3RigXe+TXVlamJVtYiBrBl4O6MoI="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 512
@@ -192,7 +192,7 @@ module "lambda_frame-stats" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_frame-stats.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/frame-stats.zip"
-  source_code_hash       = "umIykPxgTOC1sZ0YHIpKF/EusLbTSLsOrqCh64WDAbk="
+  source_code_hash       = "12eR5L0JI4fBdmcZAh2ZCtiyoINi3afhWybRKP74O1k="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 512
