@@ -3,7 +3,7 @@
     python supervisor/bench_import.py [-n RUNS] [--binary PATH]
 
 - zip size: the faas_supervisor sources zipped as the renderer does (deflate level 9, fixed
-  timestamps), both the whole package and the Lambda subset (without batch_job.py/__main__.py);
+  timestamps), both the whole package and the Lambda subset (without batch_job.py, __main__.py, runtime_api.py);
 - import time: median over RUNS fresh interpreters of `import faas_supervisor.lambda_function`
   after `import boto3` (boto3 is already in the Lambda runtime, so what counts is the time
   beyond it), plus the handler import alone (boto3 must stay unimported: it is imported lazily);
@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent / "faas_supervisor"
-NOT_IN_LAMBDA = {"__main__.py", "batch_job.py"}
+NOT_IN_LAMBDA = {"__main__.py", "batch_job.py", "runtime_api.py"}
 
 PROBE = """
 import sys, time

@@ -69,7 +69,18 @@ PROFILES = {  # name: (compute type, instance types, GPU, architecture of the ho
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-q",
+        "-w",
+        str(out),
+        str(REPO),
+    ]
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     (built,) = out.glob("faas_render-*.whl")
     return built

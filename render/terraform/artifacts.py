@@ -20,8 +20,8 @@ from render.fdl.model import Function, StorageProvider
 
 FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 SUPERVISOR_PACKAGE = "faas_supervisor"
-# Files of the runtime that the Lambda function never needs.
-EXCLUDED_FROM_LAMBDA = {"__main__.py", "batch_job.py"}
+# Files of the runtime that the Lambda zip never needs (the Python runtime has its own Runtime API client).
+EXCLUDED_FROM_LAMBDA = {"__main__.py", "batch_job.py", "runtime_api.py"}
 
 
 @dataclass(frozen=True)

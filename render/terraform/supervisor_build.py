@@ -1,7 +1,8 @@
-"""Build the supervisor as one static Linux executable for Batch jobs (PyInstaller + staticx).
+"""Build the supervisor as one static Linux executable (PyInstaller + staticx).
 
-The Batch job runs inside the user's image, which may have no Python and no glibc, so the
-supervisor ships as a self-contained executable (DESIGN.md sections 5 and 8):
+Batch jobs, and Lambda functions whose image has the supervisor as its entry point, run inside
+the user's image, which may have no Python and no glibc, so the supervisor ships as a
+self-contained executable (DESIGN.md sections 5 and 8):
 
 1. PyInstaller ``--onefile`` from a generated spec that keeps only the botocore service models
    the job uses (s3, sts, batch) and strips DT_RUNPATH/RPATH from every collected ELF file
@@ -206,8 +207,9 @@ exe = EXE(
 )
 '''
 
+# The same entry point as `python -m faas_supervisor`: the Runtime API or the Batch job.
 ENTRY_SCRIPT = """\
-from faas_supervisor.batch_job import main
+from faas_supervisor.__main__ import main
 
 raise SystemExit(main())
 """

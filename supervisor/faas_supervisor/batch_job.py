@@ -1,11 +1,11 @@
-"""AWS Batch entry point (``python -m faas_supervisor`` and the static binary).
+"""The AWS Batch job (``python -m faas_supervisor`` and the static binary, see __main__.py).
 
 Reads the function config from FAAS_CONFIG_URI, fetches the script (the config's sibling
 object), takes the event from FAAS_EVENT or FAAS_EVENT_URI, then runs the same staging / run /
 upload code as Lambda, without a deadline (Batch's own job timeout applies). Exit status: 0 when
 every run succeeded, else the first failure's: the script's status (128+N for signal N), or 125
-when the supervisor itself failed (configuration, S3). Arguments, if any, are the command to run
-when the config has no script (the image's own command).
+when the supervisor itself failed (configuration, S3). The command, if any, runs when the config
+has no script (the image's own command).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import uuid
 from collections.abc import Sequence
@@ -25,13 +24,11 @@ from . import contract, launch, logs, staging
 from .config import FunctionConfig, load_config_bytes
 from .credentials import StorageClients
 from .environment import base_environment
-from .errors import ConfigError, SupervisorError
+from .errors import SUPERVISOR_FAILURE, ConfigError, SupervisorError
 from .events import S3Object, parse_event
 from .execute import run_item
 
 log = logging.getLogger(__name__)
-
-SUPERVISOR_FAILURE = 125
 
 
 def _event_from_env() -> Any:
@@ -115,13 +112,10 @@ def run_job(command: Sequence[str]) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(command: Sequence[str]) -> int:
     logs.configure(os.environ.get(contract.LOG_LEVEL, "INFO"))
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["--"]:
-        args = args[1:]
     try:
-        return run_job(args)
+        return run_job(command)
     except SupervisorError as exc:
         log.error("job %s: %s", os.environ.get("AWS_BATCH_JOB_ID", "(local)"), exc)
         return SUPERVISOR_FAILURE

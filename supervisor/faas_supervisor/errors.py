@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+SUPERVISOR_FAILURE = 125  # exit status when the supervisor itself failed (not the user's script)
+
 
 class SupervisorError(Exception):
     """Base class: something went wrong that is not the user script's own failure."""

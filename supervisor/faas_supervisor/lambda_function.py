@@ -8,6 +8,9 @@ Modes (function_config.json ``execution_mode``):
 A failing script makes the invocation fail (ScriptFailed, with the exit status and stderr tail);
 a failure of the supervisor itself on one item (input object missing, S3 refusing an upload)
 fails it with that error's class (StorageError, ...) once the other items have run.
+
+The same handler serves the Lambda zip (the Python runtime calls it) and the container image whose
+entry point is the supervisor (runtime_api.py calls it after ``enter_image``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -47,11 +51,39 @@ def current_config(root: Path) -> FunctionConfig:
     return _cached_config(str(root), mtime)
 
 
-def _launcher(config: FunctionConfig, root: Path) -> Launcher:
+# The image's own command when the supervisor is the image's entry point (see enter_image);
+# None in the Lambda zip, where a config naming an image means udocker.
+_image_command: tuple[str, ...] | None = None
+
+
+def enter_image(command: Sequence[str]) -> None:
+    """Once per instance, before the first invocation, when the supervisor is the image's entry point.
+
+    Reads and checks the function config and finds what to run: the script, else `command`
+    (the image's own command). Invocations then run it directly, since we are inside the image.
+    """
+    global _image_command
+    root = task_root()
+    config = current_config(root)
+    nothing_to_run = _script(config, root) is None and not command
+    if nothing_to_run and config.execution_mode != "batch":  # batch mode only submits jobs
+        raise ConfigError("the function has no script and the image entry point was given no command: nothing to run")
+    _image_command = tuple(command)
+
+
+def _script(config: FunctionConfig, root: Path) -> Path | None:
     script = root / config.script if config.script else None
     if script is not None and not script.is_file():
         raise ConfigError(f"the function's script {script} is missing from the deployment package")
+    return script
+
+
+def _launcher(config: FunctionConfig, root: Path) -> Launcher:
+    script = _script(config, root)
     base = base_environment(os.environ)
+    if _image_command is not None:
+        command = _image_command
+        return lambda workdir, env: launch.direct(script, command, base, env)
     udocker = launch.udocker_path() if config.image else None
     if udocker and config.image:
         image = config.image

@@ -36,7 +36,7 @@ def direct(
     base_env: Mapping[str, str],
     script_env: Mapping[str, str],
 ) -> Launch:
-    """`/bin/sh <script>`, or `command` when the config has no script (Batch only)."""
+    """`/bin/sh <script>`, or `command` (the image's own) when the config has no script."""
     if script is not None:
         argv = ["/bin/sh", str(script)]
     elif command:

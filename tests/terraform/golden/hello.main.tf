@@ -74,7 +74,7 @@ module "lambda_hello" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_hello.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/hello.zip"
-  source_code_hash       = "eBrha7K989dnVdVLa4mjSUM88pKqFtuOjucrkP5z4/0="
+  source_code_hash       = "MMDniVIUJEHN1BC6InhNs3ce2xlhNF8I2UMiozOR2OI="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256

@@ -140,7 +140,7 @@ module "lambda_plant-classification" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_plant-classification.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/plant-classification.zip"
-  source_code_hash       = "J14D5IxR8ZF3EYMFXvnIgvVu7oOlGFDd3WXS+QRg34k="
+  source_code_hash       = "2HMU/gOaWaQh4ljb+twFNkaLhoKfe1LXElCdx2NkGho="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256

@@ -147,7 +147,7 @@ module "lambda_video-split" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_video-split.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/video-split.zip"
-  source_code_hash       = "D/V5eyZLrNSx0Sk7s2N4pAjaP4s5kAbd+0XKFExQhPM="
+  source_code_hash       = "yy0i3EaH/YACD09MeZ0iiD+3cJ2MmS9YlSdTQolTeOo="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 512
@@ -192,7 +192,7 @@ module "lambda_frame-stats" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_frame-stats.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/frame-stats.zip"
-  source_code_hash       = "Rr0AeMCU3C7HUNUY7HrR1GnKbKfAfSDWKDJIbrK+4sg="
+  source_code_hash       = "wK9dBE/86EuXzAGP8R1ofYPLePp1o2+PIxCNrm2LhIo="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 512
