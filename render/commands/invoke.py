@@ -7,15 +7,21 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+from botocore.config import Config
 
 from render.aws.connection import EXIT_USAGE, Aws, CommandError
 from render.aws.deployed import DeployedFunction, code_zip, get_function
 from render.commands.options import connection, connection_arguments, reported, root_argument
 from render.local.cloud import LocalCloud
-from render.local.service import activity, follow
+from render.local.service import Activity, activity, follow
+
+QUEUE_WAIT = 900  # s an invocation may wait under `faas local` behind what is queued before it
 
 DESCRIPTION = """\
 Invoke FUNCTION with a JSON payload (default: {}) and print its response on stdout. With --async
@@ -23,9 +29,11 @@ the invocation is queued (Lambda's Event invocation type) and only its acceptanc
 A failed invocation prints Lambda's error document and exits with status 1.
 
 Against the local emulator the function runs here, from what was deployed, followed by the Batch
-jobs it submits and the functions its outputs trigger (under `faas local`, the emulator runs
-those, and `faas invoke` follows them); --async runs all that in the background (its log: `faas
-logs FUNCTION`).
+jobs it submits and the functions its outputs trigger. Under `faas local` the emulator runs them
+all (its Invoke API runs the function, from the code it holds: no --root needed) and `faas invoke`
+shows their progress until the emulator is idle; --async only queues the invocation there.
+Against a plain moto server, `faas invoke` runs them itself, from the zip under --root; --async
+runs all that in the background (its log: `faas logs FUNCTION`).
 """
 
 EPILOG = """\
@@ -49,7 +57,12 @@ def register(subparsers: Any) -> None:
     payload.add_argument("--payload", metavar="JSON", help="the event, as JSON text")
     payload.add_argument("--file", type=Path, metavar="FILE", help="read the event (JSON) from FILE, or stdin for -")
     parser.add_argument("--async", dest="asynchronous", action="store_true", help="queue the invocation, don't wait")
-    parser.add_argument("-v", "--verbose", action="store_true", help="local mode: show the functions' output")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="local mode: show the functions' output (under `faas local`, its -v shows it)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -78,19 +91,40 @@ def run(args: argparse.Namespace) -> int:
     function = get_function(aws, args.function)
     if not aws.is_local_emulator:
         return invoke_in_aws(aws, function, payload, args.asynchronous)
+    service = activity(aws.endpoint_url)
+    if service is not None:  # `faas local` runs it, and what follows
+        if args.asynchronous:
+            return invoke_in_aws(aws, function, payload, asynchronous=True)
+        return invoke_and_follow(aws, function, payload, service)
     code_zip(function, args.root)  # checked here, so that a background run cannot fail on it
     if args.asynchronous:
         return start_in_background(aws, args, payload)
-    service = activity(aws.endpoint_url)
-    code = partial(code_zip, root=args.root)
-    with LocalCloud(aws, code, verbose=args.verbose, chain_outputs=service is None) as cloud:
+    with LocalCloud(aws, partial(code_zip, root=args.root), verbose=args.verbose) as cloud:
         invocation = cloud.invoke(function, json.loads(payload))
-    summary = cloud.summary
-    if service is not None:  # `faas local` runs what the function's outputs trigger
-        summary += follow(str(aws.endpoint_url), service)
     print(json.dumps(invocation.payload, indent=2))
-    print(summary, file=sys.stderr)
+    print(cloud.summary, file=sys.stderr)
     return 1 if invocation.failed else 0
+
+
+def invoke_and_follow(aws: Aws, function: DeployedFunction, payload: str, start: Activity) -> int:
+    """Invoke through `faas local`'s API, showing its progress until what the function started is done."""
+    timeout = int(function.configuration.get("Timeout", 3)) + QUEUE_WAIT
+    config = Config(region_name=aws.region, read_timeout=timeout, retries={"total_max_attempts": 1})  # runs once
+    client = aws.session.client("lambda", endpoint_url=aws.endpoint_url, config=config)
+    answer: Future[dict[str, Any]] = Future()
+
+    def call() -> None:  # in a daemon thread: Ctrl-C does not wait for the function
+        try:
+            answer.set_result(client.invoke(FunctionName=function.name, Payload=payload.encode()))
+        except Exception as error:
+            answer.set_exception(error)
+
+    threading.Thread(target=call, daemon=True).start()
+    summary = follow(str(aws.endpoint_url), start, busy=lambda: not answer.done())
+    response = answer.result()
+    print(json.dumps(json.loads(response["Payload"].read()), indent=2))
+    print(summary, file=sys.stderr)
+    return 1 if response.get("FunctionError") else 0
 
 
 def invoke_in_aws(aws: Aws, function: DeployedFunction, payload: str, asynchronous: bool) -> int:

@@ -22,10 +22,14 @@ AWS_ENDPOINT_URL, `--endpoint-url` and localstack-client sessions reach it. It k
 memory and stops with Ctrl-C (or SIGTERM).
 
 It also runs the functions, on this machine, as Lambda and Batch would: an upload into a
-function's input folder, by any S3 client (`faas put`, the aws CLI, boto3 ...), runs the function
-from what was deployed, then the Batch jobs it submits and the functions its outputs trigger.
-Their progress shows here (and in `faas put`). Without a container runtime, the scripts run
-directly on this host, not in their images.
+function's input folder, by any S3 client (`faas put`, the aws CLI, boto3 ...), or Lambda's Invoke
+(boto3, Terraform, `faas invoke`) runs the function from what was deployed, then the Batch jobs it
+submits and the functions its outputs trigger. Their progress shows here (and in `faas put` and
+`faas invoke`). Without a container runtime, the scripts run directly on this host, not in their
+images.
+
+Its ECR keeps the images pushed through the ECR API (the bytes in a temporary folder, until it
+stops) and serves them back, also as a read-only registry: http://HOST:PORT/v2/.
 """
 
 EPILOG = """\
@@ -95,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
         credentials = " ".join(f"{k}={v}" for k, v in EMULATOR_CREDENTIALS.items())
         say(f"AWS emulator (moto) listening on {running.endpoint}")
         say(f"  export AWS_ENDPOINT_URL={running.endpoint} {credentials} AWS_DEFAULT_REGION={DEFAULT_REGION}")
-        say("uploads into functions' input folders run them here; Ctrl-C stops (everything it holds is forgotten)")
+        say(
+            "uploads into functions' input folders, and invocations, run them here; "
+            "Ctrl-C stops (everything it holds is forgotten)"
+        )
         stop.wait()
     finally:
         running.stop()

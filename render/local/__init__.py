@@ -1,7 +1,8 @@
 """Local mode: the AWS emulator on loopback, and running deployed functions here as AWS would.
 
-Owns the moto-based emulator (emulator), the service that runs what uploads trigger (service),
-the workflow loop from an event to everything it chains (cloud), and the Lambda and Batch runners
-(lambda_runner with its child-process bootstrap, batch_runner, process). May import `render.aws`,
-`render.terraform` and `render.fdl`.
+Owns the moto-based emulator (emulator), the service that runs what uploads trigger and what
+Invoke asks for (service, invocations), the emulator's ECR storage and the registry view it serves
+(ecr, ecr_blobs, registry), the workflow loop from an event to everything it chains (cloud), and
+the Lambda and Batch runners (lambda_runner with its child-process bootstrap, batch_runner,
+process). May import `render.aws`, `render.terraform` and `render.fdl`.
 """

@@ -184,9 +184,20 @@ class LocalCloud:
         self._settle()
         return invocation
 
-    def triggered(self, function: DeployedFunction, event: Any, cause: str) -> None:
-        """Run a function an S3 notification fired, then let what it started finish."""
-        self._run_lambda(function, event, cause)
+    def run(
+        self,
+        function: DeployedFunction,
+        event: Any,
+        cause: str,
+        answered: Callable[[Invocation], None] | None = None,
+    ) -> None:
+        """Run a function (an S3 notification or an Invoke request started it), then let what it started finish.
+
+        `answered` gets the invocation's result as soon as the function returns, before the rest.
+        """
+        invocation = self._run_lambda(function, event, cause)
+        if answered:
+            answered(invocation)
         self._settle()
 
     def _settle(self) -> None:

@@ -2,7 +2,9 @@
 
 `faas local` runs it in the foreground on 127.0.0.1:4566 (LocalStack's port, so localstack-client
 sessions and AWS_ENDPOINT_URL=http://127.0.0.1:4566 reach it), and runs the functions uploads
-trigger (render/local/service.py); the tests start one per session on a free port.
+trigger and Invoke requests ask for (render/local/service.py, invocations.py); the tests start one
+per session on a free port. Its ECR keeps the images pushed to it and serves them back
+(render/local/ecr.py, registry.py).
 `create_network` makes the VPC, subnet and security group Batch functions need.
 """
 
@@ -14,13 +16,16 @@ import socket
 import threading
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from render.local.service import LocalService
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -53,12 +58,15 @@ class Emulator:
     server: BaseWSGIServer
     thread: threading.Thread
     service: LocalService | None = None
+    restore: list[Callable[[], None]] = field(default_factory=list)  # moto as it was before `start`
 
     def stop(self) -> None:
         self.server.shutdown()
         self.thread.join()
         if self.service:
             self.service.stop()
+        while self.restore:
+            self.restore.pop()()
 
 
 def start(
@@ -70,24 +78,31 @@ def start(
 ) -> Emulator:
     """Start a moto server in this process (port 0 picks a free one).
 
-    With `run_functions`, uploads run the functions their bucket notifications name
-    (render/local/service.py; `output` gets its progress, `verbose` adds the functions' output);
-    without, nothing runs them but `faas put` and `faas invoke`. Raises OSError when the address
-    is taken.
+    With `run_functions`, uploads run the functions their bucket notifications name, and Invoke
+    runs the function (render/local/service.py; `output` gets its progress, `verbose` adds the
+    functions' output); without, nothing runs them but `faas put` and `faas invoke`. Either way
+    its ECR keeps what is pushed (render/local/ecr.py). Raises OSError when the address is taken.
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from moto.s3 import notifications
 
+    from render.local import invocations, registry  # they patch moto, a test-only dependency elsewhere
+    from render.local.ecr import PATCHES
+
     check_free(host, port)
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AWS managed policies can be attached
-    app = DomainDispatcherApplication(create_backend_app)
-    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    moto_app = DomainDispatcherApplication(lambda service: quiet(create_backend_app(service)))
+    server = make_server(host, port, moto_app, threaded=True, request_handler=MotoRequestHandler)
     endpoint = f"http://{host}:{server.server_port}"
+    app = registry.wsgi(moto_app, PATCHES.install())
+    restore = [PATCHES.release, lambda: setattr(notifications, "_invoke_awslambda", _run_nothing)]
     service = None
     if run_functions:
         service = LocalService(endpoint, verbose, output)
-        server.app = service.wsgi(app)
+        app = service.wsgi(app)
+        restore.append(invocations.install(service))
         service.start()
+    server.app = app
     # moto's S3 notifications run Lambda functions through Docker whatever `lambda.use_docker`
     # says (with a Docker daemon every function would run twice; without one, "error running
     # docker" lands in its log group), and no setting turns that off: the server runs in this
@@ -96,7 +111,18 @@ def start(
     thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
     thread.start()
     configure(endpoint)
-    return Emulator(endpoint, server, thread, service)
+    return Emulator(endpoint, server, thread, service, restore)
+
+
+def quiet(app: Flask) -> Flask:
+    """moto's Flask app for a service, out of Flask's debug mode.
+
+    moto turns debug on, and Flask's debug helper for form data ties every request into a
+    reference cycle: each request's body (a 10 MB layer part, a large S3 object) then stays in
+    memory until the garbage collector happens to run. Errors still answer 500.
+    """
+    app.debug = False
+    return app
 
 
 def _run_nothing(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:

@@ -1,10 +1,12 @@
-"""`faas local` runs what S3 notifications trigger, whoever uploads (aws CLI, boto3, `faas put`).
+"""`faas local` runs what S3 notifications trigger and what Lambda's Invoke asks for, whoever calls.
 
 moto matches every new object against its bucket's notification configuration and hands each
 Lambda target to an internal hook; in the emulator's process that hook is `LocalService.triggered`.
-It only queues the function and a real S3 event (the upload's request returns at once); one worker
-thread runs the queue in order through render/local/cloud.py. What the runs write comes back
-through the same hook, so chained functions fire without the worker chaining anything itself.
+It only queues the function and a real S3 event (the upload's request returns at once). An Invoke
+request is queued the same way (render/local/invocations.py); a synchronous one waits for its
+function's result. One worker thread runs the queue in order through render/local/cloud.py. What
+the runs write comes back through the same hook, so chained functions fire without the worker
+chaining anything itself.
 
 Clients follow the service over HTTP: GET /_faas/activity?after=N answers with the progress lines
 from N on, how many triggered runs are queued or running, and the totals so far (the path cannot
@@ -20,8 +22,10 @@ import threading
 import time
 import traceback
 import urllib.request
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
@@ -32,6 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from render.aws.connection import EMULATOR_CREDENTIALS, Aws, CommandError
 from render.aws.deployed import DeployedFunction, get_function, is_deployed_code
 from render.local.cloud import LocalCloud, Summary, print_progress, s3_event
+from render.local.lambda_runner import Invocation
 
 ACTIVITY_PATH = "/_faas/activity"
 KEPT_LINES = 10_000  # a client further behind than this misses lines, nothing else
@@ -41,7 +46,7 @@ KEPT_LINES = 10_000  # a client further behind than this misses lines, nothing e
 class Activity:
     """GET /_faas/activity's answer."""
 
-    pending: int  # triggered runs queued or running
+    pending: int  # triggered runs and invocations queued or running
     next: int  # the number of the next progress line
     lines: list[str] = field(default_factory=list)
     runs: int = 0
@@ -55,8 +60,9 @@ class Activity:
 @dataclass(frozen=True)
 class Triggered:
     function_arn: str
-    event: dict[str, Any]
+    event: Any
     cause: str
+    reply: Future[Invocation] | None = None  # a synchronous Invoke request waits for it
 
     @property
     def region(self) -> str:
@@ -93,6 +99,8 @@ def code_in_emulator(function: DeployedFunction) -> bytes:
     """The deployment package moto holds for the function (this process is the emulator)."""
     from moto.awslambda.utils import get_backend
 
+    if function.configuration.get("PackageType") == "Image":
+        raise CommandError(f"{function.name} is a container image function: local mode runs .zip functions only")
     arn = str(function.configuration["FunctionArn"])
     _, _, _, region, account, *_ = arn.split(":")
     content = bytes(get_backend(account, region).get_function(arn).code_bytes)
@@ -130,9 +138,22 @@ class LocalService:
         if is_moto_duplicate(event_body):
             return
         event, uri = from_moto_event(event_body)
+        self._enqueue(Triggered(function_arn, event, uri))
+
+    def invoke(self, function_arn: str, event: Any) -> Invocation:
+        """Lambda's RequestResponse invocation: the function's result, once it has run in its turn."""
+        reply: Future[Invocation] = Future()
+        self._enqueue(Triggered(function_arn, event, "a direct invocation", reply))
+        return reply.result()
+
+    def invoke_async(self, function_arn: str, event: Any) -> None:
+        """Lambda's Event invocation: queued, like what an upload triggers."""
+        self._enqueue(Triggered(function_arn, event, "an asynchronous invocation"))
+
+    def _enqueue(self, item: Triggered) -> None:
         with self._lock:
             self._pending += 1
-        self._queue.put(Triggered(function_arn, event, uri))
+        self._queue.put(item)
 
     def activity(self, after: int) -> Activity:
         with self._lock:
@@ -187,20 +208,28 @@ class LocalService:
 
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
-            cloud = self._cloud(item.region)
-            name = item.function_arn.rsplit(":", 1)[-1]
-            try:
-                function = get_function(cloud.aws, item.function_arn)  # afresh: it may have been redeployed
-                cloud.triggered(function, item.event, item.cause)
-            except (CommandError, ClientError, BotoCoreError, OSError) as error:
-                cloud.summary.failed.append(name)
-                self._log(f"[{name}] could not run for {item.cause}: {error}")
-            except Exception:  # a bug here must not stop the service for every later upload
-                cloud.summary.failed.append(name)
-                self._log(f"[{name}] could not run for {item.cause}:\n{traceback.format_exc()}")
-            finally:
-                with self._lock:
-                    self._pending -= 1
+            problem = self._run(item)
+            if item.reply and not item.reply.done():  # the function did not run: the caller must not wait
+                payload = {"errorMessage": f"faas local could not run it: {problem}", "errorType": "LocalRunError"}
+                item.reply.set_result(Invocation(str(uuid.uuid4()), payload, True, 0.0))
+            with self._lock:
+                self._pending -= 1
+
+    def _run(self, item: Triggered) -> str | None:
+        """Run one queued item to its end; what kept it from running, if anything."""
+        cloud = self._cloud(item.region)
+        name = item.function_arn.split(":")[6]
+        try:
+            function = get_function(cloud.aws, item.function_arn)  # afresh: it may have been redeployed
+            cloud.run(function, item.event, item.cause, item.reply.set_result if item.reply else None)
+            return None
+        except (CommandError, ClientError, BotoCoreError, OSError) as error:
+            problem = str(error)
+        except Exception:  # a bug here must not stop the service for every later upload
+            problem = traceback.format_exc()
+        cloud.summary.failed.append(name)
+        self._log(f"[{name}] could not run for {item.cause}: {problem}".replace("\n", "\n    ").rstrip())
+        return problem
 
 
 def activity(endpoint: str | None, after: int = 0) -> Activity | None:
@@ -215,16 +244,22 @@ def activity(endpoint: str | None, after: int = 0) -> Activity | None:
         return None
 
 
-def follow(endpoint: str, start: Activity, progress: Callable[[str], None] = print_progress) -> Summary:
-    """Show the service's progress from `start` on until it is idle; what it did meanwhile."""
+def follow(
+    endpoint: str,
+    start: Activity,
+    progress: Callable[[str], None] = print_progress,
+    busy: Callable[[], bool] = lambda: False,
+) -> Summary:
+    """Show the service's progress from `start` on until it is idle (and not `busy`); what it did meanwhile."""
     after = start.next
     while True:
+        waiting = busy()  # before asking: what the caller started is queued by the time it is not busy
         now = activity(endpoint, after)
         if now is None:
             raise CommandError(f"lost the emulator at {endpoint} (did `faas local` stop?)")
         for line in now.lines:
             progress(line)
         after = now.next
-        if now.pending == 0:
+        if now.pending == 0 and not waiting:
             return now.since(start)
         time.sleep(0.2)

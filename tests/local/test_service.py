@@ -1,136 +1,23 @@
 """`faas local` runs what uploads trigger, whoever uploads: boto3, multipart uploads, `faas put`.
 
 A real `faas local` process on a free port gets a two-step workflow applied by Terraform
-(`upper` writes into `count`'s input folder); the tests upload with plain boto3 and with the
-`faas` commands, and read what the emulator ran from its output and from S3.
+(tests/local/conftest.py: `upper` writes into `count`'s input folder); the tests upload with plain
+boto3 and with the `faas` commands, and read what the emulator ran from its output and from S3.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from render.local.service import Activity, activity, from_moto_event, is_moto_duplicate
-from tests.helpers import aws_variables, free_port, render, requires_terraform, run_faas
-
-BUCKET = "local-service-faas"
-FDL = f"""\
-functions:
-  aws:
-  - lambda:
-      name: upper
-      memory: 128
-      timeout: 30
-      init_script: upper.sh
-      container: {{image: alpine:3.20}}
-      input: [{{storage_provider: s3, path: {BUCKET}/in}}]
-      output: [{{storage_provider: s3, path: {BUCKET}/mid}}]
-  - lambda:
-      name: count
-      memory: 128
-      timeout: 30
-      init_script: count.sh
-      container: {{image: alpine:3.20}}
-      input: [{{storage_provider: s3, path: {BUCKET}/mid}}]
-      output: [{{storage_provider: s3, path: {BUCKET}/out}}]
-"""
-UPPER = """\
-#!/bin/sh
-set -eu
-name=$(basename "$INPUT_FILE_PATH")
-case "$name" in *fail*) echo "refusing $name" >&2; exit 3;; esac
-tr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/$name"
-"""
-COUNT = """\
-#!/bin/sh
-set -eu
-wc -c < "$INPUT_FILE_PATH" | tr -d ' ' > "$TMP_OUTPUT_DIR/$(basename "$INPUT_FILE_PATH").count"
-"""
+from render.local.service import Activity, from_moto_event, is_moto_duplicate
+from tests.helpers import requires_terraform
+from tests.local.faas_local import BUCKET, Running
 
 pytestmark = [requires_terraform(), pytest.mark.terraform, pytest.mark.slow]
-
-
-@dataclass(frozen=True)
-class Running:
-    endpoint: str
-    root: Path
-    log: Path  # what `faas local` printed
-
-    def s3(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
-
-    def faas(self, *args: str) -> Any:
-        """A `faas` command pointed at this emulator."""
-        with pytest.MonkeyPatch.context() as patch:
-            for name, value in aws_variables(self.endpoint).items():
-                patch.setenv(name, value)
-            return run_faas(*args, "--root", str(self.root))
-
-    def settle(self, timeout: float = 60) -> None:
-        """Wait until the emulator has nothing queued or running."""
-        deadline = time.monotonic() + timeout
-        while (now := activity(self.endpoint)) is not None and now.pending and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert now is not None and now.pending == 0, self.log.read_text()
-
-    def wait_for(self, key: str, timeout: float = 60) -> bytes:
-        s3 = self.s3()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                return bytes(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
-            except s3.exceptions.NoSuchKey:
-                time.sleep(0.2)
-        raise AssertionError(f"{key} never appeared; the emulator said:\n{self.log.read_text()}")
-
-
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    work = tmp_path_factory.mktemp("local-service")
-    port, log = free_port(), work / "faas-local.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "render.faas_cli", "local", "--port", str(port)],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        while "listening on" not in log.read_text():
-            assert server.poll() is None, log.read_text()
-            time.sleep(0.1)
-        (work / "fdl.yaml").write_text(FDL)
-        (work / "upper.sh").write_text(UPPER)
-        (work / "count.sh").write_text(COUNT)
-        with pytest.MonkeyPatch.context() as patch:
-            for name, value in aws_variables(endpoint).items():
-                patch.setenv(name, value)
-            assert render(work / "fdl.yaml", work / "root", "--apply") == 0
-            yield Running(endpoint, work / "root", log)
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=60)
-    assert server.returncode == 0, log.read_text()
-    assert log.read_text().rstrip().endswith("AWS emulator stopped")
 
 
 def test_an_upload_by_any_client_runs_the_workflow(running: Running) -> None:
