@@ -22,6 +22,8 @@ FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 SUPERVISOR_PACKAGE = "faas_supervisor"
 # Files of the runtime that the Lambda zip never needs (the Python runtime has its own Runtime API client).
 EXCLUDED_FROM_LAMBDA = {"__main__.py", "batch_job.py", "runtime_api.py"}
+# Folders of the package a function's zip never needs: image assembly, the static binaries.
+EXCLUDED_FOLDERS = {"__pycache__", "image", "bin"}
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def supervisor_sources() -> list[tuple[str, bytes]]:
     def walk(node: Traversable, prefix: str) -> None:
         for child in node.iterdir():
             name = f"{prefix}/{child.name}"
-            if child.is_dir() and child.name != "__pycache__":
+            if child.is_dir() and child.name not in EXCLUDED_FOLDERS:
                 walk(child, name)
             elif child.name.endswith(".py") and child.name not in EXCLUDED_FROM_LAMBDA:
                 found.append((name, child.read_bytes()))

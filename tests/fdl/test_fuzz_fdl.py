@@ -84,7 +84,9 @@ def attempt(source: Path, folder: Path) -> None:
     except FdlError as error:
         assert error.problems and all(location.file for location, _ in error.problems)
         return
-    render_root(deployment, module_source=lambda name: f"./modules/{name}", supervisor_binary=lambda: source)
+    render_root(
+        deployment, module_source=lambda name: f"./modules/{name}", supervisor_binary=lambda architecture: source
+    )
 
 
 @FUZZ

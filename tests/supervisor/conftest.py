@@ -1,4 +1,4 @@
-"""Fixtures for the supervisor tests: a real moto server on loopback, no mocking of boto3.
+"""Fixtures for the supervisor tests: a real moto server and real registries on loopback, no mocking.
 
 The server is the session's shared one (tests/conftest.py); its autouse fixtures (isolated
 HOME, a stand-in FAAS_RENDER_SUPERVISOR_BINARY) apply here too and are undone where a test needs
@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.helpers import LocalRegistry, start_registry
+from tests.supervisor.image_builders import BaseImages, push_base_images
 
 REGION = "us-east-1"
 CREDENTIALS = {
@@ -232,3 +235,25 @@ def s3_event() -> Callable[..., dict[str, Any]]:
 def context() -> type[FakeContext]:
     """context(remaining_ms=60000) -> a fake Lambda context."""
     return FakeContext
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """A real registry on 127.0.0.1 (docker-registry, filesystem storage, no authentication)."""
+    running = start_registry(tmp_path_factory.mktemp("registry"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def other_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """A second registry: copies to it cannot be cross-repository mounts."""
+    running = start_registry(tmp_path_factory.mktemp("other-registry"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def base_images(registry: LocalRegistry) -> BaseImages:
+    """Busybox base images in `registry`: Docker and OCI, single-platform and behind indexes."""
+    return push_base_images(registry)

@@ -1,0 +1,109 @@
+"""An Amazon ECR destination through the ECR API (boto3): no Docker, no registry login."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from faas_supervisor.image.destination import TransferStats
+from faas_supervisor.image.errors import DigestMismatch, RegistryError
+from faas_supervisor.image.oci import Blob
+from faas_supervisor.image.source import BlobLocation
+
+DEFAULT_PART = 10 * 1024 * 1024
+MAX_PART = 20 * 1024 * 1024  # UploadLayerPart's limit
+_CHECK_BATCH = 100  # BatchCheckLayerAvailability's limit
+
+
+class EcrDestination:
+    """Pushes with BatchCheckLayerAvailability, Initiate/UploadLayerPart/CompleteLayerUpload and PutImage."""
+
+    def __init__(self, client: Any, registry_id: str | None = None) -> None:
+        """`client` is a boto3 ECR client; `registry_id` an account id (default: the caller's)."""
+        self.client = client
+        self.stats = TransferStats()
+        self._registry = {"registryId": registry_id} if registry_id else {}
+
+    def missing_blobs(self, repository: str, blobs: Sequence[Blob]) -> list[Blob]:
+        available: set[str] = set()
+        for start in range(0, len(blobs), _CHECK_BATCH):
+            digests = sorted({blob.digest for blob in blobs[start : start + _CHECK_BATCH]})
+            answer = self._call("checking layers", repository, "batch_check_layer_availability", layerDigests=digests)
+            available |= {
+                x["layerDigest"] for x in answer.get("layers", []) if x.get("layerAvailability") == "AVAILABLE"
+            }
+        missing = [blob for blob in blobs if blob.digest not in available]
+        self.stats.blobs_skipped += len(blobs) - len(missing)
+        self.stats.bytes_skipped += sum(blob.size for blob in blobs if blob.digest in available)
+        return missing
+
+    def mount_blob(self, repository: str, blob: Blob, source: BlobLocation) -> bool:
+        return False  # the ECR API has no cross-repository mount
+
+    def push_blob(self, repository: str, blob: Blob, chunks: Iterable[bytes]) -> None:
+        doing = f"uploading layer {blob.digest}"
+        upload = self._call(doing, repository, "initiate_layer_upload")
+        upload_id, part_size = upload["uploadId"], min(upload.get("partSize") or DEFAULT_PART, MAX_PART)
+        first = 0
+        for part in _parts(self.stats.counted(chunks), part_size):
+            last = first + len(part) - 1
+            self._call(
+                doing,
+                repository,
+                "upload_layer_part",
+                uploadId=upload_id,
+                partFirstByte=first,
+                partLastByte=last,
+                layerPartBlob=part,
+            )
+            first = last + 1
+        try:
+            answer = self._call(
+                doing, repository, "complete_layer_upload", uploadId=upload_id, layerDigests=[blob.digest]
+            )
+        except _AlreadyThere:
+            return
+        if answer.get("layerDigest") != blob.digest:
+            raise DigestMismatch(f"{doing} to {repository}: ECR computed {answer.get('layerDigest')}; refused")
+
+    def put_manifest(self, repository: str, tag: str, manifest: bytes, media_type: str, digest: str) -> None:
+        doing = f"putting image {repository}:{tag}"
+        arguments = {"imageManifest": manifest.decode(), "imageManifestMediaType": media_type, "imageTag": tag}
+        try:
+            answer = self._call(doing, repository, "put_image", imageDigest=digest, **arguments)
+        except _AlreadyThere:  # this tag already names this very manifest
+            answer = {"image": {"imageId": {"imageDigest": digest}}}
+        stored = answer["image"]["imageId"].get("imageDigest")
+        if stored != digest:
+            raise RegistryError(f"{doing}: ECR stored it as {stored}, not {digest}")
+        self.stats.manifests_put += 1
+
+    def _call(self, doing: str, repository: str, operation: str, **arguments: Any) -> Any:
+        try:
+            return getattr(self.client, operation)(repositoryName=repository, **self._registry, **arguments)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in ("LayerAlreadyExistsException", "ImageAlreadyExistsException"):
+                raise _AlreadyThere from None
+            message = error.response.get("Error", {}).get("Message", "")
+            raise RegistryError(f"{doing} to ECR repository {repository}: {code}: {message}") from None
+
+
+class _AlreadyThere(Exception):
+    """ECR already holds this layer, or this tag already names this image."""
+
+
+def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """The stream regrouped in parts of `size` bytes (the last one shorter)."""
+    pending = bytearray()
+    for chunk in chunks:
+        pending += chunk
+        while len(pending) >= size:
+            with memoryview(pending) as view:
+                part = bytes(view[:size])  # one copy: slicing the bytearray itself would make two
+            del pending[:size]
+            yield part
+    if pending:
+        yield bytes(pending)
