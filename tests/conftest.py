@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from render.local import emulator
-from tests.helpers import aws_variables
+from tests.helpers import LocalRegistry, aws_variables, start_registry
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +54,11 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     for key, value in aws_variables(moto_endpoint).items():
         monkeypatch.setenv(key, value)
     return dict(os.environ)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """A real registry on 127.0.0.1 (docker-registry, filesystem storage, no authentication)."""
+    running = start_registry(tmp_path_factory.mktemp("registry"))
+    yield running
+    running.stop()

@@ -238,14 +238,6 @@ def context() -> type[FakeContext]:
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
-    """A real registry on 127.0.0.1 (docker-registry, filesystem storage, no authentication)."""
-    running = start_registry(tmp_path_factory.mktemp("registry"))
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="session")
 def other_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
     """A second registry: copies to it cannot be cross-repository mounts."""
     running = start_registry(tmp_path_factory.mktemp("other-registry"))
