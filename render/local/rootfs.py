@@ -34,6 +34,10 @@ OPAQUE = ".wh..wh..opq"
 WHITEOUT = ".wh."
 FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 COPY_CHUNK = 1 << 20
+# Where the sandboxes mount things: real folders and files, since a bind over a symlink would
+# follow it on the host.
+MOUNT_FOLDERS = ("proc", "dev", "tmp", "etc")
+MOUNT_FILES = ("etc/resolv.conf", "etc/hosts")
 
 
 class LayerError(Exception):
@@ -64,6 +68,7 @@ def unpack_image(image: SourceImage, cache: Path) -> UnpackedImage:
         if not final.is_dir():
             staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache))
             try:
+                staging.chmod(0o755)  # proot runs as nobody when started as root
                 _unpack_into(image, staging)
                 staging.rename(final)
             except BaseException:
@@ -90,9 +95,25 @@ def _unpack_into(image: SourceImage, staging: Path) -> None:
         for blob in image.layer_blobs:
             with image.open_layer(blob) as stream:
                 apply_layer(fd, stream, blob.digest)
+        _add_mount_points(fd)
     finally:
         os.close(fd)
     (staging / "config.json").write_text(json.dumps(image.config))
+
+
+def _add_mount_points(root: int) -> None:
+    for name in MOUNT_FOLDERS:
+        mode = root_fd.lstat_mode(root, name)
+        if mode is None or not stat.S_ISDIR(mode):
+            root_fd.remove(root, name)
+            os.mkdir(name, 0o755, dir_fd=root)
+    with root_fd.open_folder(root, ["etc"], create=False) as etc:
+        for path in MOUNT_FILES:
+            name = path.removeprefix("etc/")
+            mode = root_fd.lstat_mode(etc.fd, name)
+            if mode is None or not stat.S_ISREG(mode):
+                root_fd.remove(etc.fd, name)
+                os.close(os.open(name, FILE_FLAGS, 0o644, dir_fd=etc.fd))
 
 
 def apply_layer(root: int, stream: IO[bytes], digest: str) -> None:

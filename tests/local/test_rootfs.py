@@ -15,6 +15,8 @@ from tests.helpers import LocalRegistry
 from tests.local.images import archive_image, file, folder, link, raw_layer, special
 from tests.supervisor.image_builders import base_config, busybox_layer, push_image
 
+MOUNT_POINTS = {"proc": None, "dev": None, "tmp": None, "etc": None, "etc/resolv.conf": b"", "etc/hosts": b""}
+
 
 def unpack_archive(tmp_path: Path, layers: list[Layer], cache: Path, compressed: bool = True) -> UnpackedImage:
     source = archive_image(tmp_path / "image.tar", layers, compressed)
@@ -73,7 +75,7 @@ def test_uncompressed_layers_and_replaced_entries(tmp_path: Path) -> None:
     first = raw_layer(file("a", b"file"), folder("b"), file("b/inner", b"i"), link("c", "a"))
     second = raw_layer(folder("a"), file("b", b"now a file"), file("c", b"no longer a link"))
     root = unpack_archive(tmp_path, [first, second], tmp_path / "cache", compressed=False).root
-    assert tree(root) == {"a": None, "b": b"now a file", "c": b"no longer a link"}
+    assert tree(root) == {"a": None, "b": b"now a file", "c": b"no longer a link", **MOUNT_POINTS}
 
 
 def test_absolute_symlinks_resolve_inside_the_root(tmp_path: Path) -> None:
@@ -83,6 +85,12 @@ def test_absolute_symlinks_resolve_inside_the_root(tmp_path: Path) -> None:
     root = unpack_archive(tmp_path, [layer], tmp_path / "cache").root
     assert (root / str(outside).lstrip("/") / "written").read_bytes() == b"inside"
     assert list(outside.iterdir()) == []
+
+
+def test_mount_points_are_real_folders_and_files(tmp_path: Path) -> None:
+    layer = raw_layer(link("tmp", "/var/tmp"), link("etc/hosts", "/outside/hosts"), file("etc/resolv.conf", b"kept"))
+    root = unpack_archive(tmp_path, [layer], tmp_path / "cache").root
+    assert tree(root) == {**MOUNT_POINTS, "etc/resolv.conf": b"kept"}
 
 
 HOSTILE = {
