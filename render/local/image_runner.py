@@ -1,0 +1,224 @@
+"""Run Lambda functions deployed as images, from their unpacked root folders, the way Lambda does.
+
+An instance is the image's entry point and command in a sandbox (render/local/sandbox.py) with a
+read-only root, a /tmp of the function's ephemeral storage size, the image's and the function's
+environment plus what Lambda sets, and its own Runtime API server (render/local/runtime_api.py).
+Instances stay warm, at most `max_instances` per function, and stop after `idle_s` unused. An
+invocation past the function's timeout kills its instance and fails with Lambda's timeout error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from subprocess import Popen
+
+from render.local.lambda_runner import log_stream_name
+from render.local.rootfs import UnpackedImage
+from render.local.runtime_api import Pending, RuntimeApi
+from render.local.sandbox import RunSpec, Sandbox
+
+INIT_TIMEOUT_S = 10.0  # Lambda's limit for an instance's initialisation
+WAIT_STEP_S = 0.02
+
+
+@dataclass(frozen=True)
+class LocalImageFunction:
+    name: str
+    root: Path
+    command: list[str]  # the entry point, then the command
+    env: dict[str, str]  # the image's Env, then the function's variables
+    working_dir: str = "/"
+    memory_mb: int = 128
+    timeout_s: float = 3.0
+    ephemeral_mb: int = 512
+    arn: str = ""
+
+    @classmethod
+    def from_image(
+        cls,
+        name: str,
+        image: UnpackedImage,
+        environment: Mapping[str, str],
+        *,
+        memory_mb: int = 128,
+        timeout_s: float = 3.0,
+        ephemeral_mb: int = 512,
+        entry_point: list[str] | None = None,
+        command: list[str] | None = None,
+        working_dir: str | None = None,
+    ) -> LocalImageFunction:
+        """A function of `image`; `entry_point`, `command` and `working_dir` override the image's (ImageConfig)."""
+        settings = image.settings
+        argv = [*(entry_point or settings.get("Entrypoint") or []), *(command or settings.get("Cmd") or [])]
+        env = dict(item.split("=", 1) for item in settings.get("Env") or [] if "=" in item)
+        folder = working_dir or settings.get("WorkingDir") or "/"
+        return cls(name, image.root, argv, {**env, **environment}, folder, memory_mb, timeout_s, ephemeral_mb)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    request_id: str
+    payload: bytes  # the function's response, or Lambda's error document
+    failed: bool
+    cold: bool  # a new instance was started for it
+    seconds: float
+
+    def json(self) -> object:
+        return json.loads(self.payload)
+
+
+@dataclass
+class _Instance:
+    process: Popen[bytes]
+    api: RuntimeApi
+    last_used: float = field(default_factory=time.monotonic)
+    busy: bool = False
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.api.close()
+
+
+class ImageFunctions:
+    """Warm instances of image functions. `aws_env`: credentials, region and endpoint for the functions."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        aws_env: Mapping[str, str],
+        scratch: Path,
+        max_instances: int | None = None,
+        idle_s: float = 300.0,
+    ) -> None:
+        self.sandbox, self.aws_env, self.scratch = sandbox, dict(aws_env), scratch
+        self.max_instances = max_instances or os.cpu_count() or 1
+        self.idle_s = idle_s
+        self._instances: dict[str, list[_Instance]] = {}
+        self._changed = threading.Condition()
+        self._closed = threading.Event()
+        threading.Thread(target=self._reap, daemon=True).start()
+
+    def invoke(self, function: LocalImageFunction, event: bytes) -> Invocation:
+        started = time.monotonic()
+        instance, cold = self._acquire(function)
+        pending = instance.api.invoke(event, function.timeout_s)
+        failure = self._wait(instance, pending, function.timeout_s)
+        self._release(function.name, instance, keep=failure is None)
+        failed = failure is not None or pending.kind != "response"
+        payload = failure if failure is not None else pending.body
+        return Invocation(pending.request_id, payload, failed, cold, time.monotonic() - started)
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._changed:
+            instances = [i for pool in self._instances.values() for i in pool]
+            self._instances.clear()
+        for instance in instances:
+            instance.stop()
+
+    def _acquire(self, function: LocalImageFunction) -> tuple[_Instance, bool]:
+        with self._changed:
+            while True:
+                pool = self._instances.setdefault(function.name, [])
+                idle = next((i for i in pool if not i.busy), None)
+                if idle is not None or len(pool) < self.max_instances:
+                    break
+                self._changed.wait()
+            if idle is None:
+                idle = self._start(function)
+                pool.append(idle)
+                cold = True
+            else:
+                cold = False
+            idle.busy = True
+            return idle, cold
+
+    def _release(self, name: str, instance: _Instance, keep: bool) -> None:
+        if not keep:
+            instance.stop()
+        with self._changed:
+            instance.busy, instance.last_used = False, time.monotonic()
+            if not keep:
+                self._instances[name].remove(instance)
+            self._changed.notify_all()
+
+    def _start(self, function: LocalImageFunction) -> _Instance:
+        api = RuntimeApi(function.arn or f"arn:aws:lambda:{self._region}:000000000000:function:{function.name}")
+        folder = self.scratch / function.name / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        spec = RunSpec(
+            function.root,
+            function.command,
+            self._environment(function, api),
+            folder / "tmp",
+            function.working_dir,
+            function.ephemeral_mb,
+            function.memory_mb,
+        )
+        spec.scratch.mkdir()
+        with (folder / "output.log").open("wb") as log:
+            process = self.sandbox.start(spec, stdin=None, stdout=log, stderr=log)
+        return _Instance(process, api)
+
+    @property
+    def _region(self) -> str:
+        return self.aws_env.get("AWS_REGION") or self.aws_env.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+    def _environment(self, function: LocalImageFunction, api: RuntimeApi) -> dict[str, str]:
+        return {
+            **function.env,
+            **self.aws_env,
+            "AWS_REGION": self._region,
+            "AWS_DEFAULT_REGION": self._region,
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name("$LATEST"),
+            "AWS_LAMBDA_RUNTIME_API": api.address,
+            "LAMBDA_TASK_ROOT": "/var/task",
+            "LAMBDA_RUNTIME_DIR": "/var/runtime",
+        }
+
+    def _wait(self, instance: _Instance, pending: Pending, timeout_s: float) -> bytes | None:
+        """None once the runtime answered; else Lambda's error document (the instance must go)."""
+        queued = time.monotonic()
+        while not pending.done.wait(WAIT_STEP_S):
+            now = time.monotonic()
+            if instance.api.init_error is not None:
+                return _error("Runtime.InitError", instance.api.init_error.decode("utf-8", "replace"))
+            if instance.process.poll() is not None:
+                return _error("Runtime.ExitError", f"the runtime exited with status {instance.process.returncode}")
+            if pending.taken_at is None and now - queued > INIT_TIMEOUT_S:
+                return _error("Runtime.InitTimeout", f"the runtime did not start within {INIT_TIMEOUT_S:.0f} seconds")
+            if pending.taken_at is not None and now - pending.taken_at > timeout_s:
+                return _error("Sandbox.Timedout", f"Task timed out after {timeout_s:.2f} seconds")
+        return None
+
+    def _reap(self) -> None:
+        while not self._closed.wait(min(self.idle_s / 2, 30.0)):
+            cutoff = time.monotonic() - self.idle_s
+            with self._changed:
+                idle = [
+                    (n, i) for n, pool in self._instances.items() for i in pool if not i.busy and i.last_used < cutoff
+                ]
+                for name, instance in idle:
+                    self._instances[name].remove(instance)
+            for _, instance in idle:
+                instance.stop()
+
+
+def _error(kind: str, message: str) -> bytes:
+    return json.dumps({"errorMessage": message, "errorType": kind}).encode()

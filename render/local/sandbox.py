@@ -1,0 +1,174 @@
+"""Run a command inside an unpacked image's root folder (render/local/rootfs.py), without a container daemon.
+
+`detect()` picks the first tool that works here: podman (when `podman info` answers), bubblewrap,
+proot, then `unshare` + `chroot` as root. Every sandbox gives the same view: the root folder
+read-only, a writable /tmp of the asked size, /proc, a minimal /dev, the host's
+/etc/resolv.conf and /etc/hosts, and the host's network (127.0.0.1 reaches the local emulator).
+The memory limit is the address-space limit (RLIMIT_AS, through prlimit) except under podman,
+which uses its cgroup. proot cannot mount: its /tmp is the spec's host folder, and its root is
+read-only only because, started as root, it runs the command as nobody (the cache folders are
+world-readable for that). The handle is a Popen in its own session, so killing its process group
+stops everything it started.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MIB = 1024 * 1024
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+NAME_FILES = ("/etc/resolv.conf", "/etc/hosts")
+NOBODY = "65534"
+PROBE_SECONDS = 10
+
+
+class SandboxUnavailable(Exception):
+    """No sandbox tool works here."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    root: Path
+    argv: list[str]
+    env: dict[str, str]
+    scratch: Path  # a fresh host folder, bound on /tmp where the tool has no sized tmpfs
+    cwd: str = "/"
+    tmp_mb: int = 512
+    memory_mb: int | None = None
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    name: str
+    wrap: Callable[[RunSpec], list[str]] = field(repr=False)
+    limits: tuple[str, ...]  # what the sandbox enforces beyond the read-only root
+
+    def command(self, spec: RunSpec) -> list[str]:
+        return self.wrap(spec)
+
+    def start(self, spec: RunSpec, **popen: Any) -> subprocess.Popen[bytes]:
+        """Start `spec.argv` in the sandbox (popen: stdout, stderr, stdin...)."""
+        return subprocess.Popen(self.command(spec), env=spec.env, start_new_session=True, **popen)
+
+
+def _bin(name: str) -> str:
+    """The tool's full path: the sandbox's environment is the function's, whose PATH is the image's."""
+    return shutil.which(name) or name
+
+
+def _memory_prefix(spec: RunSpec) -> list[str]:
+    return [_bin("prlimit"), f"--as={spec.memory_mb * MIB}", "--"] if spec.memory_mb else []
+
+
+def _podman(spec: RunSpec) -> list[str]:
+    argv = [_bin("podman"), "run", "--rm", "-i", "--network", "host", "--read-only", "--rootfs", str(spec.root)]
+    argv += ["--tmpfs", f"/tmp:rw,size={spec.tmp_mb}m,mode=1777", "--workdir", spec.cwd]
+    argv += [f"--volume={path}:{path}:ro" for path in NAME_FILES]
+    argv += [f"--env={name}" for name in spec.env]  # values from podman's own environment
+    if spec.memory_mb:
+        argv.append(f"--memory={spec.memory_mb}m")
+    return [*argv, "--", *spec.argv]
+
+
+def _bwrap(spec: RunSpec) -> list[str]:
+    argv = [_bin("bwrap"), "--ro-bind", str(spec.root), "/", "--proc", "/proc", "--dev", "/dev"]
+    argv += ["--size", str(spec.tmp_mb * MIB), "--perms", "1777", "--tmpfs", "/tmp"]
+    for path in NAME_FILES:
+        argv += ["--ro-bind", path, path]
+    argv += ["--unshare-pid", "--die-with-parent", "--chdir", spec.cwd, "--", *spec.argv]
+    return _memory_prefix(spec) + argv
+
+
+def _proot(spec: RunSpec) -> list[str]:
+    argv = [_bin("proot"), "-r", str(spec.root), "-b", "/proc", "-b", f"{spec.scratch}:/tmp"]
+    for path in (*NAME_FILES, *(f"/dev/{device}" for device in DEVICES)):
+        argv += ["-b", path]
+    argv += ["-w", spec.cwd, *spec.argv]
+    if os.geteuid() == 0:
+        # proot cannot mount anything read-only: an unprivileged user cannot write to root's files.
+        os.chown(spec.scratch, int(NOBODY), int(NOBODY))
+        argv = [_bin("setpriv"), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
+    return _memory_prefix(spec) + argv
+
+
+def _unshare(spec: RunSpec) -> list[str]:
+    root = shlex.quote(str(spec.root))
+    mount, touch = shlex.quote(_bin("mount")), shlex.quote(_bin("touch"))
+    steps = [f"{mount} --bind {root} {root}"]
+    steps += [f"{mount} --bind {path} {root}{path}" for path in NAME_FILES]
+    steps += [
+        f"{mount} -t proc proc {root}/proc",
+        f"{mount} -t tmpfs -o size={spec.tmp_mb}m,mode=1777 tmpfs {root}/tmp",
+    ]
+    steps += [f"{mount} -t tmpfs -o mode=755,size=64k tmpfs {root}/dev"]
+    for device in DEVICES:
+        steps += [f"{touch} {root}/dev/{device}", f"{mount} --bind /dev/{device} {root}/dev/{device}"]
+    steps += [
+        f"{mount} -o remount,bind,ro {root}",
+        f'exec {shlex.quote(_bin("unshare"))} --root={root} --wd={shlex.quote(spec.cwd)} -- "$@"',
+    ]
+    # A private mount namespace (unshare's default propagation): nothing is mounted on the host.
+    argv = [
+        _bin("unshare"),
+        "--mount",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "/bin/sh",
+        "-ec",
+        "; ".join(steps),
+        "sandbox",
+    ]
+    return _memory_prefix(spec) + [*argv, *spec.argv]
+
+
+def _works(argv: list[str]) -> bool:
+    try:
+        probe = subprocess.run(argv, capture_output=True, timeout=PROBE_SECONDS, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+def _podman_works() -> bool:
+    return shutil.which("podman") is not None and _works(["podman", "info"])
+
+
+def _tool(name: str) -> Callable[[], bool]:
+    return lambda: shutil.which(name) is not None
+
+
+def _unshare_works() -> bool:
+    return os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+RLIMIT_AS = "memory (address-space limit, RLIMIT_AS)"
+SANDBOXES: tuple[tuple[Sandbox, Callable[[], bool]], ...] = (
+    (Sandbox("podman", _podman, ("memory (cgroup)", "/tmp size")), _podman_works),
+    (Sandbox("bwrap", _bwrap, (RLIMIT_AS, "/tmp size", "own PID namespace")), _tool("bwrap")),
+    (Sandbox("proot", _proot, (RLIMIT_AS, "runs as nobody when started as root")), _tool("proot")),
+    (Sandbox("unshare", _unshare, (RLIMIT_AS, "/tmp size", "own PID namespace")), _unshare_works),
+)
+PACKAGES = "bubblewrap (or proot, or podman)"
+
+
+def available() -> list[Sandbox]:
+    """Every sandbox that works here, in order of preference."""
+    return [sandbox for sandbox, works in SANDBOXES if works()]
+
+
+def detect() -> Sandbox:
+    """The preferred sandbox that works here."""
+    for sandbox, works in SANDBOXES:
+        if works():
+            return sandbox
+    raise SandboxUnavailable(
+        f"no sandbox to run function images in: install {PACKAGES} (Debian: apt-get install bubblewrap proot)"
+    )

@@ -1,0 +1,122 @@
+"""Image functions run locally: the Runtime API server, then the real supervisor as an image's entry point."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from faas_supervisor.image import LayerEntry, build_layer, read_image
+
+from render.local import sandbox
+from render.local.image_runner import ImageFunctions, LocalImageFunction
+from render.local.rootfs import unpack_image
+from render.local.runtime_api import PREFIX, RuntimeApi
+from tests.local.images import archive_image
+from tests.supervisor.image_builders import busybox_layer
+
+SUPERVISOR = "/opt/faas/faas-supervisor"
+SHOUT = "#!/bin/sh\nexec tr a-z A-Z\n"  # a tool only the image has
+UPPER = 'shout < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/$(basename "$INPUT_FILE_PATH").up"\n'
+
+
+def request(api: RuntimeApi, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection(api.address, timeout=10)
+    connection.request(method, PREFIX + path, body)
+    response = connection.getresponse()
+    return response.status, dict(response.getheaders()), response.read()
+
+
+def test_runtime_api_hands_out_events_and_takes_answers() -> None:
+    api = RuntimeApi("arn:aws:lambda:us-east-1:000000000000:function:fn")
+    try:
+        taken: list[tuple[int, dict[str, str], bytes]] = []
+        runtime = threading.Thread(target=lambda: taken.append(request(api, "GET", "/invocation/next")))
+        runtime.start()
+        time.sleep(0.2)  # the runtime waits for an event
+        assert not taken
+        first = api.invoke(b'{"n": 1}', timeout_s=5)
+        runtime.join(10)
+        status, headers, body = taken[0]
+        assert (status, body, headers["Lambda-Runtime-Aws-Request-Id"]) == (200, b'{"n": 1}', first.request_id)
+        assert headers["Lambda-Runtime-Invoked-Function-Arn"].endswith(":function:fn")
+        assert 4000 < int(headers["Lambda-Runtime-Deadline-Ms"]) - time.time() * 1000 <= 5000
+        assert headers["Lambda-Runtime-Trace-Id"].startswith("Root=1-")
+        assert request(api, "POST", f"/invocation/{uuid.uuid4()}/response", b"{}")[0] == 400
+        assert request(api, "POST", f"/invocation/{first.request_id}/response", b'"ok"')[0] == 202
+        assert first.done.is_set() and (first.kind, first.body) == ("response", b'"ok"')
+        assert api.init_error is None
+        assert request(api, "POST", "/init/error", b'{"errorType": "Broken"}')[0] == 202
+        assert api.init_error == b'{"errorType": "Broken"}'
+    finally:
+        api.close()
+
+
+@pytest.mark.slow
+def test_supervisor_image_runs_warm_fails_and_times_out(
+    static_supervisor: Path, aws_env: dict[str, str], tmp_path: Path
+) -> None:
+    s3 = boto3.client("s3")
+    src, dst = f"in-{uuid.uuid4().hex[:8]}", f"out-{uuid.uuid4().hex[:8]}"
+    for bucket in (src, dst):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=src, Key="in/a.txt", Body=b"hello image\n")
+    s3.put_object(Bucket=src, Key="in/b.txt", Body=b"second\n")
+    top = Path(tempfile.mkdtemp(prefix="faas-image-"))
+    top.chmod(0o755)
+    task = {"output": [{"bucket": dst, "key_prefix": "out"}], "script": "script.sh"}
+    scripts = {"upper": UPPER, "broken": "echo failing >&2; exit 3\n", "sleepy": "sleep 30\n"}
+    base = [busybox_layer(), build_layer([LayerEntry(SUPERVISOR, static_supervisor.read_bytes(), 0o755)])]
+    functions = {}
+    try:
+        for name, script in scripts.items():
+            task_files = [
+                LayerEntry("/usr/bin/shout", SHOUT.encode(), 0o755),
+                LayerEntry("/var/task/function_config.json", json.dumps({"name": name, **task}).encode()),
+                LayerEntry("/var/task/script.sh", script.encode(), 0o755),
+            ]
+            layers = [*base, build_layer(task_files)]
+            with read_image(archive_image(top / f"{name}.tar", layers), "x86_64") as image:
+                unpacked = unpack_image(image, top / "cache")
+            # The sleepy one's supervisor would stop its script before the deadline: it must not, here.
+            env = {"TIMEOUT_THRESHOLD": "-60"} if name == "sleepy" else {}
+            timeout = 2 if name == "sleepy" else 60
+            functions[name] = LocalImageFunction.from_image(
+                name, unpacked, env, entry_point=[SUPERVISOR], memory_mb=1024, timeout_s=timeout
+            )
+        runner = ImageFunctions(sandbox.detect(), aws_env, top / "instances", max_instances=1)
+        try:
+            first = runner.invoke(functions["upper"], json.dumps(s3_event(src, "in/a.txt")).encode())
+            assert not first.failed, first.payload
+            assert first.cold
+            second = runner.invoke(functions["upper"], json.dumps(s3_event(src, "in/b.txt")).encode())
+            assert not second.failed and not second.cold, second.payload
+            assert s3.get_object(Bucket=dst, Key="out/a.txt.up")["Body"].read() == b"HELLO IMAGE\n"
+            assert s3.get_object(Bucket=dst, Key="out/b.txt.up")["Body"].read() == b"SECOND\n"
+            assert second.seconds < first.seconds
+            broken = runner.invoke(functions["broken"], json.dumps(s3_event(src, "in/a.txt")).encode())
+            assert broken.failed and "3" in json.dumps(broken.json()), broken.payload
+            started = time.monotonic()
+            sleepy = runner.invoke(functions["sleepy"], json.dumps(s3_event(src, "in/a.txt")).encode())
+            assert sleepy.failed and sleepy.json() == {
+                "errorMessage": "Task timed out after 2.00 seconds",
+                "errorType": "Sandbox.Timedout",
+            }
+            assert time.monotonic() - started < 15
+        finally:
+            runner.close()
+    finally:
+        shutil.rmtree(top)
+
+
+def s3_event(bucket: str, key: str) -> dict[str, Any]:
+    record = {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "awsRegion": "us-east-1"}
+    return {"Records": [{**record, "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}}}]}

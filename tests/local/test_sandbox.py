@@ -1,0 +1,96 @@
+"""The sandboxes that work here, each running busybox in an unpacked root: what the command sees."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from render.local import sandbox
+from render.local.sandbox import RunSpec, Sandbox, SandboxUnavailable
+
+
+def run(chosen: Sandbox, spec: RunSpec) -> tuple[int, str]:
+    process = chosen.start(spec, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output, _ = process.communicate(timeout=30)
+    return process.returncode, output.decode()
+
+
+def shell(root: Path, scratch: Path, script: str, **options: Any) -> RunSpec:
+    return RunSpec(root, ["/bin/busybox", "sh", "-c", script], {"PATH": "/bin", "WHO": "image"}, scratch, **options)
+
+
+@pytest.fixture
+def scratch(busybox_root: Path) -> Iterator[Path]:
+    """A host folder for /tmp, where nobody (proot's user) can reach it."""
+    folder = Path(tempfile.mkdtemp(dir=busybox_root.parents[2]))
+    yield folder
+    shutil.rmtree(folder)
+
+
+@pytest.fixture(scope="module")
+def loopback_server() -> Iterator[int]:
+    class Hello(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"hello from the host")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_bubblewrap_is_chosen_when_podman_is_absent() -> None:
+    if shutil.which("bwrap") is None or shutil.which("podman") is not None:
+        pytest.skip("needs bubblewrap and no podman")
+    assert sandbox.detect().name == "bwrap"
+
+
+def test_no_tool_names_the_packages(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SandboxUnavailable, match="bubblewrap"):
+        sandbox.detect()
+
+
+@pytest.mark.parametrize("chosen", sandbox.available(), ids=lambda s: s.name)
+def test_echo_in_a_read_only_root(chosen: Sandbox, busybox_root: Path, scratch: Path) -> None:
+    status, output = run(chosen, RunSpec(busybox_root, ["/bin/busybox", "echo", "hello", "$WHO"], {}, scratch))
+    assert (status, output) == (0, "hello $WHO\n")
+    script = 'touch /written; echo "root:$?"; echo data > /tmp/f && cat /tmp/f; pwd; echo "$WHO"; ls /dev/null'
+    status, output = run(chosen, shell(busybox_root, scratch, script, cwd="/tmp"))
+    assert status == 0, output
+    lines = output.splitlines()
+    assert lines[0].startswith("touch: /written:") and lines[1:] == ["root:1", "data", "/tmp", "image", "/dev/null"]
+    assert not (busybox_root / "written").exists()
+
+
+@pytest.mark.parametrize("chosen", sandbox.available(), ids=lambda s: s.name)
+def test_host_network_name_files_proc_and_limits(
+    chosen: Sandbox, busybox_root: Path, scratch: Path, loopback_server: int
+) -> None:
+    script = (
+        f"wget -q -O - http://127.0.0.1:{loopback_server}/; echo; grep -c . /etc/resolv.conf; "
+        "grep -c . /etc/hosts; grep 'Max address space' /proc/self/limits; df -m /tmp | tail -1"
+    )
+    spec = shell(busybox_root, scratch, script, memory_mb=256, tmp_mb=64)
+    status, output = run(chosen, spec)
+    assert status == 0, output
+    lines = output.splitlines()
+    assert lines[0] == "hello from the host"
+    host_lines = [len([line for line in Path(name).read_text().splitlines() if line]) for name in sandbox.NAME_FILES]
+    assert [int(count) for count in lines[1:3]] == host_lines
+    assert lines[-2].split()[3:5] == [str(256 * 1024 * 1024)] * 2
+    if "/tmp size" in chosen.limits:
+        assert lines[-1].split()[1] == "64"
