@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine: `make demo` (the video-process workflow, applied to the
 # local AWS emulator and run on a generated video) and `make test` (the test suite). Both create
-# .venv on first use.
+# .venv on first use. Releases: `make dist` (the wheel, with the static supervisor binaries that
+# `make binaries` builds; see supervisor/README.md#building-the-binaries).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +14,12 @@ AWS_LOCAL := AWS_ENDPOINT_URL=$(ENDPOINT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCE
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: install test demo clean
+# The static supervisor, one per architecture, shipped in the wheel as package data.
+BINARY_DIR := supervisor/faas_supervisor/bin
+BINARY_ARCHES := x86_64 arm64
+BUILD_STATIC := supervisor/build/build_static.py
+
+.PHONY: install test demo clean binaries dist
 
 $(BIN)/faas-render: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +59,20 @@ demo: install
 	$(AWS_LOCAL) $(BIN)/faas put video-split $(DEMO_DIR)/sample.y4m --root $(DEMO_DIR)/root && \
 	$(AWS_LOCAL) $(BIN)/faas get frame-stats $(DEMO_DIR)/results --root $(DEMO_DIR)/root && \
 	echo "==> results:" && for result in $(DEMO_DIR)/results/*.json; do cat $$result; echo; done
+
+# Release builds (root): each in a Debian root filesystem of its architecture, arm64 under
+# qemu-user; cached, so running this again with nothing changed only copies the binaries.
+binaries:
+	@for arch in $(BINARY_ARCHES); do \
+	  echo "==> $(BINARY_DIR)/linux-$$arch/faas-supervisor"; \
+	  $(PYTHON) $(BUILD_STATIC) --arch $$arch --out $(BINARY_DIR)/linux-$$arch || exit 1; \
+	done
+
+# One platform-independent wheel carrying both binaries, checked (tag, binaries, modes) after.
+dist: binaries
+	rm -rf build dist/faas_render-*.whl
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) $(PYTHON) -m pip wheel --no-deps --wheel-dir dist .
+	$(PYTHON) supervisor/build/check_wheel.py dist/faas_render-*-py3-none-any.whl
 
 clean:
 	rm -rf $(DEMO_DIR) build *.egg-info

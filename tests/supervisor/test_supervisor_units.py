@@ -151,27 +151,3 @@ def test_runner_stderr_tail_is_bounded_and_no_time_left(tmp_path: Path):
     assert len(res.stderr_tail.encode()) <= runner.STDERR_TAIL_BYTES and "line1999" in res.stderr_tail
     skipped = runner.run(["/bin/false"], env={}, cwd=tmp_path, timeout=-1)
     assert skipped.timed_out and skipped.duration == 0.0
-
-
-def test_supervisor_binary_override_and_cache_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from render.terraform import supervisor_build
-
-    prebuilt = tmp_path / "prebuilt"
-    prebuilt.write_bytes(b"\x7fELF")
-    monkeypatch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(prebuilt))
-    assert supervisor_build.supervisor_binary("x86_64") == prebuilt
-    monkeypatch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(tmp_path / "missing"))
-    with pytest.raises(supervisor_build.SupervisorBuildError, match="missing"):
-        supervisor_build.supervisor_binary("x86_64")
-
-    monkeypatch.delenv("FAAS_RENDER_SUPERVISOR_BINARY")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    try:
-        key = supervisor_build.build_key()
-    except supervisor_build.SupervisorBuildError as exc:
-        pytest.skip(str(exc))
-    assert key == supervisor_build.build_key() and len(key) == 16
-    cached = tmp_path / "cache" / "faas-render" / f"supervisor-{key}" / "faas-supervisor"
-    cached.parent.mkdir(parents=True)
-    cached.write_bytes(b"cached")
-    assert supervisor_build.supervisor_binary("x86_64") == cached  # no build when the key is cached
