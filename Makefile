@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine: `make demo` (the video-process workflow, applied to the
-# local AWS emulator and run on a generated video) and `make test` (the test suite). Both create
-# .venv on first use.
+# local AWS emulator and run on a generated video) and `make test` (ruff, mypy, then the test
+# suite, benchmarks' --quick runs included). Both create .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +13,7 @@ AWS_LOCAL := AWS_ENDPOINT_URL=$(ENDPOINT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCE
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: install test demo clean
+.PHONY: install lint test demo clean
 
 $(BIN)/faas-render: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,13 @@ $(CHECKOV):
 	$(CHECKOV_VENV)/bin/pip install --quiet checkov
 	touch $@
 
-test: install $(CHECKOV)
+# Lint and type checks first: they take seconds and stop `make test` before the long part.
+lint: install
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/mypy
+
+test: install lint $(CHECKOV)
 	CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m pytest
 
 # Starts `faas local` in the background (stopped on exit), renders and applies the example

@@ -38,9 +38,11 @@ def check(values: Any, locate: Callable[[KeyPath], Location], ref: str | None = 
 def _describe(error: jsonschema.ValidationError, locate: Callable[[KeyPath], Location]) -> Iterable[Problem]:
     path: KeyPath = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
+    instance: Any = error.instance  # a validation error always has one (the stubs allow "unset")
+    expected: Any = error.validator_value
     if error.validator == "additionalProperties":
         known = sorted(schema.get("properties", {}))
-        for key in sorted(set(error.instance) - set(known)):
+        for key in sorted(set(instance) - set(known)):
             guess = difflib.get_close_matches(str(key), known, n=1)
             hint = f"; did you mean '{guess[0]}'?" if guess else f"; expected one of: {', '.join(known)}"
             yield locate(path + (key,)), f"unknown key{hint}"
@@ -56,9 +58,7 @@ def _describe(error: jsonschema.ValidationError, locate: Callable[[KeyPath], Loc
     if error.validator == "pattern":
         message = f"{error.instance!r} is not valid"
     if error.validator == "enum":
-        message = (
-            f"{error.instance!r} is not one of {', '.join(repr(v) for v in error.validator_value if v is not None)}"
-        )
+        message = f"{error.instance!r} is not one of {', '.join(repr(v) for v in expected if v is not None)}"
     description = schema.get("description")
     if description and error.validator != "enum":
         message += f" (expected: {description})"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,8 +163,15 @@ class FakeContext:
         return self._deadline_ms
 
 
+LambdaTask = Callable[..., Path]
+"""lambda_task(config, script=None, script_name="script.sh") -> the task root."""
+S3Event = Callable[..., dict[str, Any]]
+"""s3_event(bucket, *url_encoded_keys, event_name="ObjectCreated:Put") -> an S3 notification."""
+ContextFactory = type[FakeContext]
+
+
 @pytest.fixture
-def lambda_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def lambda_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LambdaTask:
     """Write function_config.json + script into a fake task root (LAMBDA_TASK_ROOT)."""
 
     def make(config: dict[str, Any], script: str | None = None, script_name: str = "script.sh") -> Path:
@@ -202,12 +209,12 @@ def _s3_event(bucket: str, *keys: str, event_name: str = "ObjectCreated:Put") ->
 
 
 @pytest.fixture
-def s3_event():
+def s3_event() -> S3Event:
     """s3_event(bucket, *url_encoded_keys) -> an S3 notification event."""
     return _s3_event
 
 
 @pytest.fixture
-def context():
+def context() -> ContextFactory:
     """context(remaining_ms=60000) -> a fake Lambda context."""
     return FakeContext
