@@ -16,6 +16,7 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,11 @@ PROVIDER = "s3.ext"
 SCRIPT = 'echo "result of $REQUEST_ID" > "$TMP_OUTPUT_DIR/result.txt"\nenv > "$TMP_OUTPUT_DIR/env.txt"\n'
 
 
+@cache
 def account_client(endpoint: str, service: str, account: str) -> Any:
-    """A client whose requests the moto server attributes to `account` (header x-moto-account-id)."""
+    """A client whose requests the moto server attributes to `account` (header x-moto-account-id).
+
+    Made once per process, as the conftest's own clients are."""
     client = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION).client(
         service, endpoint_url=endpoint
     )
