@@ -1,7 +1,8 @@
 # Two entry points for a fresh machine: `make demo` (the video-process workflow, applied to the
-# local AWS emulator and run on a generated video) and `make test` (the test suite). Both create
-# .venv on first use. Releases: `make dist` (the wheel, with the static supervisor binaries that
-# `make binaries` builds; see supervisor/README.md#building-the-binaries).
+# local AWS emulator and run on a generated video) and `make test` (ruff, mypy, then the test
+# suite, benchmarks' --quick runs included). Both create .venv on first use. Releases: `make dist`
+# (the wheel, with the static supervisor binaries that `make binaries` builds; see
+# supervisor/README.md#building-the-binaries).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,7 +20,7 @@ BINARY_DIR := supervisor/faas_supervisor/bin
 BINARY_ARCHES := x86_64 arm64
 BUILD_STATIC := supervisor/build/build_static.py
 
-.PHONY: install test demo clean binaries dist
+.PHONY: install lint test demo clean binaries dist
 
 $(BIN)/faas-render: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +35,13 @@ $(CHECKOV):
 	$(CHECKOV_VENV)/bin/pip install --quiet checkov
 	touch $@
 
-test: install $(CHECKOV)
+# Lint and type checks first: they take seconds and stop `make test` before the long part.
+lint: install
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/mypy
+
+test: install lint $(CHECKOV)
 	CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m pytest
 
 # Starts `faas local` in the background (stopped on exit), renders and applies the example

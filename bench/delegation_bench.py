@@ -1,6 +1,6 @@
 """lambda-batch delegation: time from the deadline to the Batch job being submitted.
 
-    python bench/delegation_bench.py [--runs 20]
+    python bench/delegation_bench.py [--runs 20] [--quick]
 
 A moto server (render.local.emulator.start(port=0)) holds a real Batch setup: VPC, subnet, security
 group, roles, a managed compute environment, a job queue, a job definition and an artifacts
@@ -25,6 +25,8 @@ first invocation of each worker (one per event) is reported apart: it creates th
 too (the S3 event's client already exists: it downloaded the input before the script ran), as
 the first delegation of a fresh Lambda instance does. Every job is checked
 with DescribeJobs (queue, and the event it carries).
+
+--quick (2 warm runs per event) checks that the benchmark still runs; its medians mean little.
 """
 
 from __future__ import annotations
@@ -181,10 +183,13 @@ def events() -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=20, help="warm delegations per event (after the first)")
+    parser.add_argument("--runs", type=int, help="warm delegations per event, after the first (default: 20)")
+    parser.add_argument("--quick", action="store_true", help="2 warm runs per event: a smoke test")
     args = parser.parse_args()
+    runs: int = args.runs or (2 if args.quick else 20)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server, endpoint = emulator.start(port=0)
+    running = emulator.start(port=0)
+    endpoint = running.endpoint
     try:
         settings = batch_setup(endpoint)
         with tempfile.TemporaryDirectory(prefix="delegation-bench-") as scratch:
@@ -212,7 +217,7 @@ def main() -> None:
             sent = events()
             rows = []
             for name, event in sent.items():  # one worker (a fresh Lambda instance) per event
-                command = [sys.executable, "-c", WORKER, json.dumps({name: event}), str(args.runs)]
+                command = [sys.executable, "-c", WORKER, json.dumps({name: event}), str(runs)]
                 command += [str(REMAINING_MS), str(THRESHOLD_S)]
                 proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
                 if proc.returncode != 0:
@@ -220,8 +225,8 @@ def main() -> None:
                 rows += json.loads(proc.stdout)
         check_jobs(endpoint, rows, sent, settings["FAAS_JOB_QUEUE"])
     finally:
-        server.stop()
-    report(rows, args.runs)
+        running.stop()
+    report(rows, runs)
 
 
 def check_jobs(endpoint: str, rows: list[dict[str, Any]], sent: dict[str, Any], queue: str) -> None:

@@ -4,7 +4,10 @@ Each render runs `faas-render` in a fresh process (what a user runs), timed from
 peak memory is the process's maximum resident set size. Reported: the median of --repeat runs
 and the growth factor from one size to the next.
 
-    python bench/render_bench.py [--sizes 1 10 100 1000] [--repeat 5]
+    python bench/render_bench.py [--sizes 1 10 100 1000] [--repeat 5] [--quick]
+
+--quick (1 and 10 functions, one render each) checks that the benchmark still runs; its figures
+mean nothing.
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ def one_render(fdl: Path, network: Path, output: Path, env: dict[str, str]) -> t
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100, 1000])
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--sizes", type=int, nargs="+", help="functions per FDL file (default: 1 10 100 1000)")
+    parser.add_argument("--repeat", type=int, help="renders per size (default: 5)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one render each: a smoke test")
     args = parser.parse_args()
+    sizes: list[int] = args.sizes or ([1, 10] if args.quick else [1, 10, 100, 1000])
+    repeat: int = args.repeat or (1 if args.quick else 5)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         network = root / "network.yaml"
@@ -50,9 +56,9 @@ def main() -> None:
         print("| functions | median time (s) | peak memory (MiB) | time growth | memory growth |")
         print("| ---: | ---: | ---: | ---: | ---: |")
         previous: tuple[float, float] | None = None
-        for size in args.sizes:
+        for size in sizes:
             fdl = write_fdl(root / f"fdl-{size}", size)
-            runs = [one_render(fdl, network, root / f"out-{size}", env) for _ in range(args.repeat)]
+            runs = [one_render(fdl, network, root / f"out-{size}", env) for _ in range(repeat)]
             seconds = statistics.median(r[0] for r in runs)
             memory = statistics.median(r[1] for r in runs)
             growth = f"x{seconds / previous[0]:.1f} | x{memory / previous[1]:.2f}" if previous else "- | -"

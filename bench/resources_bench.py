@@ -6,13 +6,16 @@ measured here by rendering the same functions with compute settings that differ 
 functions with equal settings share one compute environment and queue. Both roots are planned
 against the local emulator and the planned resources counted.
 
-    python bench/resources_bench.py [--sizes 1 10 50]
+    python bench/resources_bench.py [--sizes 1 10 50] [--quick]
+
+--quick (one function) checks that the benchmark still runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -67,9 +70,13 @@ def scar_layout(fdl: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--sizes", type=int, nargs="+", help="Batch functions per FDL file (default: 1 10 50)")
+    parser.add_argument("--quick", action="store_true", help="one function only: a smoke test")
     args = parser.parse_args()
-    server, endpoint = emulator.start(port=0)
+    sizes: list[int] = args.sizes or ([1] if args.quick else [1, 10, 50])
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+    running = emulator.start(port=0)
+    endpoint = running.endpoint
     try:
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
@@ -91,7 +98,7 @@ def main() -> None:
                 "| compute environments + queues (ours / SCAR) |"
             )
             print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-            for size in args.sizes:
+            for size in sizes:
                 fdl = write_fdl(folder / f"n{size}", size, batch_every=1)
                 ours = planned_resources(fdl, network, folder / f"ours-{size}", env)
                 scar = planned_resources(scar_layout(fdl), network, folder / f"scar-{size}", env)
@@ -102,7 +109,7 @@ def main() -> None:
                     flush=True,
                 )
     finally:
-        server.stop()
+        running.stop()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Our supervisor against faas-supervisor 1.5.8 (the runtime SCAR deploys), side by side.
 
-    python bench/supervisor_bench.py [--events 30] [--warmup 3] [--imports 21] [--venv DIR]
+    python bench/supervisor_bench.py [--events 30] [--warmup 3] [--imports 21] [--venv DIR] [--quick]
 
 One run, one moto server (render.local.emulator.start(port=0)), one 1 MiB input object, one S3 event,
 one trivial script (`cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"`), for both supervisors:
@@ -36,6 +36,11 @@ use. Its wheel declares `webdavclient3==3.14.6requests`, which no pip can satisf
 finds no such version, pip >= 23.3 rejects the specifier): it is installed with --no-deps and
 its dependencies named explicitly (webdavclient3 3.14.6, requests, PyYAML, boto3 pinned to the
 version in this environment, so both sides use the same boto3).
+
+--quick (3 events after 1 warm-up, 3 interpreters per import figure) checks that the benchmark
+still runs; its figures mean little. It measures faas-supervisor too, creating its venv if need
+be; only when that venv cannot be created (no access to PyPI) does it say so on stderr and leave
+their cells '-'.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ import logging
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -58,8 +64,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from faas_supervisor.config import CONFIG_FILE_NAME, parse_config  # noqa: E402
+
 from render.local import emulator  # noqa: E402
-from render.terraform.artifacts import config_json, deterministic_zip, supervisor_sources  # noqa: E402
+from render.terraform.artifacts import deterministic_zip, supervisor_sources  # noqa: E402
 
 THEIR_VERSION = "1.5.8"
 INPUT_BYTES = 1024 * 1024
@@ -320,19 +328,44 @@ def fmt_ratio(ours: float, theirs: float) -> str:
     return f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.4f}"
 
 
+def install_theirs(venv: Path, quick: bool) -> Path | None:
+    """faas-supervisor's python; in --quick mode None (said on stderr) when it cannot be installed."""
+    try:
+        return their_venv(venv)
+    except (subprocess.CalledProcessError, OSError) as exc:
+        if not quick:
+            raise
+        print(
+            f"faas-supervisor {THEIR_VERSION} could not be installed into {venv} ({exc}): "
+            "--quick measures our side only",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=30, help="timed events per supervisor")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--imports", type=int, default=21, help="fresh interpreters per import figure")
+    parser.add_argument("--events", type=int, help="timed events per supervisor (default: 30)")
+    parser.add_argument("--warmup", type=int, help="untimed events first (default: 3)")
+    parser.add_argument("--imports", type=int, help="fresh interpreters per import figure (default: 21)")
     parser.add_argument("--venv", type=Path, help="where faas-supervisor's venv lives (default: in the cache)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 events, 1 warm-up, 3 interpreters: a smoke test (skips faas-supervisor only if it cannot be installed)",
+    )
     args = parser.parse_args()
+    events: int = args.events or (3 if args.quick else 30)
+    warmup: int = args.warmup if args.warmup is not None else (1 if args.quick else 3)
+    imports: int = args.imports or (3 if args.quick else 21)
 
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     venv = args.venv or cache_dir() / f"faas-supervisor-{THEIR_VERSION}-py{py}"
-    their_python = their_venv(venv)
+    their_python = install_theirs(venv, args.quick)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-    server, endpoint = emulator.start(port=0)
+    running = emulator.start(port=0)
+    endpoint = running.endpoint
     workers: list[Worker] = []
     try:
         import boto3
@@ -358,7 +391,10 @@ def main() -> None:
             "output": [{"bucket": "bench-out-ours", "key_prefix": "out"}],
         }
         entries = [(n, c, 0o644) for n, c in supervisor_sources()]
-        entries += [("function_config.json", config_json(config), 0o644), ("script.sh", SCRIPT.encode(), 0o755)]
+        entries += [
+            (CONFIG_FILE_NAME, parse_config(config, "bench").to_json(), 0o644),
+            ("script.sh", SCRIPT.encode(), 0o755),
+        ]
         task_zip = deterministic_zip(entries)
         task_root = scratch / "task"
         with zipfile.ZipFile(io.BytesIO(task_zip)) as archive:
@@ -382,16 +418,15 @@ def main() -> None:
         }
         floor_spec = {"script": str(script), "bucket": "bench-out-floor", "prefix": "out"}
 
-        workers = [
-            Worker("ours", Path(sys.executable), ours_env, {}, scratch / "ours.log"),
-            Worker("theirs", their_python, their_env, {}, scratch / "theirs.log"),
-            Worker("floor", Path(sys.executable), base_env(endpoint), floor_spec, scratch / "floor.log"),
-        ]
+        workers = [Worker("ours", Path(sys.executable), ours_env, {}, scratch / "ours.log")]
+        if their_python:
+            workers.append(Worker("theirs", their_python, their_env, {}, scratch / "theirs.log"))
+        workers.append(Worker("floor", Path(sys.executable), base_env(endpoint), floor_spec, scratch / "floor.log"))
         if not workers[0].origin.startswith(str(task_root)):
             raise SystemExit(f"ours imported from {workers[0].origin}, not from the unpacked zip")
         buckets = {"ours": "bench-out-ours", "theirs": "bench-out-theirs", "floor": "bench-out-floor"}
         times: dict[str, list[float]] = {w.name: [] for w in workers}
-        for n in range(args.warmup + args.events):
+        for n in range(warmup + events):
             order = workers if n % 2 == 0 else workers[::-1]
             for worker in order:
                 answer = worker.invoke(event)
@@ -403,68 +438,111 @@ def main() -> None:
                 if head["ContentLength"] != INPUT_BYTES:
                     raise SystemExit(f"{worker.name}: output of {head['ContentLength']} bytes")
                 s3.delete_object(Bucket=buckets[worker.name], Key="out/input.bin")
-                if n >= args.warmup:
+                if n >= warmup:
                     times[worker.name].append(answer["seconds"] * 1000)
         origins = {w.name: w.origin for w in workers}
         for worker in workers:
             worker.close()
         workers = []
 
-        ours_imports = import_times(Path(sys.executable), "faas_supervisor.lambda_function", ours_env, args.imports)
-        their_imports = import_times(their_python, "faassupervisor.supervisor", their_env, args.imports)
-        sizes = artifact_sizes(their_python, task_zip, venv)
+        ours_imports = import_times(Path(sys.executable), "faas_supervisor.lambda_function", ours_env, imports)
+        their_imports = (
+            import_times(their_python, "faassupervisor.supervisor", their_env, imports) if their_python else None
+        )
+        sizes = artifact_sizes(their_python, task_zip, venv) if their_python else ours_sizes(task_zip)
     finally:
         for worker in workers:
             worker.proc.kill()
-        server.stop()
+        running.stop()
+    shutil.rmtree(scratch, ignore_errors=True)  # kept when a worker failed: its log is there
 
-    print(
-        f"Python {platform.python_version()}, boto3 {boto3.__version__} on both sides, "
-        f"faas-supervisor {THEIR_VERSION} from {origins['theirs']}, ours from the unpacked Lambda zip; "
-        f"{args.events} events after {args.warmup} warm-up events, {args.imports} interpreters per import figure.\n"
+    theirs_from = (
+        f"faas-supervisor {THEIR_VERSION} from {origins['theirs']}"
+        if "theirs" in origins
+        else f"faas-supervisor {THEIR_VERSION} not installed (its cells are '-')"
     )
+    print(
+        f"Python {platform.python_version()}, boto3 {boto3.__version__} on both sides, {theirs_from}, "
+        f"ours from the unpacked Lambda zip; "
+        f"{events} events after {warmup} warm-up events, {imports} interpreters per import figure.\n"
+    )
+    report(times, ours_imports, their_imports, sizes)
+
+
+def ours_sizes(task_zip: bytes) -> dict[str, int]:
+    """Our artifact sizes alone (faas-supervisor not installed)."""
+    ours_supervisor = deterministic_zip([(n, c, 0o644) for n, c in supervisor_sources()])
+    return {"ours_zip": len(task_zip), "ours_supervisor_only": len(ours_supervisor)}
+
+
+def report(
+    times: dict[str, list[float]],
+    ours_imports: dict[str, Any],
+    their_imports: dict[str, Any] | None,
+    sizes: dict[str, int],
+) -> None:
+    """The three markdown tables; faas-supervisor's cells are '-' when it was not measured."""
     print("| per event (1 MiB in, `cp`, 1 MiB out) | median (ms) | quartiles (ms) | ours / theirs |")
     print("| --- | ---: | ---: | ---: |")
-    medians = {}
+    medians: dict[str, float] = {}
     for name, label in (
         ("ours", "ours (direct)"),
         ("theirs", "faas-supervisor 1.5.8 (AWS_Lambda_Image path)"),
         ("floor", "floor: boto3 + `/bin/sh`, no supervisor"),
     ):
+        if name not in times:
+            print(f"| {label} | - | - | - |")
+            continue
         q1, median, q3 = quartiles(times[name])
         medians[name] = median
         ratio = fmt_ratio(medians["ours"], median) if name == "theirs" else ""
         print(f"| {label} | {median:.1f} | {q1:.1f}-{q3:.1f} | {ratio} |")
-    over_ours, over_theirs = medians["ours"] - medians["floor"], medians["theirs"] - medians["floor"]
+    over_ours = medians["ours"] - medians["floor"]
     print(f"| ours minus the floor (the supervisor's own cost) | {over_ours:.1f} | | |")
-    ratio = fmt_ratio(over_ours, over_theirs) if over_theirs > 0 else "-"
-    print(f"| theirs minus the floor | {over_theirs:.1f} | | {ratio} |")
+    if "theirs" in medians:
+        over_theirs = medians["theirs"] - medians["floor"]
+        ratio = fmt_ratio(over_ours, over_theirs) if over_theirs > 0 else "-"
+        print(f"| theirs minus the floor | {over_theirs:.1f} | | {ratio} |")
+    else:
+        print("| theirs minus the floor | - | | - |")
     print()
+
+    def theirs(key: str, digits: int) -> str:
+        return f"{their_imports[key]:.{digits}f}" if their_imports else "-"
+
+    def import_ratio(key: str) -> str:
+        return fmt_ratio(ours_imports[key], their_imports[key]) if their_imports else "-"
+
+    their_boto3 = ("yes" if their_imports["loads_boto3"] else "no") if their_imports else "-"
     print("| cold import (median, ms) | ours | faas-supervisor 1.5.8 | ours / theirs |")
     print("| --- | ---: | ---: | ---: |")
-    print(f"| `import boto3` | {ours_imports['boto3']:.0f} | {their_imports['boto3']:.0f} | |")
+    print(f"| `import boto3` | {ours_imports['boto3']:.0f} | {theirs('boto3', 0)} | |")
     print(
-        f"| handler module after boto3 | {ours_imports['after_boto3']:.1f} | {their_imports['after_boto3']:.1f} "
-        f"| {fmt_ratio(ours_imports['after_boto3'], their_imports['after_boto3'])} |"
+        f"| handler module after boto3 | {ours_imports['after_boto3']:.1f} | {theirs('after_boto3', 1)} "
+        f"| {import_ratio('after_boto3')} |"
     )
     print(
         f"| handler module alone (imports boto3: ours {'yes' if ours_imports['loads_boto3'] else 'no'}, "
-        f"theirs {'yes' if their_imports['loads_boto3'] else 'no'}) | {ours_imports['alone']:.1f} "
-        f"| {their_imports['alone']:.1f} | {fmt_ratio(ours_imports['alone'], their_imports['alone'])} |"
+        f"theirs {their_boto3}) | {ours_imports['alone']:.1f} | {theirs('alone', 1)} | {import_ratio('alone')} |"
     )
     print()
+
+    def size_row(label: str, key: str) -> str:
+        if key not in sizes:
+            return f"| {label} | - | - |"
+        return f"| {label} | {sizes[key]} | {fmt_ratio(sizes['ours_zip'], sizes[key])} |"
+
     print("| artifact | bytes | ours / this |")
     print("| --- | ---: | ---: |")
     print(f"| ours: Lambda zip (supervisor + config + script) | {sizes['ours_zip']} | 1.00 |")
     print(f"| ours: supervisor files only | {sizes['ours_supervisor_only']} | |")
-    print(f"| theirs: wheel on PyPI | {sizes['their_wheel']} | {fmt_ratio(sizes['ours_zip'], sizes['their_wheel'])} |")
+    print(size_row("theirs: wheel on PyPI", "their_wheel"))
+    print(size_row("theirs: `faassupervisor` sources, zipped as ours", "their_sources_zip"))
     print(
-        f"| theirs: `faassupervisor` sources, zipped as ours | {sizes['their_sources_zip']} "
-        f"| {fmt_ratio(sizes['ours_zip'], sizes['their_sources_zip'])} |"
-    )
-    print(
-        f"| theirs: sources + imports the Lambda runtime lacks ({', '.join(THEIR_LAYER_DISTS[1:])}) "
-        f"| {sizes['their_layer_zip']} | {fmt_ratio(sizes['ours_zip'], sizes['their_layer_zip'])} |"
+        size_row(
+            f"theirs: sources + imports the Lambda runtime lacks ({', '.join(THEIR_LAYER_DISTS[1:])})",
+            "their_layer_zip",
+        )
     )
 
 

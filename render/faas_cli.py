@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from render import __version__
-from render.commands import COMMANDS
+from render.commands import diagram, get, invoke, job, local, logs, ls, put, review
 
+COMMANDS: list[ModuleType] = [local, put, get, invoke, logs, job, ls, review, diagram]
 EPILOG = """\
 Removing a deployment is `terraform destroy` in its rendered directory (or
 `faas-render FDL -o DIR --destroy`): Terraform created it, Terraform removes it."""

@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated home, a stand-in supervisor binary, and a moto server on loopback.
+"""Shared fixtures: an isolated home, a stand-in supervisor binary, a moto server on loopback, and
+botocore's data files parsed once per process.
 
 Shared helpers that are not fixtures are in tests/helpers.py."""
 
@@ -8,12 +9,41 @@ import os
 import pwd
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 from render.local import emulator
 from render.terraform.supervisor_binary import SupervisorBinaryError, native_architecture, supervisor_binary
 from tests.helpers import LocalRegistry, aws_variables, start_registry
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_botocore_data() -> Iterator[None]:
+    """Every boto3 session of the test process shares one botocore data loader.
+
+    A new session otherwise parses the service model and endpoint JSON files again for its first
+    client, and the code under test makes new sessions as it does in production (the supervisor
+    after every reset_clients(), the faas commands for each command): that parsing was about half
+    of the supervisor tests' time. Sessions, clients and credentials stay separate; only the parsed files are shared,
+    as they are between the clients of one session.
+    """
+    original = botocore.session.create_loader
+    loaders: dict[Any, botocore.loaders.Loader] = {}
+
+    def create_loader(search_path_string: Any = None) -> botocore.loaders.Loader:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = original(search_path_string)
+        loader = loaders[search_path_string]
+        # Each boto3 session appends boto3's own data folder to its loader's paths: once is enough.
+        loader.search_paths[:] = dict.fromkeys(loader.search_paths)
+        return loader
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", create_loader)
+        yield
 
 
 @pytest.fixture(autouse=True)

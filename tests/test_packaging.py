@@ -132,3 +132,10 @@ def test_installed_faas_render_renders_every_kind_of_batch_host(installed: Path,
         block = main_tf[main_tf.index(f'module "batch_{name}"') :]
         block = block[: block.index("\n}\n")]
         assert f'object_keys["supervisor-{architecture}"]' in block, name
+
+
+def test_installed_faas_works_and_names_the_extra_of_the_emulator(installed: Path) -> None:
+    assert subprocess.run([installed / "bin" / "faas", "--help"], capture_output=True, timeout=60).returncode == 0
+    done = subprocess.run([installed / "bin" / "faas", "local"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "pip install 'faas-render[local]'" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

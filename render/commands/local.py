@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from render.aws.connection import DEFAULT_REGION, EMULATOR_CREDENTIALS, CommandError
+from render.aws.connection import DEFAULT_REGION, EMULATOR_CREDENTIALS, EXIT_USAGE, CommandError
 from render.commands.options import reported
 from render.local import emulator
 
@@ -74,6 +74,10 @@ def say(line: str) -> None:
 
 @reported
 def run(args: argparse.Namespace) -> int:
+    try:
+        emulator.require_emulator()
+    except emulator.EmulatorMissing as error:
+        raise CommandError(str(error), EXIT_USAGE) from None
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the server's request log
     stop = threading.Event()

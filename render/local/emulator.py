@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
-
 from render.local.service import LocalService
 
 if TYPE_CHECKING:
     from flask import Flask
+    from werkzeug.serving import BaseWSGIServer
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -69,6 +68,20 @@ class Emulator:
             self.restore.pop()()
 
 
+class EmulatorMissing(ImportError):
+    """The emulator's server (moto) is an optional part of faas-render."""
+
+
+def require_emulator() -> None:
+    """Raise EmulatorMissing, naming the extra to install, when moto's server cannot be imported."""
+    try:
+        import moto.moto_server.werkzeug_app  # noqa: F401
+    except ImportError as error:
+        raise EmulatorMissing(
+            f"the local emulator needs moto's server ({error.name} is missing): pip install 'faas-render[local]'"
+        ) from None
+
+
 def start(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
@@ -85,6 +98,7 @@ def start(
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from moto.s3 import notifications
+    from werkzeug.serving import make_server
 
     from render.local import invocations, registry  # they patch moto, a test-only dependency elsewhere
     from render.local.ecr import PATCHES

@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -146,7 +147,7 @@ def test_ls_lists_mode_memory_and_queue(
 def frame_event(key: str) -> str:
     s3 = boto3.client("s3")
     s3.copy_object(Bucket="video-process-faas", Key=key, CopySource="video-process-faas/frames/sample-0001.ppm")
-    record = {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "awsRegion": "us-east-1"}
+    record: dict[str, Any] = {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "awsRegion": "us-east-1"}
     record["s3"] = {"bucket": {"name": "video-process-faas"}, "object": {"key": key}}
     return json.dumps({"Records": [record]})
 

@@ -1,8 +1,9 @@
 """Fixtures for the supervisor tests: a real moto server and real registries on loopback, no mocking.
 
 The server is the session's shared one (tests/conftest.py); its autouse fixtures (isolated
-HOME, a stand-in FAAS_RENDER_SUPERVISOR_BINARY) apply here too and are undone where a test needs
-the real thing.
+HOME, a stand-in FAAS_RENDER_SUPERVISOR_BINARY, botocore's data parsed once) apply here too and
+are undone where a test needs the real thing. The tests' own clients (Aws.client) are made once
+per process; the supervisor's are reset for every test, as before.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,13 @@ def sup_moto_endpoint(moto_endpoint: str) -> str:
     return moto_endpoint
 
 
+@cache
 def _client(service: str, endpoint: str) -> Any:
+    """The tests' own client for `service` at `endpoint`, made once per process (clients are thread-safe).
+
+    Its credentials and region are given here, so the environment of the test that first asks for it
+    does not matter; the supervisor's own clients are not these (faas_supervisor.aws.client).
+    """
     import boto3
 
     return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION).client(
@@ -90,13 +98,35 @@ class BatchInfra:
     artifacts_bucket: str
 
 
-@pytest.fixture(scope="session")
+_batch_infra: dict[str, BatchInfra] = {}
+
+
+@pytest.fixture
 def batch_infra(sup_moto_endpoint: str) -> BatchInfra:
-    """A real (moto) Batch queue and job definition: VPC, subnet, SG, roles, instance profile."""
-    ec2 = _client("ec2", sup_moto_endpoint)
-    iam = _client("iam", sup_moto_endpoint)
-    batch = _client("batch", sup_moto_endpoint)
-    s3 = _client("s3", sup_moto_endpoint)
+    """A real (moto) Batch queue and job definition: VPC, subnet, SG, roles, instance profile.
+
+    Made once per emulator, and made again when it is gone: tests elsewhere reset the shared
+    emulator (emulator.reset), and may run between two supervisor tests (pytest-xdist, -k, any
+    order). Checking costs two requests.
+    """
+    infra = _batch_infra.get(sup_moto_endpoint)
+    if infra is None or not _batch_infra_exists(sup_moto_endpoint, infra):
+        infra = _batch_infra[sup_moto_endpoint] = _create_batch_infra(sup_moto_endpoint)
+    return infra
+
+
+def _batch_infra_exists(endpoint: str, infra: BatchInfra) -> bool:
+    batch = _client("batch", endpoint)
+    queues = batch.describe_job_queues(jobQueues=[infra.job_queue])["jobQueues"]
+    definitions = batch.describe_job_definitions(jobDefinitionName=infra.job_definition, status="ACTIVE")
+    return bool(queues and definitions["jobDefinitions"])
+
+
+def _create_batch_infra(endpoint: str) -> BatchInfra:
+    ec2 = _client("ec2", endpoint)
+    iam = _client("iam", endpoint)
+    batch = _client("batch", endpoint)
+    s3 = _client("s3", endpoint)
     tag = uuid.uuid4().hex[:8]
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
@@ -166,8 +196,15 @@ class FakeContext:
         return self._deadline_ms
 
 
+LambdaTask = Callable[..., Path]
+"""lambda_task(config, script=None, script_name="script.sh") -> the task root."""
+S3Event = Callable[..., dict[str, Any]]
+"""s3_event(bucket, *url_encoded_keys, event_name="ObjectCreated:Put") -> an S3 notification."""
+ContextFactory = type[FakeContext]
+
+
 @pytest.fixture
-def lambda_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+def lambda_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LambdaTask:
     """Write function_config.json + script into a fake task root (LAMBDA_TASK_ROOT)."""
 
     def make(config: dict[str, Any], script: str | None = None, script_name: str = "script.sh") -> Path:
@@ -205,13 +242,13 @@ def _s3_event(bucket: str, *keys: str, event_name: str = "ObjectCreated:Put") ->
 
 
 @pytest.fixture
-def s3_event() -> Callable[..., dict[str, Any]]:
+def s3_event() -> S3Event:
     """s3_event(bucket, *url_encoded_keys) -> an S3 notification event."""
     return _s3_event
 
 
 @pytest.fixture
-def context() -> type[FakeContext]:
+def context() -> ContextFactory:
     """context(remaining_ms=60000) -> a fake Lambda context."""
     return FakeContext
 

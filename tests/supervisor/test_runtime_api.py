@@ -366,19 +366,3 @@ def test_client_stops_on_a_refused_post_or_a_next_without_headers() -> None:
             client.next()
     finally:
         api.close()
-
-
-# --- the benchmark's quick mode ------------------------------------------------------------
-
-
-@pytest.mark.parametrize("binary", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["module", "binary"])
-def test_benchmark_quick_mode(request: pytest.FixtureRequest, binary: bool) -> None:
-    which = ["--binary", str(request.getfixturevalue("static_supervisor"))] if binary else ["--no-binary"]
-    bench = SUPERVISOR_SOURCES.parent / "bench" / "runtime_bench.py"
-    proc = subprocess.run(
-        [sys.executable, str(bench), "--quick", *which], check=False, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = [line.split(" | ")[0] for line in proc.stdout.splitlines()]
-    assert rows.count("| Runtime API loop, python -m") == 2  # both events
-    assert ("| static binary" in rows) is binary and ("| `faas-supervisor`" in rows) is binary

@@ -6,15 +6,19 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 from faas_supervisor import aws as sup_aws
 from faas_supervisor.batch_submit import SUBMIT_JOB_LIMIT
 from faas_supervisor.lambda_function import lambda_handler
 
+from tests.supervisor.conftest import Aws, BatchInfra, ContextFactory, LambdaTask, S3Event
+
 
 @pytest.fixture
-def batch_env(aws, batch_infra, monkeypatch):
+def batch_env(aws: Aws, batch_infra: BatchInfra, monkeypatch: pytest.MonkeyPatch) -> BatchInfra:
     monkeypatch.setenv("FAAS_JOB_QUEUE", batch_infra.job_queue)
     monkeypatch.setenv("FAAS_JOB_DEFINITION", batch_infra.job_definition)
     monkeypatch.setenv("FAAS_ARTIFACTS_BUCKET", batch_infra.artifacts_bucket)
@@ -22,23 +26,31 @@ def batch_env(aws, batch_infra, monkeypatch):
 
 
 @pytest.fixture
-def submit_bodies(aws):
+def submit_bodies(aws: Aws) -> list[int]:
     """Sizes of the SubmitJob request bodies the supervisor's Batch client sends."""
     sizes: list[int] = []
 
-    def record(request, **_):
+    def record(request: Any, **_: Any) -> None:
         sizes.append(len(request.body or b""))
 
     sup_aws.client("batch").meta.events.register("before-send.batch.SubmitJob", record)
     return sizes
 
 
-def job_env(aws, job_id: str) -> dict[str, str]:
+def job_env(aws: Aws, job_id: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """The job's container environment, and the job as DescribeJobs tells it."""
     (job,) = aws.client("batch").describe_jobs(jobs=[job_id])["jobs"]
     return {e["name"]: e["value"] for e in job["container"]["environment"]}, job
 
 
-def test_batch_mode_submits_event_by_value(aws, batch_env, lambda_task, s3_event, context, submit_bodies):
+def test_batch_mode_submits_event_by_value(
+    aws: Aws,
+    batch_env: BatchInfra,
+    lambda_task: LambdaTask,
+    s3_event: S3Event,
+    context: ContextFactory,
+    submit_bodies: list[int],
+) -> None:
     lambda_task({"name": "plants", "execution_mode": "batch"}, script="exit 99\n")
     event = s3_event("some-bucket", "in/a+b.txt")
     ctx = context(request_id="0b9f3a1c-1111-2222-3333-444455556666")
@@ -55,7 +67,9 @@ def test_batch_mode_submits_event_by_value(aws, batch_env, lambda_task, s3_event
     assert submit_bodies and submit_bodies[0] < SUBMIT_JOB_LIMIT
 
 
-def test_batch_mode_large_event_goes_through_s3(aws, batch_env, lambda_task, context, submit_bodies):
+def test_batch_mode_large_event_goes_through_s3(
+    aws: Aws, batch_env: BatchInfra, lambda_task: LambdaTask, context: ContextFactory, submit_bodies: list[int]
+) -> None:
     lambda_task({"name": "plants", "execution_mode": "batch"})
     event = {"payload": "x" * 40_000, "quote": '"' * 2000}
     result = lambda_handler(event, context())
@@ -69,7 +83,9 @@ def test_batch_mode_large_event_goes_through_s3(aws, batch_env, lambda_task, con
     assert submit_bodies[0] < 2048
 
 
-def test_batch_mode_request_just_under_the_limit_stays_by_value(aws, batch_env, lambda_task, context, submit_bodies):
+def test_batch_mode_request_just_under_the_limit_stays_by_value(
+    aws: Aws, batch_env: BatchInfra, lambda_task: LambdaTask, context: ContextFactory, submit_bodies: list[int]
+) -> None:
     lambda_task({"name": "plants", "execution_mode": "batch"})
     # escaping doubles quotes' size inside the request: measure what botocore sends, not the event
     event = {"payload": "y" * 28_000, "q": '"' * 300}
@@ -79,7 +95,7 @@ def test_batch_mode_request_just_under_the_limit_stays_by_value(aws, batch_env, 
     assert 28_000 < submit_bodies[0] < SUBMIT_JOB_LIMIT
 
 
-def test_job_name_is_sanitised():
+def test_job_name_is_sanitised() -> None:
     from faas_supervisor.batch_submit import job_name
 
     assert job_name("fn.v2", "a/b c") == "fn-v2-a-b-c"
@@ -87,7 +103,9 @@ def test_job_name_is_sanitised():
     assert len(job_name("f" * 64, "r" * 100)) == 128
 
 
-def test_lambda_batch_delegates_at_the_deadline(aws, batch_env, lambda_task, s3_event, context):
+def test_lambda_batch_delegates_at_the_deadline(
+    aws: Aws, batch_env: BatchInfra, lambda_task: LambdaTask, s3_event: S3Event, context: ContextFactory
+) -> None:
     src, dst = aws.bucket("in"), aws.bucket("out")
     aws.client("s3").put_object(Bucket=src, Key="in/big file.bin", Body=b"data")
     lambda_task(
@@ -110,7 +128,9 @@ def test_lambda_batch_delegates_at_the_deadline(aws, batch_env, lambda_task, s3_
     assert aws.keys(dst) == []  # nothing partial uploaded
 
 
-def test_lambda_batch_finishing_in_time_does_not_delegate(aws, batch_env, lambda_task, context):
+def test_lambda_batch_finishing_in_time_does_not_delegate(
+    aws: Aws, batch_env: BatchInfra, lambda_task: LambdaTask, context: ContextFactory
+) -> None:
     dst = aws.bucket("out")
     lambda_task(
         {"name": "plants", "execution_mode": "lambda-batch", "output": [{"bucket": dst}]},
@@ -121,7 +141,9 @@ def test_lambda_batch_finishing_in_time_does_not_delegate(aws, batch_env, lambda
     assert aws.keys(dst) == ["ok"]
 
 
-def test_lambda_batch_without_queue_is_a_clear_error(aws, lambda_task, context):
+def test_lambda_batch_without_queue_is_a_clear_error(
+    aws: Aws, lambda_task: LambdaTask, context: ContextFactory
+) -> None:
     from faas_supervisor.errors import ConfigError
 
     lambda_task({"name": "plants", "execution_mode": "lambda-batch"}, script="true\n")
@@ -132,7 +154,7 @@ def test_lambda_batch_without_queue_is_a_clear_error(aws, lambda_task, context):
 # --- the Batch entry point, as `python -m faas_supervisor` -----------------------------------
 
 
-def stage_function(aws, bucket: str, config: dict, script: str) -> str:
+def stage_function(aws: Aws, bucket: str, config: dict, script: str) -> str:
     s3 = aws.client("s3")
     s3.put_object(Bucket=bucket, Key="functions/fn/function_config.json", Body=json.dumps(config).encode())
     s3.put_object(Bucket=bucket, Key=f"functions/fn/{config['script']}", Body=script.encode())
@@ -150,7 +172,7 @@ def run_module(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_batch_entry_point_runs_the_same_pipeline(aws, s3_event, tmp_path):
+def test_batch_entry_point_runs_the_same_pipeline(aws: Aws, s3_event: S3Event, tmp_path: Path) -> None:
     artifacts, src, dst = aws.bucket("art"), aws.bucket("in"), aws.bucket("out")
     aws.client("s3").put_object(Bucket=src, Key="in/hello world.txt", Body=b"abc")
     uri = stage_function(
@@ -177,7 +199,7 @@ def test_batch_entry_point_runs_the_same_pipeline(aws, s3_event, tmp_path):
     assert "job job-123: function fn" in proc.stderr
 
 
-def test_batch_entry_point_event_uri_and_exit_status(aws, tmp_path):
+def test_batch_entry_point_event_uri_and_exit_status(aws: Aws, tmp_path: Path) -> None:
     artifacts, dst = aws.bucket("art"), aws.bucket("out")
     uri = stage_function(
         aws,
@@ -193,7 +215,7 @@ def test_batch_entry_point_event_uri_and_exit_status(aws, tmp_path):
     assert aws.keys(dst) == []
 
 
-def test_batch_entry_point_missing_config_object(aws):
+def test_batch_entry_point_missing_config_object(aws: Aws) -> None:
     artifacts = aws.bucket("art")
     env = dict(os.environ, FAAS_CONFIG_URI=f"s3://{artifacts}/functions/nope/function_config.json")
     proc = run_module(env)
@@ -201,7 +223,7 @@ def test_batch_entry_point_missing_config_object(aws):
     assert f"s3://{artifacts}/functions/nope/function_config.json" in proc.stderr
 
 
-def test_batch_entry_point_runs_the_given_command_without_script(aws):
+def test_batch_entry_point_runs_the_given_command_without_script(aws: Aws) -> None:
     artifacts, dst = aws.bucket("art"), aws.bucket("out")
     s3 = aws.client("s3")
     s3.put_object(

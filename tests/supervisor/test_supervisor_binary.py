@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.supervisor.conftest import Aws, S3Event
+
 pytestmark = pytest.mark.slow
 
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox", "/usr/lib/busybox-static/busybox")
@@ -55,7 +57,9 @@ def chroot_runner() -> list[str] | None:
     return None
 
 
-def test_static_binary_runs_batch_job_in_busybox_chroot(aws, s3_event, tmp_path, request):
+def test_static_binary_runs_batch_job_in_busybox_chroot(
+    aws: Aws, s3_event: S3Event, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     busybox = static_busybox()
     if busybox is None:
         pytest.skip("no static busybox found (Debian: apt-get install busybox-static)")
@@ -104,12 +108,13 @@ def test_static_binary_runs_batch_job_in_busybox_chroot(aws, s3_event, tmp_path,
         "FAAS_CONFIG_URI": f"s3://{artifacts}/functions/fn/function_config.json",
         "FAAS_EVENT": json.dumps(s3_event(src, "in/hello+world.txt")),
     }
-    tools = {
-        t: shutil.which(t) or shutil.which(t, path="/usr/sbin:/sbin:/usr/bin:/bin")
-        for t in ("mount", "umount", "chroot")
-    }
-    if not all(tools.values()):
-        pytest.skip(f"host tools missing: {[t for t, p in tools.items() if not p]}")
+    tools: dict[str, str] = {}
+    for tool in ("mount", "umount", "chroot"):
+        found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin:/usr/bin:/bin")
+        if found:
+            tools[tool] = found
+    if len(tools) < 3:
+        pytest.skip(f"host tools missing: {[t for t in ('mount', 'umount', 'chroot') if t not in tools]}")
     inner = f"{tools['mount']} -t proc proc {root}/proc && exec {tools['chroot']} {root} /faas-supervisor"
     if prefix:  # user namespace: mount and chroot happen inside it
         print("entering the chroot through", " ".join(prefix))

@@ -20,11 +20,13 @@ from faas_supervisor import aws as sup_aws
 from faas_supervisor.errors import ScriptFailed, StorageError, SupervisorError
 from faas_supervisor.lambda_function import lambda_handler
 
+from tests.supervisor.conftest import Aws, BatchInfra, ContextFactory, LambdaTask, S3Event
+
 MB = 1024 * 1024
 
 
 @pytest.fixture
-def batch_env(aws, batch_infra, monkeypatch):
+def batch_env(aws: Aws, batch_infra: BatchInfra, monkeypatch: pytest.MonkeyPatch) -> BatchInfra:
     monkeypatch.setenv("FAAS_JOB_QUEUE", batch_infra.job_queue)
     monkeypatch.setenv("FAAS_JOB_DEFINITION", batch_infra.job_definition)
     monkeypatch.setenv("FAAS_ARTIFACTS_BUCKET", batch_infra.artifacts_bucket)
@@ -60,7 +62,9 @@ def run_batch_entry(env: dict[str, str], *args: str) -> subprocess.CompletedProc
 # --- 1. the input object is missing ---------------------------------------------------------
 
 
-def test_missing_input_object_fails_clearly_and_uploads_nothing(aws, lambda_task, s3_event, context):
+def test_missing_input_object_fails_clearly_and_uploads_nothing(
+    aws: Aws, lambda_task: LambdaTask, s3_event: S3Event, context: ContextFactory
+) -> None:
     src, dst = aws.bucket("in"), aws.bucket("out")
     lambda_task({"name": "fn", "output": [{"bucket": dst}]}, script='echo ran > "$TMP_OUTPUT_DIR/ran"\n')
     with pytest.raises(StorageError) as err:
@@ -72,7 +76,7 @@ def test_missing_input_object_fails_clearly_and_uploads_nothing(aws, lambda_task
     assert aws.keys(dst) == []
 
 
-def test_missing_input_bucket(aws, lambda_task, s3_event, context):
+def test_missing_input_bucket(aws: Aws, lambda_task: LambdaTask, s3_event: S3Event, context: ContextFactory) -> None:
     dst = aws.bucket("out")
     lambda_task({"name": "fn", "output": [{"bucket": dst}]}, script='echo ran > "$TMP_OUTPUT_DIR/ran"\n')
     with pytest.raises(StorageError, match="s3://no-such-bucket-faas-test/k.txt: .*does not exist"):
@@ -80,7 +84,9 @@ def test_missing_input_bucket(aws, lambda_task, s3_event, context):
     assert aws.keys(dst) == []
 
 
-def test_missing_input_does_not_stop_the_other_records(aws, lambda_task, s3_event, context):
+def test_missing_input_does_not_stop_the_other_records(
+    aws: Aws, lambda_task: LambdaTask, s3_event: S3Event, context: ContextFactory
+) -> None:
     """README: with several S3 records one failing record does not stop the others."""
     src, dst = aws.bucket("in"), aws.bucket("out")
     aws.client("s3").put_object(Bucket=src, Key="in/there.txt", Body=b"here")
@@ -96,7 +102,7 @@ def test_missing_input_does_not_stop_the_other_records(aws, lambda_task, s3_even
     assert aws.keys(dst) == ["there.txt"]  # the second record's run went through
 
 
-def test_missing_input_in_a_batch_job(aws, s3_event):
+def test_missing_input_in_a_batch_job(aws: Aws, s3_event: S3Event) -> None:
     artifacts, src, dst = aws.bucket("art"), aws.bucket("in"), aws.bucket("out")
     s3 = aws.client("s3")
     config = {"name": "fn", "script": "run.sh", "output": [{"bucket": dst}]}
@@ -117,7 +123,7 @@ def test_missing_input_in_a_batch_job(aws, s3_event):
 # --- 2. S3 refuses requests mid-upload --------------------------------------------------------
 
 
-def test_upload_refused_after_the_first_object(aws, lambda_task, context):
+def test_upload_refused_after_the_first_object(aws: Aws, lambda_task: LambdaTask, context: ContextFactory) -> None:
     """The second output points at a bucket that does not exist: S3 answers NoSuchBucket.
 
     A real refusal provoked on the moto server, no hook: the first PutObject (a.txt to the good
@@ -142,7 +148,7 @@ def test_upload_refused_after_the_first_object(aws, lambda_task, context):
     assert aws.keys(good) == ["o/a.txt"]  # kept, as documented; b.txt never went anywhere
 
 
-def test_upload_refused_in_a_batch_job_exits_125(aws):
+def test_upload_refused_in_a_batch_job_exits_125(aws: Aws) -> None:
     artifacts, good = aws.bucket("art"), aws.bucket("out")
     missing = "faas-test-missing-output-bucket"
     s3 = aws.client("s3")
@@ -188,7 +194,7 @@ EVENT_PROBE = (
 )
 
 
-def test_five_megabyte_api_gateway_body(aws, lambda_task, context):
+def test_five_megabyte_api_gateway_body(aws: Aws, lambda_task: LambdaTask, context: ContextFactory) -> None:
     """5 MB fits Lambda's 6 MB synchronous payload but not one environment variable (128 KiB)."""
     dst = aws.bucket("out")
     lambda_task({"name": "fn", "output": [{"bucket": dst}]}, script=EVENT_PROBE)
@@ -201,7 +207,9 @@ def test_five_megabyte_api_gateway_body(aws, lambda_task, context):
     assert aws.read(dst, "event-file-size") == f"{event_size}\n".encode()  # ... but in EVENT_FILE_PATH
 
 
-def test_small_event_is_in_both_event_and_event_file(aws, lambda_task, context):
+def test_small_event_is_in_both_event_and_event_file(
+    aws: Aws, lambda_task: LambdaTask, context: ContextFactory
+) -> None:
     dst = aws.bucket("out")
     lambda_task(
         {"name": "fn", "output": [{"bucket": dst}]},
@@ -211,7 +219,9 @@ def test_small_event_is_in_both_event_and_event_file(aws, lambda_task, context):
     assert json.loads(aws.read(dst, "var")) == json.loads(aws.read(dst, "file")) == {"a": [1, 2]}
 
 
-def test_huge_event_in_batch_mode_goes_through_s3_and_the_job_runs_it(aws, batch_env, lambda_task, context):
+def test_huge_event_in_batch_mode_goes_through_s3_and_the_job_runs_it(
+    aws: Aws, batch_env: BatchInfra, lambda_task: LambdaTask, context: ContextFactory
+) -> None:
     """A 5 MB event in batch mode: staged in the artifacts bucket, the job reads it from there."""
     dst = aws.bucket("out")
     lambda_task({"name": "fn", "execution_mode": "batch"})
@@ -251,7 +261,9 @@ def test_huge_event_in_batch_mode_goes_through_s3_and_the_job_runs_it(aws, batch
     assert aws.read(dst, "event-var") == b"\n"
 
 
-def test_huge_event_in_batch_mode_without_artifacts_bucket(aws, batch_env, lambda_task, context, monkeypatch):
+def test_huge_event_in_batch_mode_without_artifacts_bucket(
+    aws: Aws, batch_env: BatchInfra, lambda_task: LambdaTask, context: ContextFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from faas_supervisor.errors import ConfigError
 
     monkeypatch.delenv("FAAS_ARTIFACTS_BUCKET")
@@ -260,7 +272,7 @@ def test_huge_event_in_batch_mode_without_artifacts_bucket(aws, batch_env, lambd
         lambda_handler({"blob": "z" * (64 * 1024)}, context())
 
 
-def test_environment_too_large_to_start_the_script(aws, lambda_task, context):
+def test_environment_too_large_to_start_the_script(aws: Aws, lambda_task: LambdaTask, context: ContextFactory) -> None:
     """One variable above Linux's 128 KiB per-string limit: execve fails with E2BIG."""
     dst = aws.bucket("out")
     lambda_task(
@@ -296,7 +308,9 @@ def _pids(folder: Path) -> dict[str, int]:
     }
 
 
-def test_forking_script_killed_at_the_deadline(aws, lambda_task, context, tmp_path):
+def test_forking_script_killed_at_the_deadline(
+    aws: Aws, lambda_task: LambdaTask, context: ContextFactory, tmp_path: Path
+) -> None:
     dst = aws.bucket("out")
     lambda_task(
         {"name": "fn", "container": {"timeout_threshold": 1}, "output": [{"bucket": dst}]},
@@ -311,7 +325,9 @@ def test_forking_script_killed_at_the_deadline(aws, lambda_task, context, tmp_pa
     assert aws.keys(dst) == []
 
 
-def test_forking_script_in_lambda_batch_delegates(aws, batch_env, lambda_task, context, tmp_path):
+def test_forking_script_in_lambda_batch_delegates(
+    aws: Aws, batch_env: BatchInfra, lambda_task: LambdaTask, context: ContextFactory, tmp_path: Path
+) -> None:
     dst = aws.bucket("out")
     lambda_task(
         {
@@ -331,7 +347,9 @@ def test_forking_script_in_lambda_batch_delegates(aws, batch_env, lambda_task, c
     assert job["jobQueue"] == batch_env.job_queue
 
 
-def test_escaped_background_process_killed_after_a_normal_exit(aws, lambda_task, context, tmp_path):
+def test_escaped_background_process_killed_after_a_normal_exit(
+    aws: Aws, lambda_task: LambdaTask, context: ContextFactory, tmp_path: Path
+) -> None:
     """Background processes are killed when the script exits, also those that left its group."""
     dst = aws.bucket("out")
     lambda_task(
@@ -382,7 +400,7 @@ class Remover(threading.Thread):
             time.sleep(0.0005)
 
 
-def test_output_file_vanishing_during_upload(aws, lambda_task, context):
+def test_output_file_vanishing_during_upload(aws: Aws, lambda_task: LambdaTask, context: ContextFactory) -> None:
     dst = aws.bucket("out")
     lambda_task(
         {"name": "fn", "output": [{"bucket": dst}]},
@@ -404,7 +422,7 @@ def test_output_file_vanishing_during_upload(aws, lambda_task, context):
     assert aws.keys(dst) == ["a.bin"]
 
 
-def test_output_removed_before_the_upload_starts_uploads_nothing(aws, tmp_path):
+def test_output_removed_before_the_upload_starts_uploads_nothing(aws: Aws, tmp_path: Path) -> None:
     """Every listed file is checked before the first upload: one already gone means no upload."""
     from faas_supervisor import staging
     from faas_supervisor.config import Output
@@ -419,7 +437,9 @@ def test_output_removed_before_the_upload_starts_uploads_nothing(aws, tmp_path):
     assert aws.keys(dst) == []
 
 
-def test_outputs_that_are_not_regular_files_are_skipped(aws, lambda_task, context, caplog):
+def test_outputs_that_are_not_regular_files_are_skipped(
+    aws: Aws, lambda_task: LambdaTask, context: ContextFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     dst = aws.bucket("out")
     lambda_task(
         {"name": "fn", "output": [{"bucket": dst}]},

@@ -12,6 +12,8 @@ import pytest
 from faas_supervisor.errors import ScriptFailed
 from faas_supervisor.lambda_function import lambda_handler
 
+from tests.supervisor.conftest import Aws, ContextFactory, LambdaTask, S3Event
+
 ENV_DUMP = """
 for v in INPUT_FILE_PATH TMP_INPUT_DIR TMP_OUTPUT_DIR STORAGE_OBJECT_KEY EVENT_TIME REQUEST_ID \
          GREETING LITERAL CONT_VAR_name CONT_VAR_weird_key; do
@@ -26,7 +28,9 @@ def parse_env(data: bytes) -> dict[str, str]:
     return dict(line.split("=", 1) for line in data.decode().splitlines())
 
 
-def test_s3_event_end_to_end(aws, lambda_task, s3_event, context, monkeypatch):
+def test_s3_event_end_to_end(
+    aws: Aws, lambda_task: LambdaTask, s3_event: S3Event, context: ContextFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     src, dst = aws.bucket("in"), aws.bucket("out")
     aws.client("s3").put_object(Bucket=src, Key="in/hello world.txt", Body=b"hello supervisor\n")
     monkeypatch.setenv("FAAS_JOB_QUEUE", "internal-not-for-the-script")
@@ -75,7 +79,9 @@ def test_s3_event_end_to_end(aws, lambda_task, s3_event, context, monkeypatch):
     assert pwd.startswith("/tmp/faas-") and not Path(pwd).exists()  # fresh work dir, removed
 
 
-def test_several_records_each_processed(aws, lambda_task, s3_event, context):
+def test_several_records_each_processed(
+    aws: Aws, lambda_task: LambdaTask, s3_event: S3Event, context: ContextFactory
+) -> None:
     src, dst = aws.bucket("in"), aws.bucket("out")
     for key in ("in/a.txt", "in/b c.txt"):
         aws.client("s3").put_object(Bucket=src, Key=key, Body=key.encode())
@@ -90,7 +96,9 @@ def test_several_records_each_processed(aws, lambda_task, s3_event, context):
     assert aws.read(dst, "out/copy-b c.txt") == b"in/b c.txt"
 
 
-def test_failing_script_fails_invocation_and_uploads_nothing(aws, lambda_task, s3_event, context):
+def test_failing_script_fails_invocation_and_uploads_nothing(
+    aws: Aws, lambda_task: LambdaTask, s3_event: S3Event, context: ContextFactory
+) -> None:
     src, dst = aws.bucket("in"), aws.bucket("out")
     aws.client("s3").put_object(Bucket=src, Key="in/x.txt", Body=b"x")
     lambda_task(
@@ -107,7 +115,9 @@ def test_failing_script_fails_invocation_and_uploads_nothing(aws, lambda_task, s
     assert aws.keys(dst) == []
 
 
-def test_missing_input_object_names_bucket_and_key(aws, lambda_task, s3_event, context):
+def test_missing_input_object_names_bucket_and_key(
+    aws: Aws, lambda_task: LambdaTask, s3_event: S3Event, context: ContextFactory
+) -> None:
     src = aws.bucket("in")
     lambda_task({"name": "fn"}, script="true\n")
     from faas_supervisor.errors import StorageError
@@ -116,7 +126,9 @@ def test_missing_input_object_names_bucket_and_key(aws, lambda_task, s3_event, c
         lambda_handler(s3_event(src, "in/nope.txt"), context())
 
 
-def test_lambda_deadline_kills_process_group(aws, lambda_task, context, tmp_path):
+def test_lambda_deadline_kills_process_group(
+    aws: Aws, lambda_task: LambdaTask, context: ContextFactory, tmp_path: Path
+) -> None:
     dst = aws.bucket("out")
     pidfile = tmp_path / "bg.pid"
     lambda_task(
@@ -132,7 +144,9 @@ def test_lambda_deadline_kills_process_group(aws, lambda_task, context, tmp_path
     assert aws.keys(dst) == []
 
 
-def test_timeout_threshold_env_overrides_config(aws, lambda_task, context, monkeypatch):
+def test_timeout_threshold_env_overrides_config(
+    aws: Aws, lambda_task: LambdaTask, context: ContextFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lambda_task({"name": "fn", "container": {"timeout_threshold": 0}}, script="sleep 5\n")
     monkeypatch.setenv("TIMEOUT_THRESHOLD", "59.5")
     start = time.monotonic()
@@ -153,7 +167,7 @@ def _gone(pid: int) -> bool:
     return False
 
 
-def test_direct_json_invocation_is_the_input_file(aws, lambda_task, context):
+def test_direct_json_invocation_is_the_input_file(aws: Aws, lambda_task: LambdaTask, context: ContextFactory) -> None:
     dst = aws.bucket("out")
     lambda_task(
         {"name": "fn", "output": [{"bucket": dst}]},
@@ -165,7 +179,7 @@ def test_direct_json_invocation_is_the_input_file(aws, lambda_task, context):
     assert json.loads(aws.read(dst, "event.txt")) == {"cmd": "resize", "size": [1, 2]}
 
 
-def test_raw_string_invocation(aws, lambda_task, context):
+def test_raw_string_invocation(aws: Aws, lambda_task: LambdaTask, context: ContextFactory) -> None:
     dst = aws.bucket("out")
     lambda_task({"name": "fn", "output": [{"bucket": dst}]}, script='cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"\n')
     lambda_handler("just some text", context())
@@ -185,7 +199,7 @@ def api_event(body: str | None, *, b64: bool = False, params: dict | None = None
     }
 
 
-def test_api_gateway_json_body_and_query_params(aws, lambda_task, context):
+def test_api_gateway_json_body_and_query_params(aws: Aws, lambda_task: LambdaTask, context: ContextFactory) -> None:
     dst = aws.bucket("out")
     lambda_task(
         {"name": "fn", "output": [{"bucket": dst}]},
@@ -202,7 +216,7 @@ def test_api_gateway_json_body_and_query_params(aws, lambda_task, context):
     assert env["STORAGE_OBJECT_KEY"] == "<unset>"
 
 
-def test_api_gateway_base64_body(aws, lambda_task, context):
+def test_api_gateway_base64_body(aws: Aws, lambda_task: LambdaTask, context: ContextFactory) -> None:
     dst = aws.bucket("out")
     payload = bytes(range(256)) * 3
     lambda_task({"name": "fn", "output": [{"bucket": dst}]}, script='cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/bin"\n')
@@ -210,7 +224,9 @@ def test_api_gateway_base64_body(aws, lambda_task, context):
     assert aws.read(dst, "bin") == payload
 
 
-def test_api_gateway_body_that_is_an_s3_event(aws, lambda_task, s3_event, context):
+def test_api_gateway_body_that_is_an_s3_event(
+    aws: Aws, lambda_task: LambdaTask, s3_event: S3Event, context: ContextFactory
+) -> None:
     src, dst = aws.bucket("in"), aws.bucket("out")
     aws.client("s3").put_object(Bucket=src, Key="in/photo 1.jpg", Body=b"jpeg")
     lambda_task(
@@ -223,7 +239,9 @@ def test_api_gateway_body_that_is_an_s3_event(aws, lambda_task, s3_event, contex
     assert aws.read(dst, "mode") == b"fast\n"
 
 
-def test_udocker_runs_the_image_when_present(aws, lambda_task, context, tmp_path, monkeypatch):
+def test_udocker_runs_the_image_when_present(
+    aws: Aws, lambda_task: LambdaTask, context: ContextFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A stand-in udocker on PATH: checks the plumbing (prepare once, --env, entrypoint)."""
     dst = aws.bucket("out")
     bindir = tmp_path / "bin"
@@ -273,7 +291,7 @@ esac
     assert sum(c.startswith("--quiet run") for c in calls) == 2
 
 
-def test_upload_error_names_bucket_and_key(aws, lambda_task, context):
+def test_upload_error_names_bucket_and_key(aws: Aws, lambda_task: LambdaTask, context: ContextFactory) -> None:
     from faas_supervisor import aws as sup_aws
     from faas_supervisor.errors import StorageError
 
@@ -288,7 +306,13 @@ def test_upload_error_names_bucket_and_key(aws, lambda_task, context):
     assert retries["mode"] == "standard" and retries["total_max_attempts"] >= 3
 
 
-def test_debug_log_has_event_but_no_secrets(aws, lambda_task, context, monkeypatch, caplog):
+def test_debug_log_has_event_but_no_secrets(
+    aws: Aws,
+    lambda_task: LambdaTask,
+    context: ContextFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     lambda_task({"name": "fn"}, script="true\n")
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sekrit-value-123")  # no AWS call in this test

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -28,14 +30,19 @@ from faas_supervisor.credentials import StorageClients
 from faas_supervisor.errors import ConfigError, StorageError
 from faas_supervisor.lambda_function import lambda_handler
 
+from tests.supervisor.conftest import Aws, ContextFactory, LambdaTask, S3Event
+
 REGION = "us-east-1"  # the aws fixture's default region
 OTHER_ACCOUNT = "222222222222"
 PROVIDER = "s3.ext"
 SCRIPT = 'echo "result of $REQUEST_ID" > "$TMP_OUTPUT_DIR/result.txt"\nenv > "$TMP_OUTPUT_DIR/env.txt"\n'
 
 
+@cache
 def account_client(endpoint: str, service: str, account: str) -> Any:
-    """A client whose requests the moto server attributes to `account` (header x-moto-account-id)."""
+    """A client whose requests the moto server attributes to `account` (header x-moto-account-id).
+
+    Made once per process, as the conftest's own clients are."""
     client = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION).client(
         service, endpoint_url=endpoint
     )
@@ -70,7 +77,7 @@ class OtherAccount:
 
 
 @pytest.fixture
-def other(aws, monkeypatch) -> OtherAccount:
+def other(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> OtherAccount:
     """Account 222222222222: an IAM user's access key and a bucket, out of the default account's reach."""
     monkeypatch.setenv("MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS", "false")  # read per request by the in-process server
     iam = account_client(aws.endpoint, "iam", OTHER_ACCOUNT)
@@ -82,7 +89,7 @@ def other(aws, monkeypatch) -> OtherAccount:
     return OtherAccount(aws.endpoint, key["AccessKeyId"], key["SecretAccessKey"], bucket)
 
 
-def store_parameter(aws, value: str) -> str:
+def store_parameter(aws: Aws, value: str) -> str:
     """A SecureString parameter in the function's own (default) account; returns its name."""
     name = f"/faas-render/test-{uuid.uuid4().hex[:8]}/storage/{PROVIDER}"
     aws.client("ssm").put_parameter(Name=name, Type="SecureString", Value=value)
@@ -127,8 +134,14 @@ def parameter_reads() -> list[str]:
 
 
 def test_output_written_to_the_other_account_with_the_keys_from_ssm(
-    aws, other, lambda_task, context, monkeypatch, caplog, capfd
-):
+    aws: Aws,
+    other: OtherAccount,
+    lambda_task: LambdaTask,
+    context: ContextFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     own = aws.bucket("own")
     token = f"session-token-{uuid.uuid4().hex}"
     parameter = store_parameter(aws, keys_json(other, session_token=token))
@@ -175,7 +188,9 @@ def test_output_written_to_the_other_account_with_the_keys_from_ssm(
     assert logs.mask(other.secret_key) == other.secret_key  # forgotten once the invocation ended
 
 
-def test_own_credentials_cannot_write_there(aws, other, lambda_task, context):
+def test_own_credentials_cannot_write_there(
+    aws: Aws, other: OtherAccount, lambda_task: LambdaTask, context: ContextFactory
+) -> None:
     """The control: without the provider the same upload is refused, so the test above can fail."""
     parameter = store_parameter(aws, keys_json(other))
     config = function_config(aws.bucket("own"), other, parameter)
@@ -189,8 +204,13 @@ def test_own_credentials_cannot_write_there(aws, other, lambda_task, context):
 
 
 def test_parameter_read_once_per_invocation_and_again_on_the_next(
-    aws, other, lambda_task, s3_event, context, monkeypatch
-):
+    aws: Aws,
+    other: OtherAccount,
+    lambda_task: LambdaTask,
+    s3_event: S3Event,
+    context: ContextFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     src, own = aws.bucket("in"), aws.bucket("own")
     for key in ("in/a.txt", "in/b.txt"):
         aws.client("s3").put_object(Bucket=src, Key=key, Body=key.encode())
@@ -209,7 +229,14 @@ def test_parameter_read_once_per_invocation_and_again_on_the_next(
     assert reads == [parameter, parameter]
 
 
-def test_missing_parameter_fails_the_run_and_uploads_nothing(aws, other, lambda_task, context, monkeypatch, caplog):
+def test_missing_parameter_fails_the_run_and_uploads_nothing(
+    aws: Aws,
+    other: OtherAccount,
+    lambda_task: LambdaTask,
+    context: ContextFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     own = aws.bucket("own")
     parameter = f"/faas-render/test-{uuid.uuid4().hex[:8]}/storage/missing"
     lambda_task(function_config(own, other, parameter), script=SCRIPT)
@@ -241,7 +268,15 @@ def test_missing_parameter_fails_the_run_and_uploads_nothing(aws, other, lambda_
     ],
     ids=["not-json", "not-an-object", "no-secret-key", "empty-access-key", "bad-token"],
 )
-def test_unusable_parameter_value_is_described_not_shown(aws, other, lambda_task, context, caplog, value, reason):
+def test_unusable_parameter_value_is_described_not_shown(
+    aws: Aws,
+    other: OtherAccount,
+    lambda_task: LambdaTask,
+    context: ContextFactory,
+    caplog: pytest.LogCaptureFixture,
+    value: str,
+    reason: str,
+) -> None:
     own = aws.bucket("own")
     parameter = store_parameter(aws, value.format(key=other.access_key, secret=other.secret_key))
     lambda_task(function_config(own, other, parameter), script=SCRIPT)
@@ -255,7 +290,9 @@ def test_unusable_parameter_value_is_described_not_shown(aws, other, lambda_task
     assert_nowhere(other.secrets, message=message, logs=caplog.text)
 
 
-def test_upload_refused_with_the_other_accounts_keys(aws, other, lambda_task, context, caplog):
+def test_upload_refused_with_the_other_accounts_keys(
+    aws: Aws, other: OtherAccount, lambda_task: LambdaTask, context: ContextFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     """The other account's key may not write to a bucket of the function's account: AccessDenied."""
     own, elsewhere = aws.bucket("own"), aws.bucket("not-theirs")
     parameter = store_parameter(aws, keys_json(other))
@@ -274,7 +311,7 @@ def test_upload_refused_with_the_other_accounts_keys(aws, other, lambda_task, co
     assert_nowhere(other.secrets, message=message, logs=caplog.text)
 
 
-def test_upload_error_through_provider_keeps_no_aws_response(aws, other, tmp_path):
+def test_upload_error_through_provider_keeps_no_aws_response(aws: Aws, other: OtherAccount, tmp_path: Path) -> None:
     """The StorageError does not chain botocore's error, whose response may quote the access key."""
     from faas_supervisor import staging
     from faas_supervisor.config import Output
@@ -291,7 +328,7 @@ def test_upload_error_through_provider_keeps_no_aws_response(aws, other, tmp_pat
 # --- Batch -------------------------------------------------------------------------------------
 
 
-def run_job(aws, config: dict[str, Any], **env: str) -> subprocess.CompletedProcess[str]:
+def run_job(aws: Aws, config: dict[str, Any], **env: str) -> subprocess.CompletedProcess[str]:
     artifacts = aws.bucket("art")
     s3 = aws.client("s3")
     config = {**config, "script": "run.sh"}
@@ -310,7 +347,7 @@ def run_job(aws, config: dict[str, Any], **env: str) -> subprocess.CompletedProc
     )
 
 
-def test_batch_job_writes_to_the_other_account(aws, other):
+def test_batch_job_writes_to_the_other_account(aws: Aws, other: OtherAccount) -> None:
     own = aws.bucket("own")
     parameter = store_parameter(aws, keys_json(other))
     proc = run_job(aws, function_config(own, other, parameter))
@@ -322,7 +359,7 @@ def test_batch_job_writes_to_the_other_account(aws, other):
     assert_nowhere(other.secrets, stdout=proc.stdout, stderr=proc.stderr, environment=env)
 
 
-def test_batch_job_with_missing_parameter_exits_125(aws, other):
+def test_batch_job_with_missing_parameter_exits_125(aws: Aws, other: OtherAccount) -> None:
     own = aws.bucket("own")
     parameter = f"/faas-render/test-{uuid.uuid4().hex[:8]}/nothing-here"
     proc = run_job(aws, function_config(own, other, parameter))
@@ -342,7 +379,7 @@ def config_with(output: dict[str, Any], providers: Any = None) -> dict[str, Any]
     return doc
 
 
-def test_storage_providers_parsed():
+def test_storage_providers_parsed() -> None:
     cfg = parse_config(
         {
             "name": "f",
@@ -406,12 +443,12 @@ def test_storage_providers_parsed():
         (config_with({}, ["s3.ext"]), r"cfg: 'storage_providers' must be an object"),
     ],
 )
-def test_storage_provider_config_errors(doc, message):
+def test_storage_provider_config_errors(doc: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config(doc, "cfg")
 
 
-def test_config_error_does_not_quote_misplaced_keys():
+def test_config_error_does_not_quote_misplaced_keys() -> None:
     """Keys written where the parameter name belongs are not repeated in the message."""
     doc = config_with(
         {}, {"s3.ext": {"credentials_parameter": {"access_key": "AKIAMISPLACED", "secret_key": "s3cr3t-misplaced"}}}
@@ -424,7 +461,7 @@ def test_config_error_does_not_quote_misplaced_keys():
 # --- log masking -------------------------------------------------------------------------------
 
 
-def test_hidden_values_are_masked_in_every_log_record(caplog):
+def test_hidden_values_are_masked_in_every_log_record(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     secret = f"hidden-{uuid.uuid4().hex}"
     logs.hide(secret)

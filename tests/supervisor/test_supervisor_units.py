@@ -25,14 +25,14 @@ def s3_record(key: str, name: str = "ObjectCreated:Put") -> dict:
     }
 
 
-def test_s3_keys_are_url_decoded():
+def test_s3_keys_are_url_decoded() -> None:
     parsed = parse_event({"Records": [s3_record("in/hello+world%21.txt")]})
     assert parsed.kind == "s3"
     assert [i.object_key for i in parsed.items] == ["in/hello world!.txt"]
     assert parsed.items[0].own_event == {"Records": [s3_record("in/hello+world%21.txt")]}
 
 
-def test_s3_several_records_each_own_event_and_skips():
+def test_s3_several_records_each_own_event_and_skips() -> None:
     event = {"Records": [s3_record("a"), s3_record("b", "ObjectRemoved:Delete"), s3_record("dir/"), s3_record("c")]}
     parsed = parse_event(event)
     assert [i.object_key for i in parsed.items] == ["a", "c"]
@@ -40,12 +40,12 @@ def test_s3_several_records_each_own_event_and_skips():
     assert len(parsed.skipped) == 2
 
 
-def test_s3_test_event_is_ignored():
+def test_s3_test_event_is_ignored() -> None:
     parsed = parse_event({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"})
     assert parsed.kind == "s3-test" and parsed.items == ()
 
 
-def test_api_gateway_v2_and_params():
+def test_api_gateway_v2_and_params() -> None:
     event = {
         "version": "2.0",
         "requestContext": {"http": {"method": "POST"}, "time": "now"},
@@ -60,7 +60,7 @@ def test_api_gateway_v2_and_params():
     assert item.body == b"\x00\xff" and item.body_name == "body" and item.event_time == "now"
 
 
-def test_api_gateway_s3_body_with_several_records_rewraps_each():
+def test_api_gateway_s3_body_with_several_records_rewraps_each() -> None:
     inner = {"Records": [s3_record("x"), s3_record("y")]}
     event = {"httpMethod": "POST", "body": json.dumps(inner), "isBase64Encoded": False}
     parsed = parse_event(event)
@@ -69,7 +69,7 @@ def test_api_gateway_s3_body_with_several_records_rewraps_each():
     assert second.kind == "apigateway" and [i.object_key for i in second.items] == ["y"]
 
 
-def test_strings_and_other_values():
+def test_strings_and_other_values() -> None:
     assert parse_event('{"a": 1}').kind == "json"
     raw = parse_event("not json")
     assert raw.kind == "raw" and raw.items[0].body == b"not json"
@@ -77,14 +77,14 @@ def test_strings_and_other_values():
     assert parse_event(None).items[0].body is None
 
 
-def test_output_filters_scar_semantics():
+def test_output_filters_scar_semantics() -> None:
     out = Output("b", "p", prefix=("result-",), suffix=("wav", "avi"))
     assert out.matches("result-1.wav") and not out.matches("result-1.txt") and not out.matches("x.wav")
     assert Output("b").matches("anything") and Output("b").key_for("f") == "f"
     assert Output("b", "o/p").key_for("d/f") == "o/p/d/f"
 
 
-def test_config_validation_messages():
+def test_config_validation_messages() -> None:
     with pytest.raises(ConfigError, match="execution_mode"):
         parse_config({"name": "f", "execution_mode": "fargate"}, "cfg")
     with pytest.raises(ConfigError, match=r"output\[0\]"):
@@ -93,7 +93,7 @@ def test_config_validation_messages():
     assert cfg.environment == {"A": "${B}", "N": "3"}
 
 
-def test_child_environment_hygiene():
+def test_child_environment_hygiene() -> None:
     env = {
         "PATH": "/bin",
         "LD_LIBRARY_PATH": "/tmp/_MEIabc",
@@ -114,7 +114,7 @@ def test_child_environment_hygiene():
     }
 
 
-def test_redact_masks_secret_looking_keys():
+def test_redact_masks_secret_looking_keys() -> None:
     event = {
         "headers": {"Authorization": "Bearer x", "Accept": "*/*"},
         "identity": {"accessKey": "AKIA"},
@@ -127,7 +127,7 @@ def test_redact_masks_secret_looking_keys():
     }
 
 
-def test_runner_kills_whole_group_at_deadline(tmp_path: Path):
+def test_runner_kills_whole_group_at_deadline(tmp_path: Path) -> None:
     script = tmp_path / "s.sh"
     script.write_text(f"sleep 60 &\necho $! > {tmp_path}/pid\necho oops >&2\nwait\n")
     start = time.monotonic()
@@ -140,7 +140,7 @@ def test_runner_kills_whole_group_at_deadline(tmp_path: Path):
     assert not stat.exists() or stat.read_text().split(") ", 1)[1].startswith("Z")
 
 
-def test_runner_stderr_tail_is_bounded_and_no_time_left(tmp_path: Path):
+def test_runner_stderr_tail_is_bounded_and_no_time_left(tmp_path: Path) -> None:
     res = runner.run(
         ["/bin/sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo line$i >&2; i=$((i+1)); done; exit 4"],
         env={"PATH": "/usr/bin:/bin"},

@@ -114,7 +114,7 @@ CASES = {
 def test_bad_storage_providers_are_located(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = write_fdl(tmp_path, "AKIAX", "y").read_text()
     if case == "both forms":
-        text = text.replace("      region: us-east-1\n", "      region: us-east-1\n" + CASES[case][0])
+        text = text.replace("      region: us-east-1\n", "      region: us-east-1\n" + (CASES[case][0] or ""))
     elif case == "half the keys":
         text = text.replace("      secret_key: y\n", "")
     elif case == "bad parameter name":

@@ -73,7 +73,7 @@ def gzipped(data: bytes) -> bytes:
 def compress(source: IO[bytes], target: IO[bytes]) -> Compressed:
     """Gzip `source` into `target` chunk by chunk, deterministically (no name, mtime 0)."""
     plain, packed = hashlib.sha256(), _HashingWriter(target)
-    with gzip.GzipFile(filename="", mode="wb", fileobj=packed, mtime=0, compresslevel=_GZIP_LEVEL) as writer:  # type: ignore[arg-type]
+    with gzip.GzipFile(filename="", mode="wb", fileobj=packed, mtime=0, compresslevel=_GZIP_LEVEL) as writer:
         while chunk := source.read(CHUNK):
             plain.update(chunk)
             writer.write(chunk)
