@@ -8,15 +8,18 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from importlib.resources.abc import Traversable
 from io import BytesIO
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from faas_supervisor.config import FunctionConfig, Output
 from faas_supervisor.config import StorageProvider as SupervisorStorageProvider
 from faas_supervisor.contract import CONFIG_FILE_NAME
 
 from render.fdl.model import Function, StorageProvider
+
+if TYPE_CHECKING:  # importlib.resources.abc exists from Python 3.11 on
+    from importlib.resources.abc import Traversable
 
 FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 SUPERVISOR_PACKAGE = "faas_supervisor"
