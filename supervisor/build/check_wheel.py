@@ -63,7 +63,8 @@ def wheel_problems(path: Path) -> list[str]:
         print(f"{path}:")
         for name, machine in BINARIES.items():
             problems += [f"{name}: {problem}" for problem in binary_problems(wheel, name, machine)]
-        builder = [n for n in wheel.namelist() if n.rsplit("/", 1)[-1] in BUILDER_MODULES or "supervisor/build" in n]
+        # The builder would land at the top of the wheel (its folder is no package) or under its own path.
+        builder = [n for n in wheel.namelist() if n in BUILDER_MODULES or "supervisor/build" in n]
         problems += [f"{name}: builder file shipped" for name in builder]
     return problems
 
