@@ -19,6 +19,15 @@ SUPERVISOR_DIR = "/opt/faas-render/bin"
 SUPERVISOR_NAME = "faas-supervisor"
 SUPERVISOR_PATH = f"{SUPERVISOR_DIR}/{SUPERVISOR_NAME}"
 
+# A function's image: its base plus a layer holding the supervisor (SUPERVISOR_PATH, the entry
+# point) and a layer holding the function configuration and script under IMAGE_TASK_ROOT.
+IMAGE_TASK_ROOT = "/var/task"  # LAMBDA_TASK_ROOT in the image's environment, as in Lambda
+IMAGE_ENTRYPOINT = (SUPERVISOR_PATH,)
+# The image builder, a Lambda function of the supervisor zip that Terraform invokes.
+BUILDER_HANDLER = "faas_supervisor.image.builder.handler"
+# Pull Docker Hub images through this registry mirror (a URL), as Docker's registry-mirrors.
+REGISTRY_MIRROR = "FAAS_REGISTRY_MIRROR"
+
 # Environment variables set by Terraform (Lambda function, job definition) or per job.
 INTERNAL_PREFIX = "FAAS_"  # none of these reach the user's script
 JOB_QUEUE = "FAAS_JOB_QUEUE"  # Lambda of batch / lambda-batch: the job queue's ARN
