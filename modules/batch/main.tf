@@ -21,49 +21,6 @@ locals {
   compute_environment_arn = local.is_fargate ? aws_batch_compute_environment.fargate[0].arn : aws_batch_compute_environment.this[0].arn
 
   image_type = var.image_type != null ? var.image_type : (var.enable_gpu ? "ECS_AL2_NVIDIA" : "ECS_AL2023")
-
-  supervisor_dir = "/opt/faas-render/bin"
-}
-
-################################################################################
-# Launch template (EC2/SPOT): installs the supervisor on every container
-# instance. Batch requires MIME multipart user data.
-################################################################################
-
-resource "aws_launch_template" "this" {
-  #checkov:skip=CKV_AWS_341:job containers use bridge networking: a hop limit of 2 lets them reach IMDSv2 (tokens are required)
-  count = local.is_ec2 ? 1 : 0
-
-  name_prefix            = "${var.name}-"
-  description            = "faas-render compute profile ${var.name}: installs the supervisor"
-  update_default_version = true
-
-  user_data = base64encode(templatefile("${path.module}/templates/user_data.tftpl", {
-    region = local.region
-    bucket = var.supervisor.bucket
-    key    = var.supervisor.key
-    sha256 = var.supervisor.sha256
-  }))
-
-  metadata_options {
-    http_endpoint               = "enabled"
-    http_tokens                 = "required"
-    http_put_response_hop_limit = 2
-  }
-
-  tags = var.tags
-
-  lifecycle {
-    # Instances are tagged by Batch from compute_resources.tags, so this module
-    # manages no tag_specifications. (Ignoring them also avoids a perpetual
-    # diff on moto, which copies the template's own tags into its data.)
-    ignore_changes = [tag_specifications]
-
-    precondition {
-      condition     = var.supervisor != null
-      error_message = "supervisor is required for EC2 and SPOT compute profiles."
-    }
-  }
 }
 
 ################################################################################
@@ -84,23 +41,6 @@ data "aws_iam_policy_document" "instance_assume" {
   }
 }
 
-data "aws_iam_policy_document" "instance" {
-  count = local.create_instance_role ? 1 : 0
-
-  lifecycle {
-    precondition {
-      condition     = var.supervisor != null
-      error_message = "supervisor is required for EC2 and SPOT compute profiles."
-    }
-  }
-
-  statement {
-    sid       = "ReadSupervisor"
-    actions   = ["s3:GetObject"]
-    resources = ["arn:${local.partition}:s3:::${var.supervisor.bucket}/${var.supervisor.key}"]
-  }
-}
-
 resource "aws_iam_role" "instance" {
   count = local.create_instance_role ? 1 : 0
 
@@ -116,14 +56,6 @@ resource "aws_iam_role_policy_attachment" "instance" {
 
   role       = aws_iam_role.instance[0].name
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
-}
-
-resource "aws_iam_role_policy" "instance" {
-  count = local.create_instance_role ? 1 : 0
-
-  name   = "faas-render-supervisor"
-  role   = aws_iam_role.instance[0].id
-  policy = data.aws_iam_policy_document.instance[0].json
 }
 
 resource "aws_iam_instance_profile" "this" {
@@ -233,11 +165,6 @@ resource "aws_batch_compute_environment" "this" {
     ec2_configuration {
       image_type = local.image_type
     }
-
-    launch_template {
-      launch_template_id = aws_launch_template.this[0].id
-      version            = tostring(aws_launch_template.this[0].latest_version)
-    }
   }
 
   tags = var.tags
@@ -245,12 +172,6 @@ resource "aws_batch_compute_environment" "this" {
   lifecycle {
     create_before_destroy = true
     ignore_changes        = [compute_resources[0].desired_vcpus]
-
-    # Batch never picks up a new launch template version: a new version needs
-    # a new compute environment. Planning the replacement up front also avoids
-    # the provider's "inconsistent final plan" error when the version is only
-    # known during apply (hashicorp/terraform-provider-aws#37440).
-    replace_triggered_by = [aws_launch_template.this[count.index].latest_version]
 
     precondition {
       condition     = var.min_vcpus <= var.max_vcpus && (var.desired_vcpus == 0 || (var.min_vcpus <= var.desired_vcpus && var.desired_vcpus <= var.max_vcpus))
@@ -263,13 +184,12 @@ resource "aws_batch_compute_environment" "this" {
   depends_on = [
     aws_iam_role_policy_attachment.service,
     aws_iam_role_policy_attachment.instance,
-    aws_iam_role_policy.instance,
     aws_iam_instance_profile.this,
   ]
 }
 
-# FARGATE compute environment. A separate block because replace_triggered_by
-# (above) cannot refer to a launch template that has no instance.
+# FARGATE compute environment: no instances, so no instance role, type or
+# allocation strategy.
 resource "aws_batch_compute_environment" "fargate" {
   count = local.is_fargate ? 1 : 0
 
@@ -323,8 +243,8 @@ locals {
   job_container_properties = {
     for name, jd in var.job_definitions : name => {
       for k, v in {
+        # The function's image: its entry point is the supervisor, which runs the job.
         image      = jd.image
-        command    = ["${local.supervisor_dir}/faas-supervisor"]
         jobRoleArn = jd.job_role_arn
 
         # Strings, sorted by type: GPU (when requested), MEMORY, VCPU.
@@ -336,18 +256,12 @@ locals {
           ],
         )
 
-        # Sorted by name; the key is omitted when there is no variable.
-        environment = length(jd.environment) > 0 ? [
-          for env_name in sort(keys(jd.environment)) : { name = env_name, value = jd.environment[env_name] }
-        ] : null
-
-        # EC2/SPOT: the supervisor installed by the launch template, read-only.
-        volumes = local.is_ec2 ? [
-          { name = "faas-supervisor", host = { sourcePath = local.supervisor_dir } },
-        ] : null
-        mountPoints = local.is_ec2 ? [
-          { sourceVolume = "faas-supervisor", containerPath = local.supervisor_dir, readOnly = true },
-        ] : null
+        # Sorted by name. Batch sets no region in the container: without one, botocore
+        # cannot find SSM and S3 falls back to us-east-1.
+        environment = [
+          for env_name, value in merge(jd.environment, { AWS_REGION = local.region, AWS_DEFAULT_REGION = local.region }) :
+          { name = env_name, value = value }
+        ]
 
         # FARGATE
         executionRoleArn             = local.is_fargate ? aws_iam_role.execution[0].arn : null

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Name of the compute profile: the job queue name, and the prefix of the compute environment, launch template and IAM role names."
+  description = "Name of the compute profile: the job queue name, and the prefix of the compute environment and IAM role names."
   type        = string
 
   validation {
@@ -107,27 +107,8 @@ variable "image_type" {
   default     = null
 }
 
-variable "supervisor" {
-  description = "S3 location and SHA-256 (hex) of the supervisor executable installed on the container instances by the launch template (required for EC2/SPOT; may be null for FARGATE)."
-  type = object({
-    bucket = string
-    key    = string
-    sha256 = string
-  })
-  default = null
-
-  validation {
-    condition = var.supervisor == null || (
-      can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", try(var.supervisor.bucket, ""))) &&
-      can(regex("^[A-Za-z0-9!_.*()/+=,@-]+$", try(var.supervisor.key, ""))) &&
-      can(regex("^[0-9a-f]{64}$", try(var.supervisor.sha256, "")))
-    )
-    error_message = "supervisor needs a valid bucket name, a key of letters, digits and !_.*()/+=,@- and a 64-character lowercase hex sha256."
-  }
-}
-
 variable "job_definitions" {
-  description = "Job definitions run on this compute profile, keyed by job definition name (the function name). memory is in MiB; vcpus may be fractional on FARGATE; a null job_role_arn runs the job without a role."
+  description = "Job definitions run on this compute profile, keyed by job definition name (the function name). image is the function's image (its entry point runs the job), pinned by digest; memory is in MiB; vcpus may be fractional on FARGATE; a null job_role_arn runs the job without a role."
   type = map(object({
     image        = string
     vcpus        = number

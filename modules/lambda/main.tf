@@ -1,5 +1,6 @@
 locals {
   create_api_gateway = var.api_gateway != null
+  is_image           = var.image_uri != null
 }
 
 ################################################################################
@@ -26,17 +27,21 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:no dead-letter queue: S3 retries asynchronous invocations twice and failures are logged with the object key
   #checkov:skip=CKV_AWS_173:Lambda encrypts environment variables at rest with an AWS managed key; they hold no secrets (names and S3 locations)
   #checkov:skip=CKV_AWS_272:the package is built locally by faas-render from the FDL; there is no signing profile to verify
-  function_name    = var.function_name
-  description      = var.description
-  role             = var.role_arn
+  function_name = var.function_name
+  description   = var.description
+  role          = var.role_arn
+  memory_size   = var.memory_size
+  timeout       = var.timeout
+  architectures = var.architectures
+  layers        = local.is_image ? null : var.layers
+
+  # A zip on a managed runtime, or a container image pinned by digest (its entry point runs).
+  package_type     = local.is_image ? "Image" : "Zip"
+  image_uri        = var.image_uri
   filename         = var.filename
   source_code_hash = var.source_code_hash
-  handler          = var.handler
-  runtime          = var.runtime
-  memory_size      = var.memory_size
-  timeout          = var.timeout
-  architectures    = var.architectures
-  layers           = var.layers
+  handler          = local.is_image ? null : var.handler
+  runtime          = local.is_image ? null : var.runtime
 
   ephemeral_storage {
     size = var.ephemeral_storage_size
@@ -71,6 +76,18 @@ resource "aws_lambda_function" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = (var.image_uri == null) != (var.filename == null)
+      error_message = "Give either image_uri (a container image) or filename and source_code_hash (a zip), not both."
+    }
+
+    precondition {
+      condition     = var.image_uri == null || length(var.layers) == 0
+      error_message = "Lambda layers cannot be attached to a container image function: put their files in the image."
+    }
+  }
 
   depends_on = [aws_cloudwatch_log_group.this]
 }

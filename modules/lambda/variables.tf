@@ -20,23 +20,36 @@ variable "role_arn" {
 }
 
 variable "filename" {
-  description = "Path to the deployment package (zip file) of the function."
+  description = "Path to the deployment package (zip file) of the function; null for a container image function (image_uri)."
   type        = string
+  default     = null
 }
 
 variable "source_code_hash" {
-  description = "Base64-encoded SHA-256 of the deployment package; a change redeploys the code."
+  description = "Base64-encoded SHA-256 of the deployment package; a change redeploys the code. Null with image_uri."
   type        = string
+  default     = null
+}
+
+variable "image_uri" {
+  description = "ECR image of a container image function, pinned by digest (REGISTRY/REPOSITORY@sha256:...); its entry point serves the Lambda Runtime API. Null for a zip function."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.image_uri == null || can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/[a-z0-9._/-]+(@sha256:[0-9a-f]{64}|:[A-Za-z0-9_.-]+)$", var.image_uri))
+    error_message = "image_uri must be an Amazon ECR image (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:... or :TAG): Lambda runs images from ECR only."
+  }
 }
 
 variable "handler" {
-  description = "Function entry point in the deployment package."
+  description = "Function entry point in the deployment package (zip functions only)."
   type        = string
   default     = "faas_supervisor.lambda_function.lambda_handler"
 }
 
 variable "runtime" {
-  description = "Lambda runtime identifier."
+  description = "Lambda runtime identifier (zip functions only)."
   type        = string
   default     = "python3.12"
 }

@@ -27,13 +27,6 @@ def unquoted(value: Any) -> Any:
     return value[1:-1] if isinstance(value, str) and value[:1] == value[-1:] == '"' else value
 
 
-def locals_of(path: Path) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for block in parsed(path).get("locals", []):
-        merged.update(block)
-    return merged
-
-
 def resource(path: Path, kind: str, name: str = "this") -> dict[str, Any]:
     for block in parsed(path).get("resource", []):
         for block_kind, named in block.items():
@@ -59,10 +52,9 @@ def test_log_groups_are_where_the_contract_says() -> None:
     assert f"log-group:{contract.lambda_log_group('${var.name}')}:*" in iam
 
 
-def test_batch_jobs_run_the_supervisor_where_the_contract_puts_it() -> None:
-    batch = MODULES / "batch" / "main.tf"
-    assert unquoted(locals_of(batch)["supervisor_dir"]) == contract.SUPERVISOR_DIR
-    assert f'"${{local.supervisor_dir}}/{contract.SUPERVISOR_NAME}"' in batch.read_text()
+def test_the_builder_runs_the_contracts_handler() -> None:
+    builder = resource(MODULES / "image-builder" / "main.tf", "aws_lambda_function")
+    assert unquoted(builder["handler"]) == contract.BUILDER_HANDLER
 
 
 def test_staged_events_are_granted_where_the_supervisor_writes_them() -> None:

@@ -31,14 +31,9 @@ variables {
   enable_gpu         = true
   subnet_ids         = ["subnet-0123456789abcdef0"]
   security_group_ids = ["sg-0123456789abcdef0"]
-  supervisor = {
-    bucket = "classify-artifacts"
-    key    = "supervisor/faas-supervisor"
-    sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
-  }
   job_definitions = {
     classify = {
-      image        = "deephdc/deep-oc-plants-classification-tf:latest"
+      image        = "123456789012.dkr.ecr.us-east-1.amazonaws.com/plants/classify@sha256:0000000000000000000000000000000000000000000000000000000000000000"
       vcpus        = 4
       memory       = 15000
       gpus         = 1
@@ -66,8 +61,17 @@ run "gpu_requirements" {
   }
 
   assert {
-    condition     = [for e in jsondecode(aws_batch_job_definition.this["classify"].container_properties).environment : e.name] == ["A", "B"]
-    error_message = "The job environment must be sorted by name."
+    condition     = [for e in jsondecode(aws_batch_job_definition.this["classify"].container_properties).environment : e.name] == ["A", "AWS_DEFAULT_REGION", "AWS_REGION", "B"]
+    error_message = "The job environment must be sorted by name and carry the region."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_batch_job_definition.this["classify"].container_properties).image == var.job_definitions.classify.image &&
+      !can(jsondecode(aws_batch_job_definition.this["classify"].container_properties).command) &&
+      !can(jsondecode(aws_batch_job_definition.this["classify"].container_properties).volumes)
+    )
+    error_message = "The job runs its image's entry point: no command and no host volume."
   }
 
   assert {
@@ -90,8 +94,8 @@ run "create" {
   }
 }
 
-# What Terraform does when a change replaces the compute environment (a new
-# supervisor replaces the launch template version, instance types may, ...):
+# What Terraform does when a change replaces the compute environment (new
+# instance types, subnets, ...):
 # the queue follows the new environment in place instead of being recreated.
 run "replace_compute_environment" {
   command = apply
@@ -127,7 +131,6 @@ run "fargate" {
   variables {
     compute_type = "FARGATE"
     enable_gpu   = false
-    supervisor   = null
     job_definitions = {
       report = { image = "python:3.12-alpine", vcpus = 0.5, memory = 1024, job_role_arn = null }
     }
@@ -139,8 +142,8 @@ run "fargate" {
   }
 
   assert {
-    condition     = length(aws_launch_template.this) == 0 && length(aws_iam_role.instance) == 0
-    error_message = "FARGATE needs no launch template and no instance role."
+    condition     = length(aws_iam_role.instance) == 0 && length(aws_iam_instance_profile.this) == 0
+    error_message = "FARGATE needs no instance role."
   }
 
   assert {
@@ -155,7 +158,6 @@ run "fargate_refuses_gpus" {
   variables {
     compute_type = "FARGATE"
     enable_gpu   = true
-    supervisor   = null
   }
 
   expect_failures = [

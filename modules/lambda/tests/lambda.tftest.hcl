@@ -72,3 +72,46 @@ run "environment_limit" {
 
   expect_failures = [var.environment]
 }
+
+run "container_image" {
+  command = plan
+
+  variables {
+    filename         = null
+    source_code_hash = null
+    image_uri        = "123456789012.dkr.ecr.us-east-1.amazonaws.com/hello/hello@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+    architectures    = ["arm64"]
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.package_type == "Image" && aws_lambda_function.this.handler == null && aws_lambda_function.this.runtime == null
+    error_message = "An image function has no handler and no runtime: its entry point serves the Runtime API."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.architectures == tolist(["arm64"])
+    error_message = "The function's architecture must be the image's."
+  }
+}
+
+run "image_uri_must_be_ecr" {
+  command = plan
+
+  variables {
+    filename         = null
+    source_code_hash = null
+    image_uri        = "alpine:3.20"
+  }
+
+  expect_failures = [var.image_uri]
+}
+
+run "zip_or_image_not_both" {
+  command = plan
+
+  variables {
+    image_uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/hello/hello@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}

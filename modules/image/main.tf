@@ -1,0 +1,96 @@
+data "aws_partition" "current" {}
+
+locals {
+  # What the builder assembles; the tag is a hash of it, so the same inputs give the same tag
+  # (and, the builder being deterministic, the same digest) and any change gives a new one.
+  build = {
+    architecture       = var.architecture
+    base               = var.base_image
+    base_archive       = var.base_archive
+    credentials_secret = var.credentials_secret
+    layers             = var.layers
+    entrypoint         = var.entrypoint
+    environment        = var.environment
+  }
+  tag = "faas-${substr(sha256(jsonencode(local.build)), 0, 24)}"
+}
+
+################################################################################
+# Repository
+################################################################################
+
+resource "aws_ecr_repository" "this" {
+  #checkov:skip=CKV_AWS_51:tags name content hashes, so a tag never moves to another image; the builder re-pushes an identical manifest when Terraform re-invokes it, which immutable tags would refuse
+  #checkov:skip=CKV_AWS_136:ECR encrypts images at rest with AES-256 by default; a customer-managed KMS key is the caller's choice
+  name                 = var.repository_name
+  image_tag_mutability = "MUTABLE"
+
+  # `terraform destroy` removes the images with the repository: they are rebuilt from the FDL.
+  force_delete = true
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  tags = var.tags
+}
+
+# Keeps the newest images (the one in use is always the newest: every change pushes a new one)
+# and removes untagged ones, left behind when a tag is pushed again.
+resource "aws_ecr_lifecycle_policy" "this" {
+  repository = aws_ecr_repository.this.name
+
+  policy = jsonencode({
+    rules = [
+      {
+        rulePriority = 1
+        description  = "Remove untagged images after a day"
+        selection = {
+          tagStatus   = "untagged"
+          countType   = "sinceImagePushed"
+          countUnit   = "days"
+          countNumber = 1
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 2
+        description  = "Keep the ${var.keep_images} newest images built by faas-render"
+        selection = {
+          tagStatus     = "tagged"
+          tagPrefixList = ["faas-"]
+          countType     = "imageCountMoreThan"
+          countNumber   = var.keep_images
+        }
+        action = { type = "expire" }
+      },
+    ]
+  })
+}
+
+################################################################################
+# Build: the builder function copies the base's missing layers into the
+# repository, uploads ours and pushes the manifest; it answers with the digest.
+################################################################################
+
+resource "aws_lambda_invocation" "build" {
+  function_name = var.builder_function_name
+
+  input = jsonencode(merge(local.build, {
+    repository = aws_ecr_repository.this.name
+    tag        = local.tag
+  }))
+
+  lifecycle {
+    precondition {
+      condition     = (var.base_image == null) != (var.base_archive == null)
+      error_message = "Give exactly one of base_image and base_archive."
+    }
+  }
+}
+
+# Read back from ECR: the image exists, and its digest pins the functions that run it.
+data "aws_ecr_image" "this" {
+  repository_name = aws_ecr_repository.this.name
+  image_digest    = jsondecode(aws_lambda_invocation.build.result).digest
+}

@@ -1,0 +1,92 @@
+# Offline tests of the image module against a mocked AWS provider:
+#   terraform init && terraform test
+
+mock_provider "aws" {
+  mock_resource "aws_ecr_repository" {
+    defaults = { repository_url = "123456789012.dkr.ecr.us-east-1.amazonaws.com/hello/hello" }
+  }
+  mock_resource "aws_lambda_invocation" {
+    defaults = { result = "{\"digest\": \"sha256:1111111111111111111111111111111111111111111111111111111111111111\"}" }
+  }
+  mock_data "aws_ecr_image" {
+    defaults = { image_digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111" }
+  }
+}
+
+variables {
+  repository_name       = "hello/hello"
+  builder_function_name = "hello-image-builder"
+  base_image            = "alpine:3.20"
+  entrypoint            = ["/opt/faas-render/bin/faas-supervisor"]
+  layers = [{
+    bucket  = "hello-artifacts"
+    key     = "layers/2222.tar.gz"
+    digest  = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+    diff_id = "sha256:3333333333333333333333333333333333333333333333333333333333333333"
+    size    = 1016
+    comment = "function hello"
+  }]
+}
+
+run "repository" {
+  command = plan
+
+  assert {
+    condition     = aws_ecr_repository.this.force_delete && aws_ecr_repository.this.image_scanning_configuration[0].scan_on_push
+    error_message = "The repository must scan on push and be deleted with its images on destroy."
+  }
+
+  assert {
+    condition     = length(jsondecode(aws_ecr_lifecycle_policy.this.policy).rules) == 2
+    error_message = "The lifecycle policy must expire untagged images and keep the newest tagged ones."
+  }
+}
+
+run "build" {
+  command = apply
+
+  assert {
+    condition     = jsondecode(aws_lambda_invocation.build.input).repository == "hello/hello" && jsondecode(aws_lambda_invocation.build.input).base == "alpine:3.20"
+    error_message = "The builder must be asked for the repository and the base."
+  }
+
+  assert {
+    condition     = output.image_uri == "123456789012.dkr.ecr.us-east-1.amazonaws.com/hello/hello@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+    error_message = "The image must be pinned by the digest read back from ECR."
+  }
+
+  assert {
+    condition     = startswith(output.image_tag, "faas-") && length(output.image_tag) == 29
+    error_message = "The tag must be faas- and a hash of the inputs."
+  }
+}
+
+run "script_change_gives_a_new_tag" {
+  command = plan
+
+  variables {
+    layers = [{
+      bucket  = "hello-artifacts"
+      key     = "layers/4444.tar.gz"
+      digest  = "sha256:4444444444444444444444444444444444444444444444444444444444444444"
+      diff_id = "sha256:5555555555555555555555555555555555555555555555555555555555555555"
+      size    = 1020
+      comment = "function hello"
+    }]
+  }
+
+  assert {
+    condition     = output.image_tag != run.build.image_tag
+    error_message = "Another layer must give another tag (and a new build)."
+  }
+}
+
+run "one_base_only" {
+  command = plan
+
+  variables {
+    base_archive = { bucket = "hello-artifacts", key = "bases/hello.tar" }
+  }
+
+  expect_failures = [aws_lambda_invocation.build]
+}

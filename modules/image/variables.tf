@@ -1,0 +1,101 @@
+variable "repository_name" {
+  description = "Name of the private ECR repository created for the image (lowercase letters, digits and ._-/)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", var.repository_name)) && length(var.repository_name) <= 256
+    error_message = "repository_name must be lowercase letters and digits, separated by single '.', '_', '-' or '/', at most 256 characters."
+  }
+}
+
+variable "builder_function_name" {
+  description = "Name of the builder Lambda function (module image-builder) that assembles and pushes the image."
+  type        = string
+}
+
+variable "architecture" {
+  description = "Architecture of the image: \"x86_64\" or \"arm64\" (the platform picked from a multi-platform base)."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be \"x86_64\" or \"arm64\"."
+  }
+}
+
+variable "base_image" {
+  description = "The base image: a Docker Hub short name (alpine:3.20), or any registry's reference, by tag or digest. Null with base_archive."
+  type        = string
+  default     = null
+}
+
+variable "base_archive" {
+  description = "The base image as a `docker save` or OCI archive in S3 (SCAR's container.image_file), instead of base_image."
+  type = object({
+    bucket = string
+    key    = string
+  })
+  default = null
+
+  validation {
+    condition     = var.base_archive == null || (length(try(var.base_archive.bucket, "")) > 0 && length(try(var.base_archive.key, "")) > 0)
+    error_message = "base_archive needs a bucket and a key."
+  }
+}
+
+variable "credentials_secret" {
+  description = "Secrets Manager secret (name or ARN) holding {\"username\": ..., \"password\": ...} for a private base image's registry, or null for anonymous pulls. The builder reads it; it is in no file, plan or state."
+  type        = string
+  default     = null
+}
+
+variable "layers" {
+  description = "Layers added on top of the base, in order: gzipped tars staged in S3, with the digests the builder checks (digest: of the gzipped blob; diff_id: of the tar)."
+  type = list(object({
+    bucket  = string
+    key     = string
+    digest  = string
+    diff_id = string
+    size    = number
+    comment = string
+  }))
+
+  validation {
+    condition     = alltrue([for l in var.layers : can(regex("^sha256:[0-9a-f]{64}$", l.digest)) && can(regex("^sha256:[0-9a-f]{64}$", l.diff_id)) && l.size > 0])
+    error_message = "Each layer needs sha256:HEX digest and diff_id, and a positive size."
+  }
+}
+
+variable "entrypoint" {
+  description = "The image's entry point; the base's entry point and command become its command."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.entrypoint) > 0
+    error_message = "entrypoint must name a program."
+  }
+}
+
+variable "environment" {
+  description = "Variables added to the image's environment (over the base's)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "keep_images" {
+  description = "How many faas-render images the lifecycle policy keeps in the repository (the newest, the one in use among them)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.keep_images >= 1 && floor(var.keep_images) == var.keep_images
+    error_message = "keep_images must be a whole number, at least 1."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to the repository."
+  type        = map(string)
+  default     = {}
+}
