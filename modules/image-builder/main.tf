@@ -8,6 +8,11 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
 
   repositories = "arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${var.repository_prefix}*"
+
+  # Secrets named without their ARN: Secrets Manager appends a random suffix to the name.
+  secret_arns = [
+    for s in var.credentials_secrets : startswith(s, "arn:") ? s : "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${s}-*"
+  ]
 }
 
 ################################################################################
@@ -62,7 +67,7 @@ data "aws_iam_policy_document" "this" {
     content {
       sid       = "ReadRegistryCredentials"
       actions   = ["secretsmanager:GetSecretValue"]
-      resources = var.credentials_secrets
+      resources = local.secret_arns
     }
   }
 

@@ -40,7 +40,7 @@ variable "artifacts_bucket" {
 }
 
 variable "credentials_secrets" {
-  description = "ARNs of the Secrets Manager secrets holding private base registries' credentials, which the builder may read."
+  description = "Secrets Manager secrets (names or ARNs) holding private base registries' credentials, which the builder may read."
   type        = list(string)
   default     = []
 }

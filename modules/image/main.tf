@@ -1,4 +1,6 @@
 data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
 
 locals {
   # What the builder assembles; the tag is a hash of it, so the same inputs give the same tag
@@ -33,6 +35,31 @@ resource "aws_ecr_repository" "this" {
   }
 
   tags = var.tags
+}
+
+# Lambda pulls the image itself: the repository must let it, for this account's functions. (The
+# console adds this when it creates a function; the API and Terraform do not.)
+data "aws_iam_policy_document" "lambda_pull" {
+  statement {
+    sid     = "LambdaECRImageRetrievalPolicy"
+    actions = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringLike"
+      variable = "aws:sourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function:*"]
+    }
+  }
+}
+
+resource "aws_ecr_repository_policy" "this" {
+  repository = aws_ecr_repository.this.name
+  policy     = data.aws_iam_policy_document.lambda_pull.json
 }
 
 # Keeps the newest images (the one in use is always the newest: every change pushes a new one)
@@ -93,4 +120,6 @@ resource "aws_lambda_invocation" "build" {
 data "aws_ecr_image" "this" {
   repository_name = aws_ecr_repository.this.name
   image_digest    = jsondecode(aws_lambda_invocation.build.result).digest
+
+  depends_on = [aws_ecr_repository_policy.this]
 }

@@ -9,7 +9,7 @@ from typing import Any
 from faas_supervisor.contract import CONFIG_FILE_NAME, SUPERVISOR_PATH, S3Location
 
 from render.fdl.batch import resolve_batch
-from render.fdl.errors import Problem
+from render.fdl.errors import Location, Problem
 from render.fdl.locations import provider_ident, resolve_location
 from render.fdl.model import ApiGateway, Function, Output
 from render.fdl.settings import FunctionSettings, Settings
@@ -18,6 +18,7 @@ from render.fdl.settings import FunctionSettings, Settings
 RESERVED_SCRIPT_NAMES = {CONFIG_FILE_NAME, "faas_supervisor"}
 RUNTIME = re.compile(r"^python3\.(\d+)$")
 MIN_PYTHON_MINOR = 12
+ZIP_RUNTIME = "python3.12"
 LAMBDA_ENV_LIMIT = 4096
 RESERVED_LAMBDA_ENV = {
     "_HANDLER",
@@ -42,16 +43,23 @@ RESERVED_LAMBDA_ENV = {
 # Room kept in the Lambda environment for the variables Terraform adds (queue ARN, bucket, ...).
 FAAS_ENV_RESERVE = 512
 
-UNSUPPORTED = {
-    ("lambda", "container", "image_file"): "container.image_file (an image tarball inside the zip) is not "
-    "supported; push the image to a registry and set container.image",
+UNSUPPORTED: dict[tuple[str, ...], str] = {
     ("lambda", "run_script"): "run_script (a script sent with each invocation) is not supported; use init_script",
     ("lambda", "extra_payload"): "extra_payload is not supported; put the files in the image or in S3",
 }
-IGNORED = {
+IGNORED: dict[tuple[str, ...], str] = {
     ("lambda", "preheat"): "preheat is not needed (nothing is pulled at start-up) and is ignored",
     ("lambda", "deployment", "bucket"): "deployment.bucket is ignored: the zip is uploaded by Terraform directly",
+    ("lambda", "container", "alpine"): "container.alpine is not needed (the supervisor is a static binary that "
+    "runs in musl and glibc images alike) and is ignored",
+    ("ecr", "delete_image"): "ecr.delete_image is not needed: the image's repository belongs to the deployment and "
+    "`terraform destroy` deletes it with its images",
 }
+# An ECR image: what Lambda runs, so what `create_image: false` must name.
+ECR_IMAGE = re.compile(
+    r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(@sha256:[0-9a-f]{64}|:[A-Za-z0-9_.-]+)$"
+)
+SECRET_ID = re.compile(r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$")
 
 
 def resolve_function(
@@ -66,10 +74,11 @@ def resolve_function(
     _check_threshold(fs, problems)
     image = fs.get(("lambda", "container", "image"))
     script = _script(fs, problems)
+    image_file = _image_file(fs, problems)
     _check_something_runs(fs, mode, image, script, problems)
+    create_image = _check_image_settings(fs, mode, image, image_file, problems)
     lambda_env, container_env = _environments(fs, problems)
     inputs, outputs = _folders(fs, settings, problems)
-    _warn_about_images(fs, name, mode, image, script, warnings)
     role = fs.get(("iam", "role")) or None
     account_match = re.search(r"\d{12}", role or "")
     account = account_match.group(0) if account_match else None
@@ -86,12 +95,15 @@ def resolve_function(
         memory=lam["memory"],
         timeout=lam["timeout"],
         ephemeral_storage=lam["ephemeral_storage"],
-        runtime=lam["runtime"],
+        runtime=ZIP_RUNTIME if lam["runtime"] == "image" else lam["runtime"],  # the zip of a batch function
         architectures=tuple(lam["architectures"]),
         layers=tuple(lam["layers"]),
         log_level=lam["log_level"].upper(),
         lambda_environment=lambda_env,
         image=image or None,
+        image_file=image_file,
+        create_image=create_image,
+        registry_credentials=fs.get(("lambda", "container", "registry_credentials")) or None,
         timeout_threshold=fs.get(("lambda", "container", "timeout_threshold")),
         container_environment=container_env,
         script=script,
@@ -120,13 +132,10 @@ def _check_runtime(fs: FunctionSettings, problems: list[Problem]) -> None:
     runtime = fs.get(("lambda", "runtime"))
     match = RUNTIME.match(runtime)
     if runtime == "image":
-        problems.append(
-            (
-                fs.origin(("lambda", "runtime")),
-                "runtime 'image' (container-image Lambda functions) is not "
-                "supported yet; use a python3.12+ runtime: the supervisor runs the script",
+        if not fs.get(("lambda", "container", "image")) and not fs.get(("lambda", "container", "image_file")):
+            problems.append(
+                (fs.origin(("lambda", "runtime")), "runtime 'image' needs container.image or container.image_file")
             )
-        )
     elif not match or int(match.group(1)) < MIN_PYTHON_MINOR:
         problems.append(
             (
@@ -160,6 +169,60 @@ def _check_something_runs(
         )
     if not image and not script and not fs.get(("lambda", "container", "image_file")):
         problems.append((fs.origin(("lambda",)), "nothing to run: set init_script, container.image, or both"))
+
+
+def _image_file(fs: FunctionSettings, problems: list[Problem]) -> Path | None:
+    path = ("lambda", "container", "image_file")
+    value = fs.get(path)
+    if not value:
+        return None
+    origin = fs.origin(path)
+    found = _relative_file(origin, value)
+    if not found.is_file():
+        problems.append(
+            (origin, f"image_file not found: {value} (looked for {found}; paths are relative to the file that names them)")
+        )
+        return None
+    return found
+
+
+def _check_image_settings(
+    fs: FunctionSettings, mode: str, image: str | None, image_file: Path | None, problems: list[Problem]
+) -> bool:
+    """Whether faas-render builds the function's image (container.create_image, true unless set false)."""
+    create = fs.get(("lambda", "container", "create_image")) is not False
+    if image and image_file:
+        problems.append(
+            (fs.origin(("lambda", "container", "image_file")), "give container.image or container.image_file, not both")
+        )
+    if not create:
+        origin = fs.origin(("lambda", "container", "create_image"))
+        if image_file or not image or not ECR_IMAGE.match(image):
+            problems.append(
+                (
+                    origin,
+                    "create_image: false uses a prepared image as it is: container.image must then be an Amazon ECR "
+                    f"image (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY:TAG or @sha256:...) whose entry point is "
+                    f"the faas-render supervisor ({SUPERVISOR_PATH})",
+                )
+            )
+    if (image or image_file) and mode != "batch" and fs.get(("lambda", "layers")):
+        problems.append(
+            (
+                fs.origin(("lambda", "layers")),
+                "Lambda layers cannot be attached to a container image function: put their files in the image",
+            )
+        )
+    secret = fs.get(("lambda", "container", "registry_credentials"))
+    if secret and not SECRET_ID.match(secret):
+        problems.append(
+            (
+                fs.origin(("lambda", "container", "registry_credentials")),
+                "registry_credentials must name a Secrets Manager secret (its name or ARN) holding "
+                '{"username": ..., "password": ...}',
+            )
+        )
+    return create
 
 
 def _environments(fs: FunctionSettings, problems: list[Problem]) -> tuple[dict[str, str], dict[str, str]]:
@@ -213,29 +276,13 @@ def _folders(
     return inputs, outputs
 
 
-def _warn_about_images(
-    fs: FunctionSettings, name: str, mode: str, image: str | None, script: Path | None, warnings: list[str]
-) -> None:
-    if mode != "batch" and image and not script:
-        warnings.append(
-            f"{fs.origin(('lambda', 'container', 'image'))}: function {name!r} has no init_script: in Lambda it "
-            "runs the image's own command through udocker, which the Lambda runtime has only if you add it (a layer)"
-        )
-    if mode != "lambda" and fs.get(("batch", "compute_resources", "type")) == "FARGATE":
-        warnings.append(
-            f"{fs.origin(('batch', 'compute_resources', 'type'))}: Fargate jobs cannot mount the supervisor from "
-            f"the host: the image of {name!r} must contain {SUPERVISOR_PATH}"
-        )
-
-
 def _script(fs: FunctionSettings, problems: list[Problem]) -> Path | None:
     path = ("lambda", "init_script")
     value = fs.get(path)
     if not value:
         return None
     origin = fs.origin(path)
-    base = Path(origin.file).parent if origin.line else Path.cwd()
-    script = (base / value).resolve() if not Path(value).is_absolute() else Path(value)
+    script = _relative_file(origin, value)
     if script.name in RESERVED_SCRIPT_NAMES:
         problems.append((origin, f"the script cannot be named {script.name!r}: the deployment package uses that name"))
         return None
@@ -249,3 +296,9 @@ def _script(fs: FunctionSettings, problems: list[Problem]) -> Path | None:
         )
         return None
     return script
+
+
+def _relative_file(origin: Location, value: str) -> Path:
+    """A path named in the FDL, relative to the file that names it."""
+    base = Path(origin.file).parent if origin.line else Path.cwd()
+    return (base / value).resolve() if not Path(value).is_absolute() else Path(value)

@@ -82,6 +82,9 @@ class Function:
     log_level: str
     lambda_environment: dict[str, str]
     image: str | None
+    image_file: Path | None  # a `docker save` or OCI archive: the base instead of `image`
+    create_image: bool  # False: `image` is a prepared ECR image holding the supervisor, used as it is
+    registry_credentials: str | None  # Secrets Manager secret with the base registry's credentials
     timeout_threshold: int
     container_environment: dict[str, str]
     script: Path | None
@@ -98,6 +101,27 @@ class Function:
     @property
     def uses_batch(self) -> bool:
         return self.execution_mode in ("batch", "lambda-batch")
+
+    @property
+    def has_image(self) -> bool:
+        return bool(self.image or self.image_file)
+
+    @property
+    def lambda_runs_image(self) -> bool:
+        """The Lambda function is a container image; a `batch` function's Lambda only submits jobs (a zip)."""
+        return self.has_image and self.execution_mode != "batch"
+
+    @property
+    def builds_images(self) -> bool:
+        return self.has_image and self.create_image
+
+    @property
+    def image_architectures(self) -> list[str]:
+        """The architectures this function's image is built for: its Lambda's and its Batch hosts'."""
+        found = set(self.architectures) if self.lambda_runs_image else set()
+        if self.batch:
+            found.add(self.batch.profile.architecture)
+        return sorted(found)
 
     @property
     def script_name(self) -> str | None:
@@ -156,4 +180,8 @@ class Deployment:
 
     @property
     def needs_artifacts_bucket(self) -> bool:
-        return any(f.uses_batch for f in self.functions)
+        return any(f.uses_batch or f.builds_images for f in self.functions)
+
+    @property
+    def builds_images(self) -> bool:
+        return any(f.builds_images for f in self.functions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from importlib import resources
 from io import BytesIO
@@ -75,7 +75,9 @@ def function_config(function: Function, providers: Mapping[str, StorageProvider]
     )
 
 
-def supervisor_sources() -> list[tuple[str, bytes]]:
+def supervisor_sources(
+    excluded_folders: Set[str] = EXCLUDED_FOLDERS, excluded_files: Set[str] = EXCLUDED_FROM_LAMBDA
+) -> list[tuple[str, bytes]]:
     """The runtime's Python files, as (path inside the zip, content), sorted."""
     root = resources.files(SUPERVISOR_PACKAGE)
     found: list[tuple[str, bytes]] = []
@@ -83,9 +85,9 @@ def supervisor_sources() -> list[tuple[str, bytes]]:
     def walk(node: Traversable, prefix: str) -> None:
         for child in node.iterdir():
             name = f"{prefix}/{child.name}"
-            if child.is_dir() and child.name not in EXCLUDED_FOLDERS:
+            if child.is_dir() and child.name not in excluded_folders:
                 walk(child, name)
-            elif child.name.endswith(".py") and child.name not in EXCLUDED_FROM_LAMBDA:
+            elif child.name.endswith(".py") and child.name not in excluded_files:
                 found.append((name, child.read_bytes()))
 
     walk(root, SUPERVISOR_PACKAGE)

@@ -14,9 +14,10 @@ from faas_supervisor.contract import CONFIG_FILE_NAME, S3Location
 from render import __version__
 from render.fdl.model import ComputeProfile, Deployment, Function, StorageProvider
 from render.fdl.storage_credentials import CREDENTIALS_VARIABLE
-from render.terraform.artifacts import Artifact, function_config, lambda_zip, staged_files, supervisor_binary_artifact
+from render.terraform.artifacts import Artifact, function_config, lambda_zip, staged_files
 from render.terraform.assets import assets_root
 from render.terraform.hcl import Raw, align, hcl
+from render.terraform.images import IMAGE_ENVIRONMENT, StagedLayer, builder_zip, function_layer, supervisor_layer
 
 ARTIFACTS = "_artifacts"
 ARTIFACTS_BUCKET = Raw('module.storage.bucket_names["_artifacts"]')
@@ -26,6 +27,9 @@ STORAGE_MODULE = "storage"
 LAMBDA_MODULE_PREFIX = "lambda_"
 IAM_MODULE_PREFIX = "iam_"
 PROFILE_MODULE_PREFIX = "batch_"
+IMAGE_MODULE_PREFIX = "image_"
+BUILDER_MODULE = "image_builder"
+BUILDER_ZIP = "artifacts/image-builder.zip"
 
 
 @dataclass
@@ -48,43 +52,64 @@ def render_root(
     supervisor_binary: Callable[[str], Path],
     module_version: str | None = None,
 ) -> RenderedRoot:
-    """Build main.tf and the artifacts; `supervisor_binary(architecture)` is called for Batch hosts only.
+    """Build main.tf and the artifacts; `supervisor_binary(architecture)` is called for the images built.
 
     `module_source(name)` is the `source` of the module block using modules/<name>;
     `module_version`, when given, is the `version` of every module block (registry sources).
     """
     artifacts: list[Artifact] = []
     objects: dict[str, Any] = {}
-    supervisors: dict[str, dict[str, Any]] = {}  # by architecture, for the hosts of EC2 and SPOT profiles
-    for architecture in sorted({p.architecture for p in deployment.profiles.values() if p.compute_type != "FARGATE"}):
-        binary = supervisor_binary_artifact(
-            supervisor_binary(architecture), f"artifacts/faas-supervisor-{architecture}"
-        )
-        artifacts.append(binary)
-        name = f"supervisor-{architecture}"
-        objects[name] = _object(f"supervisor/faas-supervisor-{architecture}-{binary.sha256_hex[:16]}", binary)
-        supervisors[architecture] = {"bucket": ARTIFACTS_BUCKET, "key": _object_key(name), "sha256": binary.sha256_hex}
+    supervisor_layers: dict[str, StagedLayer] = {}  # by architecture
+
+    def staged(name: str, layer: StagedLayer) -> dict[str, Any]:
+        if name not in objects:
+            artifacts.append(layer.artifact)
+            objects[name] = _object(layer.key, layer.artifact)
+        return _layer_input(name, layer)
 
     functions = []
     for function in deployment.functions:
         config = function_config(function, deployment.storage_providers)
-        zip_artifact = lambda_zip(function, config, f"artifacts/lambda/{function.name}.zip")
-        artifacts.append(zip_artifact)
+        zip_artifact = None
+        if not function.lambda_runs_image:
+            zip_artifact = lambda_zip(function, config, f"artifacts/lambda/{function.name}.zip")
+            artifacts.append(zip_artifact)
         if function.uses_batch:
-            for staged in staged_files(function, config, f"artifacts/functions/{function.name}"):
-                artifacts.append(staged)
-                kind = "config" if staged.path.endswith(f"/{CONFIG_FILE_NAME}") else "script"
-                objects[f"{function.name}/{kind}"] = _object(staged.path.removeprefix("artifacts/"), staged)
-        functions.append(_function_view(deployment, function, zip_artifact))
+            for file in staged_files(function, config, f"artifacts/functions/{function.name}"):
+                artifacts.append(file)
+                kind = "config" if file.path.endswith(f"/{CONFIG_FILE_NAME}") else "script"
+                objects[f"{function.name}/{kind}"] = _object(file.path.removeprefix("artifacts/"), file)
+        images: dict[str, Any] = {}
+        if function.builds_images:
+            if function.image_file:  # read whole: archives the size of a Lambda function's image fit in memory
+                base = Artifact(f"artifacts/bases/{function.name}-{function.image_file.name}", function.image_file.read_bytes())
+                artifacts.append(base)
+                objects[f"base/{function.name}"] = _object(f"bases/{base.sha256_hex}", base)
+            own = staged(f"layer/{function.name}", function_layer(function, config))
+            for architecture in function.image_architectures:
+                if architecture not in supervisor_layers:
+                    supervisor_layers[architecture] = supervisor_layer(supervisor_binary(architecture), architecture)
+                supervisor = staged(f"layer/supervisor-{architecture}", supervisor_layers[architecture])
+                images[architecture] = _image_view(deployment, function, architecture, [supervisor, own])
+        elif function.has_image:
+            images = {architecture: {"uri": function.image} for architecture in function.image_architectures}
+        functions.append(_function_view(deployment, function, zip_artifact, images))
 
+    builder = None
+    if deployment.builds_images:
+        package = builder_zip(BUILDER_ZIP)
+        artifacts.append(package)
+        builder = {
+            "module": BUILDER_MODULE,
+            "function_name": f"{deployment.name[:50]}-image-builder",
+            "zip_path": package.path,
+            "zip_hash": package.sha256_base64,
+            "repository_prefix": f"{repository_prefix(deployment)}/",
+            "credentials_secrets": sorted({f.registry_credentials for f in deployment.functions if f.registry_credentials}),
+        }
+    images_by_function = {view["name"]: view["images"] for view in functions}
     profiles = [
-        _profile_view(
-            deployment,
-            key,
-            profile,
-            supervisors.get(profile.architecture) if profile.compute_type != "FARGATE" else None,
-        )
-        for key, profile in deployment.profiles.items()
+        _profile_view(deployment, key, profile, images_by_function) for key, profile in deployment.profiles.items()
     ]
     storage = {
         "buckets": _buckets(deployment),
@@ -104,12 +129,52 @@ def render_root(
         functions=functions,
         profiles=profiles,
         storage=storage,
+        builder=builder,
         version=__version__,
         credentials_variable=CREDENTIALS_VARIABLE,
         module_source=module_source,
         module_version=module_version,
     )
     return RenderedRoot(align(text), artifacts)
+
+
+def repository_prefix(deployment: Deployment) -> str:
+    """ECR repository names are lowercase; every repository of the deployment starts with this."""
+    return deployment.name.lower()
+
+
+def _layer_input(name: str, layer: StagedLayer) -> dict[str, Any]:
+    return {
+        "bucket": ARTIFACTS_BUCKET,
+        "key": _object_key(name),
+        "digest": layer.layer.digest,
+        "diff_id": layer.layer.diff_id,
+        "size": layer.layer.size,
+        "comment": layer.layer.comment,
+    }
+
+
+def _image_view(
+    deployment: Deployment, function: Function, architecture: str, layers: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One image module: per function, or per function and architecture when it needs two."""
+    suffix = f"_{architecture}" if len(function.image_architectures) > 1 else ""
+    module = f"{IMAGE_MODULE_PREFIX}{function.name}{suffix}"
+    view: dict[str, Any] = {
+        "module": module,
+        "uri": Raw(f"module.{module}.image_uri"),
+        "repository_name": f"{repository_prefix(deployment)}/{function.name.lower()}{suffix.replace('_', '-')}",
+        "architecture": architecture,
+        "layers": layers,
+        "entrypoint": list(contract.IMAGE_ENTRYPOINT),
+        "environment": IMAGE_ENVIRONMENT,
+        "credentials_secret": function.registry_credentials,
+    }
+    if function.image_file:
+        view["base_archive"] = {"bucket": ARTIFACTS_BUCKET, "key": _object_key(f"base/{function.name}")}
+    else:
+        view["base_image"] = function.image
+    return view
 
 
 def _object(key: str, artifact: Artifact) -> dict[str, Any]:
@@ -165,7 +230,9 @@ def profile_module(profile_name: str) -> str:
     return f"{PROFILE_MODULE_PREFIX}{profile_name}"
 
 
-def _function_view(deployment: Deployment, function: Function, zip_artifact: Artifact) -> dict[str, Any]:
+def _function_view(
+    deployment: Deployment, function: Function, zip_artifact: Artifact | None, images: dict[str, Any]
+) -> dict[str, Any]:
     profile = profile_module(deployment.profile_name(function.batch.profile)) if function.batch else None
     environment: dict[str, Any] = dict(function.lambda_environment)
     if profile:
@@ -182,8 +249,11 @@ def _function_view(deployment: Deployment, function: Function, zip_artifact: Art
         "iam_module": iam_module(function),
         "lambda_module": lambda_module(function),
         "profile_module": profile,
-        "zip_path": zip_artifact.path,
-        "zip_hash": zip_artifact.sha256_base64,
+        "zip_path": zip_artifact.path if zip_artifact else None,
+        "zip_hash": zip_artifact.sha256_base64 if zip_artifact else None,
+        "images": images,
+        "built_images": [image for image in images.values() if "module" in image],
+        "image_uri": images[function.architectures[0]]["uri"] if function.lambda_runs_image else None,
         "inputs": _locations(list(function.inputs)),
         "outputs": _locations([o.location for o in function.outputs if o.is_own_account]),
         "credentials_parameters": [
@@ -201,7 +271,7 @@ def _credentials_parameter(provider: StorageProvider) -> str:
 
 
 def _profile_view(
-    deployment: Deployment, key: str, profile: ComputeProfile, supervisor: dict[str, Any] | None
+    deployment: Deployment, key: str, profile: ComputeProfile, images: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
     members = deployment.functions_of(key)
     job_definitions = {}
@@ -213,7 +283,7 @@ def _profile_view(
             f'"s3://${{module.storage.bucket_names["_artifacts"]}}/${{module.storage.object_keys["{function.name}/config"]}}"'
         )
         job: dict[str, Any] = {
-            "image": function.image,
+            "image": images[function.name][profile.architecture]["uri"],
             "vcpus": function.batch.vcpus,
             "memory": function.batch.memory,
         }
@@ -226,7 +296,6 @@ def _profile_view(
         "module": profile_module(key),
         "name": f"{deployment.name}-{key}",
         "profile": profile,
-        "supervisor": supervisor,
         "function_names": [f.name for f in members],
         "job_definitions": job_definitions,
     }

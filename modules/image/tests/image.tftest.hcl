@@ -2,6 +2,9 @@
 #   terraform init && terraform test
 
 mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
   mock_resource "aws_ecr_repository" {
     defaults = { repository_url = "123456789012.dkr.ecr.us-east-1.amazonaws.com/hello/hello" }
   }

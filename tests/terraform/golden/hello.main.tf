@@ -29,8 +29,27 @@ module "storage" {
   source = "./modules/storage"
 
   buckets = {
+    _artifacts = {
+      name_prefix   = "hello-artifacts-"
+      force_destroy = true
+    }
     "hello-faas-render" = {
       name = "hello-faas-render"
+    }
+  }
+
+  objects = {
+    "layer/hello" = {
+      bucket      = "_artifacts"
+      key         = "layers/9e88e9da19eee54590eda9ef7d34f15a4b4d533e8a03e8f56579a3fe8c5f444f.tar.gz"
+      source      = "${path.module}/artifacts/layers/hello.tar.gz"
+      source_hash = "9e88e9da19eee54590eda9ef7d34f15a4b4d533e8a03e8f56579a3fe8c5f444f"
+    }
+    "layer/supervisor-x86_64" = {
+      bucket      = "_artifacts"
+      key         = "layers/612def55f944f18423fd3566dfc353052283f5ef3a9ef20920822500ed8a0292.tar.gz"
+      source      = "${path.module}/artifacts/layers/supervisor-x86_64.tar.gz"
+      source_hash = "612def55f944f18423fd3566dfc353052283f5ef3a9ef20920822500ed8a0292"
     }
   }
 
@@ -46,7 +65,58 @@ module "storage" {
   tags = local.tags
 }
 
+# Assembles the functions' container images in ECR when Terraform invokes it (module.image_*):
+# `terraform apply` needs no Docker. Its package is the supervisor (artifacts/image-builder.zip).
+module "image_builder" {
+  source = "./modules/image-builder"
+
+  function_name     = "hello-image-builder"
+  filename          = "${path.module}/artifacts/image-builder.zip"
+  source_code_hash  = "3KTdCZueP9/zWaclR8XCXHHOC0hN6Bmpmzm/umdOXMQ="
+  repository_prefix = "hello/"
+  artifacts_bucket  = module.storage.bucket_names["_artifacts"]
+
+  tags = local.tags
+}
+
 # Function hello (lambda): triggered by hello-faas-render/input.
+
+# Its image (x86_64): alpine:3.20, the supervisor and the function's files.
+module "image_hello" {
+  source = "./modules/image"
+
+  repository_name       = "hello/hello"
+  builder_function_name = module.image_builder.function_name
+  architecture          = "x86_64"
+  base_image            = "alpine:3.20"
+  entrypoint            = ["/opt/faas-render/bin/faas-supervisor"]
+
+  environment = {
+    "LAMBDA_TASK_ROOT" = "/var/task"
+  }
+
+  layers = [
+    {
+      bucket  = module.storage.bucket_names["_artifacts"]
+      key     = module.storage.object_keys["layer/supervisor-x86_64"]
+      digest  = "sha256:612def55f944f18423fd3566dfc353052283f5ef3a9ef20920822500ed8a0292"
+      diff_id = "sha256:29f5ff45365aef3e1a575ccc2f295599224320924879c24dab7d6a2af9e752b5"
+      size    = 189
+      comment = "faas-render 0.1.0: supervisor (x86_64)"
+    },
+    {
+      bucket  = module.storage.bucket_names["_artifacts"]
+      key     = module.storage.object_keys["layer/hello"]
+      digest  = "sha256:9e88e9da19eee54590eda9ef7d34f15a4b4d533e8a03e8f56579a3fe8c5f444f"
+      diff_id = "sha256:418cfd89887b6016d12b80903a3f31b246687c06557c325c380661784c787c43"
+      size    = 582
+      comment = "faas-render 0.1.0: function hello"
+    },
+  ]
+
+  tags = local.tags
+}
+
 module "iam_hello" {
   source = "./modules/iam"
 
@@ -73,9 +143,7 @@ module "lambda_hello" {
   function_name          = "hello"
   description            = "Deployed by faas-render"
   role_arn               = module.iam_hello.lambda_role_arn
-  filename               = "${path.module}/artifacts/lambda/hello.zip"
-  source_code_hash       = "MMDniVIUJEHN1BC6InhNs3ce2xlhNF8I2UMiozOR2OI="
-  runtime                = "python3.12"
+  image_uri              = module.image_hello.image_uri
   architectures          = ["x86_64"]
   memory_size            = 256
   timeout                = 60

@@ -39,12 +39,6 @@ module "storage" {
   }
 
   objects = {
-    "supervisor-x86_64" = {
-      bucket      = "_artifacts"
-      key         = "supervisor/faas-supervisor-x86_64-7641e0eede4610c6"
-      source      = "${path.module}/artifacts/faas-supervisor-x86_64"
-      source_hash = "7641e0eede4610c65c98be42760638843fd82a321eb627907af1247319f485fb"
-    }
     "plant-classification/config" = {
       bucket      = "_artifacts"
       key         = "functions/plant-classification/function_config.json"
@@ -57,6 +51,18 @@ module "storage" {
       source      = "${path.module}/artifacts/functions/plant-classification/classify.sh"
       source_hash = "3a5cd4b66f42fa0dd379a37c8170720478b0e889b202e36bc8d47d57436efc21"
     }
+    "layer/plant-classification" = {
+      bucket      = "_artifacts"
+      key         = "layers/add86a0d4dd2b616eedf08f31e2023d5dc18f76791a3286a7e0347560a76f892.tar.gz"
+      source      = "${path.module}/artifacts/layers/plant-classification.tar.gz"
+      source_hash = "add86a0d4dd2b616eedf08f31e2023d5dc18f76791a3286a7e0347560a76f892"
+    }
+    "layer/supervisor-x86_64" = {
+      bucket      = "_artifacts"
+      key         = "layers/612def55f944f18423fd3566dfc353052283f5ef3a9ef20920822500ed8a0292.tar.gz"
+      source      = "${path.module}/artifacts/layers/supervisor-x86_64.tar.gz"
+      source_hash = "612def55f944f18423fd3566dfc353052283f5ef3a9ef20920822500ed8a0292"
+    }
   }
 
   notifications = {
@@ -67,6 +73,20 @@ module "storage" {
       filter_prefix = "input/"
     }
   }
+
+  tags = local.tags
+}
+
+# Assembles the functions' container images in ECR when Terraform invokes it (module.image_*):
+# `terraform apply` needs no Docker. Its package is the supervisor (artifacts/image-builder.zip).
+module "image_builder" {
+  source = "./modules/image-builder"
+
+  function_name     = "plants-image-builder"
+  filename          = "${path.module}/artifacts/image-builder.zip"
+  source_code_hash  = "3KTdCZueP9/zWaclR8XCXHHOC0hN6Bmpmzm/umdOXMQ="
+  repository_prefix = "plants/"
+  artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
   tags = local.tags
 }
@@ -85,15 +105,9 @@ module "batch_plant-classification" {
   security_group_ids = ["sg-0123456789abcdef0"]
   enable_gpu         = false
 
-  supervisor = {
-    bucket = module.storage.bucket_names["_artifacts"]
-    key    = module.storage.object_keys["supervisor-x86_64"]
-    sha256 = "7641e0eede4610c65c98be42760638843fd82a321eb627907af1247319f485fb"
-  }
-
   job_definitions = {
     "plant-classification" = {
-      image        = "deephdc/deep-oc-plant-classification-theano"
+      image        = module.image_plant-classification.image_uri
       vcpus        = 2
       memory       = 4096
       job_role_arn = module.iam_plant-classification.job_role_arn
@@ -108,6 +122,43 @@ module "batch_plant-classification" {
 }
 
 # Function plant-classification (batch): triggered by plant-classification-faas/input.
+
+# Its image (x86_64): deephdc/deep-oc-plant-classification-theano, the supervisor and the function's files.
+module "image_plant-classification" {
+  source = "./modules/image"
+
+  repository_name       = "plants/plant-classification"
+  builder_function_name = module.image_builder.function_name
+  architecture          = "x86_64"
+  base_image            = "deephdc/deep-oc-plant-classification-theano"
+  entrypoint            = ["/opt/faas-render/bin/faas-supervisor"]
+
+  environment = {
+    "LAMBDA_TASK_ROOT" = "/var/task"
+  }
+
+  layers = [
+    {
+      bucket  = module.storage.bucket_names["_artifacts"]
+      key     = module.storage.object_keys["layer/supervisor-x86_64"]
+      digest  = "sha256:612def55f944f18423fd3566dfc353052283f5ef3a9ef20920822500ed8a0292"
+      diff_id = "sha256:29f5ff45365aef3e1a575ccc2f295599224320924879c24dab7d6a2af9e752b5"
+      size    = 189
+      comment = "faas-render 0.1.0: supervisor (x86_64)"
+    },
+    {
+      bucket  = module.storage.bucket_names["_artifacts"]
+      key     = module.storage.object_keys["layer/plant-classification"]
+      digest  = "sha256:add86a0d4dd2b616eedf08f31e2023d5dc18f76791a3286a7e0347560a76f892"
+      diff_id = "sha256:6e59760a80be428edd81fec3668835088299a005241e6c53154e0bdf244970e3"
+      size    = 608
+      comment = "faas-render 0.1.0: function plant-classification"
+    },
+  ]
+
+  tags = local.tags
+}
+
 module "iam_plant-classification" {
   source = "./modules/iam"
 
@@ -140,7 +191,7 @@ module "lambda_plant-classification" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_plant-classification.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/plant-classification.zip"
-  source_code_hash       = "2HMU/gOaWaQh4ljb+twFNkaLhoKfe1LXElCdx2NkGho="
+  source_code_hash       = "NaheAHOm9ENOJ+bxqF1QCHIywdP7LfVYkoKgax2gxec="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256

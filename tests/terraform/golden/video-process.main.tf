@@ -39,12 +39,6 @@ module "storage" {
   }
 
   objects = {
-    "supervisor-x86_64" = {
-      bucket      = "_artifacts"
-      key         = "supervisor/faas-supervisor-x86_64-7641e0eede4610c6"
-      source      = "${path.module}/artifacts/faas-supervisor-x86_64"
-      source_hash = "7641e0eede4610c65c98be42760638843fd82a321eb627907af1247319f485fb"
-    }
     "video-split/config" = {
       bucket      = "_artifacts"
       key         = "functions/video-split/function_config.json"
@@ -56,6 +50,24 @@ module "storage" {
       key         = "functions/video-split/split-video.sh"
       source      = "${path.module}/artifacts/functions/video-split/split-video.sh"
       source_hash = "a35165189e63e21c744fba93d133dfaa4ffbee5f24ea79731ecd9817a3a49013"
+    }
+    "layer/video-split" = {
+      bucket      = "_artifacts"
+      key         = "layers/e9075debac5a3200922557de41de31047e546f935918760bc9ec09d22e3735f2.tar.gz"
+      source      = "${path.module}/artifacts/layers/video-split.tar.gz"
+      source_hash = "e9075debac5a3200922557de41de31047e546f935918760bc9ec09d22e3735f2"
+    }
+    "layer/supervisor-x86_64" = {
+      bucket      = "_artifacts"
+      key         = "layers/612def55f944f18423fd3566dfc353052283f5ef3a9ef20920822500ed8a0292.tar.gz"
+      source      = "${path.module}/artifacts/layers/supervisor-x86_64.tar.gz"
+      source_hash = "612def55f944f18423fd3566dfc353052283f5ef3a9ef20920822500ed8a0292"
+    }
+    "layer/frame-stats" = {
+      bucket      = "_artifacts"
+      key         = "layers/37687910ea614f289220863d445d2631927119c4e823fab9acb3f98d115ffb02.tar.gz"
+      source      = "${path.module}/artifacts/layers/frame-stats.tar.gz"
+      source_hash = "37687910ea614f289220863d445d2631927119c4e823fab9acb3f98d115ffb02"
     }
   }
 
@@ -77,6 +89,20 @@ module "storage" {
   tags = local.tags
 }
 
+# Assembles the functions' container images in ECR when Terraform invokes it (module.image_*):
+# `terraform apply` needs no Docker. Its package is the supervisor (artifacts/image-builder.zip).
+module "image_builder" {
+  source = "./modules/image-builder"
+
+  function_name     = "video-process-image-builder"
+  filename          = "${path.module}/artifacts/image-builder.zip"
+  source_code_hash  = "3KTdCZueP9/zWaclR8XCXHHOC0hN6Bmpmzm/umdOXMQ="
+  repository_prefix = "video-process/"
+  artifacts_bucket  = module.storage.bucket_names["_artifacts"]
+
+  tags = local.tags
+}
+
 # Batch compute profile shared by: video-split.
 module "batch_video-split" {
   source = "./modules/batch"
@@ -91,15 +117,9 @@ module "batch_video-split" {
   security_group_ids = ["sg-0123456789abcdef0"]
   enable_gpu         = false
 
-  supervisor = {
-    bucket = module.storage.bucket_names["_artifacts"]
-    key    = module.storage.object_keys["supervisor-x86_64"]
-    sha256 = "7641e0eede4610c65c98be42760638843fd82a321eb627907af1247319f485fb"
-  }
-
   job_definitions = {
     "video-split" = {
-      image        = "python:3.12-alpine"
+      image        = module.image_video-split.image_uri
       vcpus        = 1
       memory       = 2048
       job_role_arn = module.iam_video-split.job_role_arn
@@ -115,6 +135,43 @@ module "batch_video-split" {
 }
 
 # Function video-split (batch): triggered by video-process-faas/input.
+
+# Its image (x86_64): python:3.12-alpine, the supervisor and the function's files.
+module "image_video-split" {
+  source = "./modules/image"
+
+  repository_name       = "video-process/video-split"
+  builder_function_name = module.image_builder.function_name
+  architecture          = "x86_64"
+  base_image            = "python:3.12-alpine"
+  entrypoint            = ["/opt/faas-render/bin/faas-supervisor"]
+
+  environment = {
+    "LAMBDA_TASK_ROOT" = "/var/task"
+  }
+
+  layers = [
+    {
+      bucket  = module.storage.bucket_names["_artifacts"]
+      key     = module.storage.object_keys["layer/supervisor-x86_64"]
+      digest  = "sha256:612def55f944f18423fd3566dfc353052283f5ef3a9ef20920822500ed8a0292"
+      diff_id = "sha256:29f5ff45365aef3e1a575ccc2f295599224320924879c24dab7d6a2af9e752b5"
+      size    = 189
+      comment = "faas-render 0.1.0: supervisor (x86_64)"
+    },
+    {
+      bucket  = module.storage.bucket_names["_artifacts"]
+      key     = module.storage.object_keys["layer/video-split"]
+      digest  = "sha256:e9075debac5a3200922557de41de31047e546f935918760bc9ec09d22e3735f2"
+      diff_id = "sha256:db89e432b64ad91069e43278bb413a485b8962c632b746cbc9095baa92d4d32d"
+      size    = 1566
+      comment = "faas-render 0.1.0: function video-split"
+    },
+  ]
+
+  tags = local.tags
+}
+
 module "iam_video-split" {
   source = "./modules/iam"
 
@@ -147,7 +204,7 @@ module "lambda_video-split" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_video-split.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/video-split.zip"
-  source_code_hash       = "yy0i3EaH/YACD09MeZ0iiD+3cJ2MmS9YlSdTQolTeOo="
+  source_code_hash       = "pi75WRiBgQdHY6ruqBHAlfLPpTNYEUGrd7oics0wmmE="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 512
@@ -165,6 +222,43 @@ module "lambda_video-split" {
 }
 
 # Function frame-stats (lambda): triggered by video-process-faas/frames.
+
+# Its image (x86_64): python:3.12-alpine, the supervisor and the function's files.
+module "image_frame-stats" {
+  source = "./modules/image"
+
+  repository_name       = "video-process/frame-stats"
+  builder_function_name = module.image_builder.function_name
+  architecture          = "x86_64"
+  base_image            = "python:3.12-alpine"
+  entrypoint            = ["/opt/faas-render/bin/faas-supervisor"]
+
+  environment = {
+    "LAMBDA_TASK_ROOT" = "/var/task"
+  }
+
+  layers = [
+    {
+      bucket  = module.storage.bucket_names["_artifacts"]
+      key     = module.storage.object_keys["layer/supervisor-x86_64"]
+      digest  = "sha256:612def55f944f18423fd3566dfc353052283f5ef3a9ef20920822500ed8a0292"
+      diff_id = "sha256:29f5ff45365aef3e1a575ccc2f295599224320924879c24dab7d6a2af9e752b5"
+      size    = 189
+      comment = "faas-render 0.1.0: supervisor (x86_64)"
+    },
+    {
+      bucket  = module.storage.bucket_names["_artifacts"]
+      key     = module.storage.object_keys["layer/frame-stats"]
+      digest  = "sha256:37687910ea614f289220863d445d2631927119c4e823fab9acb3f98d115ffb02"
+      diff_id = "sha256:12b4e09b4718b5835f3247fd62d3be9dc09116ff9db4716c6a5cd3778ecebf08"
+      size    = 978
+      comment = "faas-render 0.1.0: function frame-stats"
+    },
+  ]
+
+  tags = local.tags
+}
+
 module "iam_frame-stats" {
   source = "./modules/iam"
 
@@ -191,9 +285,7 @@ module "lambda_frame-stats" {
   function_name          = "frame-stats"
   description            = "Deployed by faas-render"
   role_arn               = module.iam_frame-stats.lambda_role_arn
-  filename               = "${path.module}/artifacts/lambda/frame-stats.zip"
-  source_code_hash       = "wK9dBE/86EuXzAGP8R1ofYPLePp1o2+PIxCNrm2LhIo="
-  runtime                = "python3.12"
+  image_uri              = module.image_frame-stats.image_uri
   architectures          = ["x86_64"]
   memory_size            = 512
   timeout                = 60
