@@ -132,7 +132,7 @@ def test_a_docker_hub_base_comes_through_the_mirror_and_a_second_build_sends_no_
     again = handler(request, None)  # Terraform may invoke it again with the same event
     assert again["digest"] == first["digest"]
     assert (again["blobs_sent"], again["bytes_sent"], again["blobs_skipped"]) == (0, 0, 5)
-    assert f"base image busybox:1.36 from {registry.host}" in caplog.text
+    assert f"base image busybox:1.36 from registry-1.docker.io through the mirror {registry.url}" in caplog.text
     assert "supervisor" in caplog.text and "digest and diff_id verified" in caplog.text
     assert "0 blobs sent (0 bytes), 5 already there" in caplog.text
 
@@ -208,11 +208,29 @@ def test_a_missing_base_is_named(
         handler(request, None)
     message = str(refused.value)
     assert message.startswith(
-        f"cannot build {request['repository']}:faas-0123abcd on base image busybox:no-such-tag from {registry.host}: "
+        f"cannot build {request['repository']}:faas-0123abcd on base image busybox:no-such-tag from registry-1.docker.io "
+        f"through the mirror {registry.url}: "
         "fetching the manifest of library/busybox:no-such-tag: "
     )
     assert "404" in message and "MANIFEST_UNKNOWN" in message
     assert "Docker Hub limits" not in message  # a mirror was used
+
+
+def test_an_unusable_mirror_is_named(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(contract.REGISTRY_MIRROR, "http://mirror.example.com")
+    with pytest.raises(ImageError, match="^FAAS_REGISTRY_MIRROR: refusing plain HTTP to mirror.example.com"):
+        handler(event(aws, "busybox:1.36"), None)
+
+
+def test_a_missing_s3_object_is_named(aws: Aws) -> None:
+    bucket = aws.bucket("artifacts")
+    request = event(aws, base_archive={"bucket": bucket, "key": "images/none.tar"})
+    with pytest.raises(ImageError, match=f"^cannot read base_archive s3://{bucket}/images/none.tar: it does not exist"):
+        handler(request, None)
+    request["layers"][1]["key"] = "layers/none.tar.gz"
+    missing = f"s3://{request['layers'][1]['bucket']}/layers/none.tar.gz"
+    with pytest.raises(ImageError, match=f"^cannot read layer {missing}: it does not exist"):
+        handler(request, None)
 
 
 def test_registry_credentials_come_from_a_secret(

@@ -137,10 +137,11 @@ def _base(request: BuildRequest, s3: Any) -> Iterator[tuple[ImageSource, str]]:
     with _registry_credentials(request.credentials_secret) as credentials:
         source = RegistrySource.parse(request.base, mirror=mirror, credentials=credentials)
         try:
-            url = endpoint(source.reference, mirror)
+            endpoint(source.reference, mirror)
         except InvalidReference as error:
             raise InvalidReference(f"{contract.REGISTRY_MIRROR}: {error}") from None
-        yield source, f"base image {request.base} from {url.split('://', 1)[-1]}"
+        through = f" through the mirror {mirror}" if mirror and source.reference.on_docker_hub else ""
+        yield source, f"base image {request.base} from {source.reference.registry}{through}"
 
 
 @contextmanager
