@@ -10,6 +10,8 @@ import importlib
 import json
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import urllib.request
 import uuid
@@ -336,3 +338,22 @@ def test_a_failed_docker_hub_pull_says_how_to_avoid_the_rate_limit(monkeypatch: 
 def test_the_contract_names_this_handler() -> None:
     module, _, name = contract.BUILDER_HANDLER.rpartition(".")
     assert getattr(importlib.import_module(module), name) is handler
+
+
+def test_the_builder_imports_only_the_standard_library_and_boto3() -> None:
+    """It runs from a plain Lambda zip: faas_supervisor beside the runtime's own boto3."""
+    probe = (
+        "import sys; before = set(sys.modules); import faas_supervisor.image.builder; "
+        "print(' '.join(sorted({m.split('.')[0] for m in set(sys.modules) - before} - set(sys.stdlib_module_names))))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert set(loaded) <= {
+        "faas_supervisor",
+        "boto3",
+        "botocore",
+        "urllib3",
+        "dateutil",
+        "jmespath",
+        "six",
+        "s3transfer",
+    }
