@@ -73,9 +73,14 @@ class EcrDestination:
         arguments = {"imageManifest": manifest.decode(), "imageManifestMediaType": media_type, "imageTag": tag}
         try:
             answer = self._call(doing, repository, "put_image", imageDigest=digest, **arguments)
-        except _AlreadyThere:  # this tag already names this very manifest
-            answer = {"image": {"imageId": {"imageDigest": digest}}}
-        stored = answer["image"]["imageId"].get("imageDigest")
+            stored = answer["image"]["imageId"].get("imageDigest")
+        except _AlreadyThere:  # the tag names an image already: this very one (a push again), or another
+            tagged = self._call(doing, repository, "describe_images", imageIds=[{"imageTag": tag}])["imageDetails"]
+            stored = tagged[0].get("imageDigest") if tagged else None
+            if stored != digest:
+                raise RegistryError(
+                    f"{doing}: the tag already names {stored} and cannot be moved (immutable tags)"
+                ) from None
         if stored != digest:
             raise RegistryError(f"{doing}: ECR stored it as {stored}, not {digest}")
         self.stats.manifests_put += 1
