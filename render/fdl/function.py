@@ -180,7 +180,10 @@ def _image_file(fs: FunctionSettings, problems: list[Problem]) -> Path | None:
     found = _relative_file(origin, value)
     if not found.is_file():
         problems.append(
-            (origin, f"image_file not found: {value} (looked for {found}; paths are relative to the file that names them)")
+            (
+                origin,
+                f"image_file not found: {value} (looked for {found}; paths are relative to the file that names them)",
+            )
         )
         return None
     return found

@@ -2,8 +2,9 @@
 deserves a second look.
 
 Input is the JSON of `terraform show -json PLANFILE`. Resource changes are grouped by the
-function they belong to (module.lambda_NAME, module.iam_NAME, the job definition and staged
-objects keyed by NAME, the S3 permissions keyed NAME/BUCKET), then by Batch compute profile
+function they belong to (module.lambda_NAME, module.iam_NAME, module.image_NAME, the job
+definition and staged objects keyed by NAME, its layer and base archive, the S3 permissions keyed
+NAME/BUCKET), then by Batch compute profile
 (module.batch_KEY), then storage shared by all functions, then anything else in the root.
 Warnings (warnings.py, iam.py): a Batch compute environment replaced or destroyed, a job queue
 destroyed, an IAM permission widened, a bucket destroyed. Output: report.py.
@@ -31,7 +32,9 @@ from render.review.changes import (
 from render.review.iam import PlannedDocuments
 from render.review.warnings import warnings as change_warnings
 from render.terraform.root_module import (
+    BUILDER_MODULE,
     IAM_MODULE_PREFIX,
+    IMAGE_MODULE_PREFIX,
     LAMBDA_MODULE_PREFIX,
     PROFILE_MODULE_PREFIX,
     STORAGE_MODULE,
@@ -109,6 +112,11 @@ def _change(resource: dict[str, Any]) -> Change | None:
     )
 
 
+ARCHITECTURE_SUFFIXES = ("_x86_64", "_arm64")
+STAGED_FOR_FUNCTION = ("layer/", "base/")  # storage object ids (render/terraform/root_module.py)
+SHARED_LAYER = "layer/supervisor-"
+
+
 def _path(steps: list[Any]) -> str:
     return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in steps).lstrip(".")
 
@@ -122,11 +130,20 @@ def _group_of(resource: dict[str, Any]) -> tuple[str, str]:
     for prefix in (LAMBDA_MODULE_PREFIX, IAM_MODULE_PREFIX):
         if module.startswith(prefix):
             return FUNCTION, module.removeprefix(prefix)
+    if module.startswith(IMAGE_MODULE_PREFIX) and module != BUILDER_MODULE:
+        name = module.removeprefix(IMAGE_MODULE_PREFIX)
+        for architecture in ARCHITECTURE_SUFFIXES:  # a function with two images (Lambda and Batch hosts differ)
+            name = name.removesuffix(architecture)
+        return FUNCTION, name
     if module.startswith(PROFILE_MODULE_PREFIX):
         if resource["type"] == "aws_batch_job_definition" and isinstance(index, str):
             return FUNCTION, index
         return PROFILE, module.removeprefix(PROFILE_MODULE_PREFIX)
     if module == STORAGE_MODULE:
+        if isinstance(index, str) and index.startswith(SHARED_LAYER):
+            return STORAGE, STORAGE_MODULE
+        if isinstance(index, str) and index.startswith(STAGED_FOR_FUNCTION):
+            return FUNCTION, index.split("/", 1)[1]  # a function's layer or base archive
         if resource["type"] in ("aws_lambda_permission", "aws_s3_object") and keyed_function:
             return FUNCTION, keyed_function
         return STORAGE, STORAGE_MODULE

@@ -82,7 +82,9 @@ def render_root(
         images: dict[str, Any] = {}
         if function.builds_images:
             if function.image_file:  # read whole: archives the size of a Lambda function's image fit in memory
-                base = Artifact(f"artifacts/bases/{function.name}-{function.image_file.name}", function.image_file.read_bytes())
+                base = Artifact(
+                    f"artifacts/bases/{function.name}-{function.image_file.name}", function.image_file.read_bytes()
+                )
                 artifacts.append(base)
                 objects[f"base/{function.name}"] = _object(f"bases/{base.sha256_hex}", base)
             own = staged(f"layer/{function.name}", function_layer(function, config))
@@ -105,7 +107,9 @@ def render_root(
             "zip_path": package.path,
             "zip_hash": package.sha256_base64,
             "repository_prefix": f"{repository_prefix(deployment)}/",
-            "credentials_secrets": sorted({f.registry_credentials for f in deployment.functions if f.registry_credentials}),
+            "credentials_secrets": sorted(
+                {f.registry_credentials for f in deployment.functions if f.registry_credentials}
+            ),
         }
     images_by_function = {view["name"]: view["images"] for view in functions}
     profiles = [

@@ -52,7 +52,7 @@ def current_config(root: Path) -> FunctionConfig:
 
 
 # The image's own command when the supervisor is the image's entry point (see enter_image);
-# None in the Lambda zip, where a config naming an image means udocker.
+# None in a Lambda zip (a function without an image, or a batch function's submitter).
 _image_command: tuple[str, ...] | None = None
 
 
@@ -84,17 +84,8 @@ def _launcher(config: FunctionConfig, root: Path) -> Launcher:
     if _image_command is not None:
         command = _image_command
         return lambda workdir, env: launch.direct(script, command, base, env)
-    udocker = launch.udocker_path() if config.image else None
-    if udocker and config.image:
-        image = config.image
-        return lambda workdir, env: launch.via_udocker(udocker, image, script, workdir, base, env)
-    if config.image:
-        log.info(
-            "udocker is not on PATH: running the script directly in the Lambda runtime, not in image %s",
-            config.image,
-        )
     if script is None:
-        raise ConfigError("the function has no script and udocker is not available: nothing to run")
+        raise ConfigError("the function has no script: nothing to run")
     return lambda workdir, env: launch.direct(script, (), base, env)
 
 

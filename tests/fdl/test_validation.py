@@ -195,11 +195,23 @@ CASES = {
         "functions.aws[0].lambda.memory",
         "duplicate key",
     ),
-    "unsupported feature": (
+    "missing image file": (
         fdl().replace("image: alpine", "image_file: image.tar.gz"),
         9,
         "functions.aws[0].lambda.container.image_file",
-        "not supported",
+        "image_file not found: image.tar.gz",
+    ),
+    "prepared image outside ECR": (
+        fdl().replace("image: alpine", "image: alpine\n        create_image: false"),
+        10,
+        "functions.aws[0].lambda.container.create_image",
+        "must then be an Amazon ECR image",
+    ),
+    "layers on an image function": (
+        fdl().replace("memory: 512", "memory: 512\n      layers: [arn:aws:lambda:us-east-1:123456789012:layer:x:1]"),
+        7,
+        "functions.aws[0].lambda.layers",
+        "cannot be attached to a container image function",
     ),
 }
 

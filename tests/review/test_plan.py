@@ -103,6 +103,26 @@ def test_changes_are_grouped_by_function_profile_storage_and_other() -> None:
     assert "Warnings" not in text
 
 
+def test_image_changes_are_named_under_their_function() -> None:
+    result = review(
+        plan(
+            change("module.image_fn.aws_lambda_invocation.build", ["update"]),
+            change('module.storage.aws_s3_object.this["layer/fn"]', ["delete", "create"]),
+            change("module.lambda_fn.aws_lambda_function.this", ["update"]),
+            change("module.image_two_arm64.aws_ecr_repository.this", ["create"]),
+            change('module.storage.aws_s3_object.this["layer/supervisor-x86_64"]', ["update"]),
+            change("module.image_builder.aws_lambda_function.this", ["update"]),
+        )
+    )
+    titles = [(g.title, g.counts()) for g in result.groups]
+    assert titles == [
+        ("function fn", {"update": 2, "replace": 1}),
+        ("function two", {"create": 1}),
+        ("storage (shared)", {"update": 1}),
+        ("other: module.image_builder", {"update": 1}),
+    ]
+
+
 def test_no_changes() -> None:
     result = review(plan(change("module.lambda_fn.aws_lambda_function.this", ["no-op"])))
     assert format_text(result) == "No changes.\n"

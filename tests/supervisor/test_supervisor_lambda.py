@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 from pathlib import Path
 
@@ -237,58 +236,6 @@ def test_api_gateway_body_that_is_an_s3_event(
     lambda_handler(event, context())
     assert aws.read(dst, "photo 1.jpg") == b"jpeg"
     assert aws.read(dst, "mode") == b"fast\n"
-
-
-def test_udocker_runs_the_image_when_present(
-    aws: Aws, lambda_task: LambdaTask, context: ContextFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A stand-in udocker on PATH: checks the plumbing (prepare once, --env, entrypoint)."""
-    dst = aws.bucket("out")
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    log = tmp_path / "udocker.log"
-    fake = bindir / "udocker"
-    fake.write_text(
-        f"""#!/bin/sh
-echo "$*" >> {log}
-case "$1" in
-  inspect) test -f "$UDOCKER_DIR/created" ;;
-  pull|setup) exit 0 ;;
-  create) touch "$UDOCKER_DIR/created" ;;
-  --quiet) shift; shift  # --quiet run
-    while [ $# -gt 0 ]; do
-      case "$1" in
-        --env=*) export "${{1#--env=}}" ;;
-        --workdir=*) cd "${{1#--workdir=}}" ;;
-        --entrypoint=*) ep="${{1#--entrypoint=}}" ;;
-        -v|--nosysdirs) [ "$1" = -v ] && shift ;;
-        *) break ;;
-      esac
-      shift
-    done
-    shift  # container name
-    export IN_UDOCKER=yes
-    exec $ep "$@" ;;
-esac
-"""
-    )
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
-    monkeypatch.setenv("UDOCKER_DIR", str(tmp_path / "udocker-dir"))
-    lambda_task(
-        {
-            "name": "fn",
-            "container": {"image": "alpine:3.20", "environment": {"K": "v w"}},
-            "output": [{"bucket": dst}],
-        },
-        script='echo "$IN_UDOCKER $K" > "$TMP_OUTPUT_DIR/where"\n',
-    )
-    lambda_handler({}, context())
-    lambda_handler({}, context())
-    assert aws.read(dst, "where") == b"yes v w\n"
-    calls = log.read_text().splitlines()
-    assert sum(c.startswith("pull alpine:3.20") for c in calls) == 1  # prepared once, then reused
-    assert sum(c.startswith("--quiet run") for c in calls) == 2
 
 
 def test_upload_error_names_bucket_and_key(aws: Aws, lambda_task: LambdaTask, context: ContextFactory) -> None:

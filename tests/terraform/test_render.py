@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -49,8 +51,11 @@ def test_rerender_is_byte_identical_from_anywhere(tmp_path: Path, monkeypatch: p
 
 
 def test_lambda_zip_is_deterministic_and_holds_supervisor_config_and_script(tmp_path: Path) -> None:
-    assert render(EXAMPLE_FILES["hello"], tmp_path) == 0
-    archive = zipfile.ZipFile(io.BytesIO((tmp_path / "artifacts/lambda/hello.zip").read_bytes()))
+    (tmp_path / "hello.sh").write_text("echo hello\n")
+    fdl = tmp_path / "zip.yaml"
+    fdl.write_text(NO_IMAGE)
+    assert render(fdl, tmp_path / "out") == 0
+    archive = zipfile.ZipFile(io.BytesIO((tmp_path / "out/artifacts/lambda/hello.zip").read_bytes()))
     names = archive.namelist()
     assert names == sorted(names)
     assert "function_config.json" in names and "hello.sh" in names
@@ -59,11 +64,54 @@ def test_lambda_zip_is_deterministic_and_holds_supervisor_config_and_script(tmp_
     assert archive.getinfo("hello.sh").external_attr >> 16 & 0o777 == 0o755
 
 
-def test_lambda_mode_gets_no_batch_resources(tmp_path: Path) -> None:
+NO_IMAGE = """\
+functions:
+  aws:
+  - lambda:
+      name: hello
+      init_script: hello.sh
+      input: [{storage_provider: s3, path: zip-test/in}]
+"""
+
+
+def test_a_function_without_an_image_stays_a_zip_on_the_python_runtime(tmp_path: Path) -> None:
+    (tmp_path / "hello.sh").write_text("echo hello\n")
+    fdl = tmp_path / "zip.yaml"
+    fdl.write_text(NO_IMAGE)
+    assert render(fdl, tmp_path / "out") == 0
+    main_tf = (tmp_path / "out/main.tf").read_text()
+    assert "modules/batch" not in main_tf and "_artifacts" not in main_tf and "modules/image" not in main_tf
+    assert 'runtime                = "python3.12"' in main_tf and "image_uri" not in main_tf
+
+
+def test_lambda_functions_with_an_image_run_it(tmp_path: Path) -> None:
     assert render(EXAMPLE_FILES["hello"], tmp_path) == 0
     main_tf = (tmp_path / "main.tf").read_text()
-    assert "modules/batch" not in main_tf and "_artifacts" not in main_tf
-    assert not list((tmp_path / "artifacts").glob("faas-supervisor*"))
+    assert "modules/batch" not in main_tf and not (tmp_path / "artifacts/lambda").exists()
+    assert "image_uri              = module.image_hello.image_uri" in main_tf
+    assert 'base_image            = "alpine:3.20"' in main_tf
+    assert 'handler = "faas_supervisor.image.builder.handler"' not in main_tf  # the module holds it
+    layers = sorted(p.name for p in (tmp_path / "artifacts/layers").iterdir())
+    assert layers == ["hello.tar.gz", "supervisor-x86_64.tar.gz"]
+    with tarfile.open(tmp_path / "artifacts/layers/hello.tar.gz") as layer:
+        assert sorted(layer.getnames()) == ["var", "var/task", "var/task/function_config.json", "var/task/hello.sh"]
+        assert layer.getmember("var/task/hello.sh").mode == 0o755
+    with tarfile.open(tmp_path / "artifacts/layers/supervisor-x86_64.tar.gz") as layer:
+        assert layer.getmember("opt/faas-render/bin/faas-supervisor").mode == 0o755
+
+
+def test_a_script_change_changes_only_the_function_layer(tmp_path: Path) -> None:
+    source = tmp_path / "fdl"
+    shutil.copytree(EXAMPLE_FILES["hello"].parent, source)
+    assert render(source / "hello.yaml", tmp_path / "before") == 0
+    (source / "hello.sh").write_text((source / "hello.sh").read_text() + "# changed\n")
+    assert render(source / "hello.yaml", tmp_path / "after") == 0
+    before, after = ((tmp_path / name / "main.tf").read_text().splitlines() for name in ("before", "after"))
+    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
+    # the function layer's object (key, source_hash) and its entry in the image's layers, nothing else
+    assert sorted(old.split("=")[0].strip() for old, _ in changed) == ["diff_id", "digest", "key", "size", "source_hash"]
+    supervisor = "artifacts/layers/supervisor-x86_64.tar.gz"
+    assert (tmp_path / "before" / supervisor).read_bytes() == (tmp_path / "after" / supervisor).read_bytes()
 
 
 def test_batch_script_and_config_are_staged_not_embedded(tmp_path: Path) -> None:
@@ -176,10 +224,16 @@ def test_each_compute_profile_gets_the_supervisor_of_its_architecture(tmp_path: 
 
     rendered = render_root(deployment, module_source=lambda name: f"./modules/{name}", supervisor_binary=binary)
     assert sorted(asked) == ["arm64", "x86_64"]
-    staged = {a.path: a.content for a in rendered.artifacts if "faas-supervisor" in a.path}
-    assert staged == {"artifacts/faas-supervisor-arm64": b"arm64", "artifacts/faas-supervisor-x86_64": b"x86_64"}
-    # the Lambda function's own architecture is the FDL's, whatever its Batch hosts run
-    assert 'architectures          = ["arm64"]' in rendered.main_tf
-    graviton = rendered.main_tf[rendered.main_tf.index('module "batch_on-graviton"') :]
-    graviton = graviton[: graviton.index("\n}\n")]
-    assert 'object_keys["supervisor-arm64"]' in graviton and "supervisor-x86_64" not in graviton
+    staged = sorted(a.path for a in rendered.artifacts if "supervisor-" in a.path)
+    assert staged == ["artifacts/layers/supervisor-arm64.tar.gz", "artifacts/layers/supervisor-x86_64.tar.gz"]
+    main_tf = rendered.main_tf
+    # on-graviton: a batch function, so one arm64 image for its jobs (its Lambda is the zip that submits)
+    assert 'module "image_on-graviton" {' in main_tf
+    graviton = main_tf[main_tf.index('module "image_on-graviton"') :]
+    assert 'architecture          = "arm64"' in graviton[: graviton.index("\n}\n")]
+    # on-x86: its Lambda is arm64 (the FDL's), its jobs run on x86_64 hosts: one image each
+    assert 'module "image_on-x86_arm64" {' in main_tf and 'module "image_on-x86_x86_64" {' in main_tf
+    assert "image_uri              = module.image_on-x86_arm64.image_uri" in main_tf
+    assert 'architectures          = ["arm64"]' in main_tf
+    jobs = main_tf[main_tf.index('module "batch_on-x86"') :]
+    assert "module.image_on-x86_x86_64.image_uri" in jobs[: jobs.index("\n}\n")]

@@ -72,7 +72,7 @@ module "image_builder" {
 
   function_name     = "hello-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "3KTdCZueP9/zWaclR8XCXHHOC0hN6Bmpmzm/umdOXMQ="
+  source_code_hash  = "lW08IpEkHJhHWG+2SLb/K+xp3feWLwMYNbb58SK8rJM="
   repository_prefix = "hello/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 

@@ -84,7 +84,7 @@ module "image_builder" {
 
   function_name     = "plants-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "3KTdCZueP9/zWaclR8XCXHHOC0hN6Bmpmzm/umdOXMQ="
+  source_code_hash  = "lW08IpEkHJhHWG+2SLb/K+xp3feWLwMYNbb58SK8rJM="
   repository_prefix = "plants/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -191,7 +191,7 @@ module "lambda_plant-classification" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_plant-classification.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/plant-classification.zip"
-  source_code_hash       = "NaheAHOm9ENOJ+bxqF1QCHIywdP7LfVYkoKgax2gxec="
+  source_code_hash       = "8AFBMDa1Nt+O96OHbv0oFmE40vL12faKPt3LTQtcM48="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256
