@@ -1,7 +1,7 @@
 # A GPU compute profile (compute environment and job queue) running one job
-# definition, with the job's role from the iam module and the supervisor staged
-# by the storage module. faas-supervisor is the static binary faas-render builds
-# (artifacts/faas-supervisor in a rendered root). Replace
+# definition, with the job's role from the iam module. image is the function's
+# image in ECR, pinned by digest, whose entry point is the faas-render supervisor
+# (module image builds one). Replace
 # app.terraform.io/example-org with your registry's host and namespace (see
 # VERSIONING.md at the root of the repository).
 
@@ -30,8 +30,8 @@ variable "security_group_ids" {
   type        = list(string)
 }
 
-variable "supervisor" {
-  description = "Path of the static supervisor binary."
+variable "image" {
+  description = "The function's image: ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:..."
   type        = string
 }
 
@@ -42,15 +42,6 @@ module "storage" {
 
   buckets = {
     "_artifacts" = { name_prefix = "classify-artifacts-", force_destroy = true }
-  }
-
-  objects = {
-    supervisor = {
-      bucket      = "_artifacts"
-      key         = "supervisor/faas-supervisor"
-      source      = var.supervisor
-      source_hash = filesha256(var.supervisor)
-    }
   }
 }
 
@@ -79,15 +70,9 @@ module "batch" {
   subnet_ids         = var.subnet_ids
   security_group_ids = var.security_group_ids
 
-  supervisor = {
-    bucket = module.storage.bucket_names["_artifacts"]
-    key    = module.storage.object_keys["supervisor"]
-    sha256 = filesha256(var.supervisor)
-  }
-
   job_definitions = {
     classify = {
-      image        = "deephdc/deep-oc-plants-classification-tf:latest"
+      image        = var.image
       vcpus        = 4
       memory       = 15000
       gpus         = 1
