@@ -25,7 +25,7 @@ def warnings(change: Change, documents: PlannedDocuments) -> list[str]:
 def _compute_environment_warning(change: Change) -> list[str]:
     if change.action == "replace":
         reason = {
-            "replace_by_triggers": "replace_triggered_by: a new launch template version, e.g. a new supervisor",
+            "replace_by_triggers": "replace_triggered_by",
             "replace_by_request": "-replace was requested",
         }.get(change.action_reason, ", ".join(change.replace_paths) or "a setting that cannot be updated")
         return [

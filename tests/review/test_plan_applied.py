@@ -112,7 +112,7 @@ def saved_plan(state: Applied, name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def supervisor_upgrade(applied: Applied) -> Review:
-    """A new supervisor binary: a new launch template version, so a new compute environment."""
+    """A new supervisor binary: a new supervisor layer, so every image is rebuilt."""
     new_supervisor = applied.root.parent / "faas-supervisor-2"
     new_supervisor.write_bytes(applied.supervisor.read_bytes() + b"# a new release\n")
     render_workflow(applied, extra_output="", second_function=FRAME_STATS, supervisor=new_supervisor)
@@ -130,22 +130,21 @@ def groups_of(result: Review) -> dict[str, Group]:
     return {group.title: group for group in result.groups}
 
 
-def test_supervisor_upgrade_replaces_the_compute_environment_and_keeps_the_queue(supervisor_upgrade: Review) -> None:
+def test_supervisor_upgrade_rebuilds_the_images_and_keeps_the_compute_environment(supervisor_upgrade: Review) -> None:
     groups = groups_of(supervisor_upgrade)
-    profile = next(g for g in supervisor_upgrade.groups if g.kind == "Batch compute profile")
-    actions = {c.type: c.action for c in profile.changes}
-    assert actions["aws_batch_compute_environment"] == "replace"
-    assert actions["aws_batch_job_queue"] == "update" and actions["aws_launch_template"] == "update"
-    assert set(groups) <= {profile.title, "storage (shared)", "function video-split", "function frame-stats"}
-    warnings = "\n".join(supervisor_upgrade.warnings)
-    assert (
-        "aws_batch_compute_environment.this[0]: Batch compute environment replaced (replace_triggered_by: " in warnings
-    )
-    # The instance role may read the new supervisor object instead of the old one.
-    assert "aws_iam_role_policy.instance[0]: IAM permission widened: allows s3:GetObject on arn:aws:s3:::" in warnings
-    assert "(and no longer allows s3:GetObject on arn:aws:s3:::" in warnings
-    assert "Batch job queue" not in warnings and "bucket" not in warnings
-    assert len(supervisor_upgrade.warnings) == 2, warnings
+    assert set(groups) == {"storage (shared)", "function video-split", "function frame-stats"}
+    for name in ("video-split", "frame-stats"):
+        changes = {(c.type, c.action) for c in groups[f"function {name}"].changes}
+        assert ("aws_lambda_invocation", "update") in changes or ("aws_lambda_invocation", "replace") in changes
+    # The Lambda of a batch function is the zip that submits jobs: only its job definition follows the image.
+    assert "module.lambda_frame-stats.aws_lambda_function.this" in {
+        c.address for c in groups["function frame-stats"].changes
+    }
+    assert "module.lambda_video-split.aws_lambda_function.this" not in {
+        c.address for c in groups["function video-split"].changes
+    }
+    assert not [c for g in supervisor_upgrade.groups if g.kind == "Batch compute profile" for c in g.changes]
+    assert supervisor_upgrade.warnings == []
 
 
 def test_removed_function_widened_role_and_destroyed_bucket(workflow_change: Path) -> None:
