@@ -368,7 +368,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     push_command = commands.add_parser("push", help="push to a running registry")
     push_command.add_argument("registry", help="its URL or host:port, e.g. http://127.0.0.1:5000")
-    serve = commands.add_parser("serve", help="start docker-registry on 127.0.0.1, push, and serve until stopped")
+    serve = commands.add_parser(
+        "serve",
+        help="start docker-registry on 127.0.0.1, push, print 'mirror ready at URL', serve until SIGINT/SIGTERM",
+    )
     serve.add_argument("--port", type=int, default=0, help="its port (default: a free one)")
     serve.add_argument("--data", type=Path, required=True, help="the registry's folder (config, blobs, log)")
     options = parser.parse_args(argv)
@@ -376,11 +379,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if options.command == "push":
             _push_all(options.registry, options)
             return 0
+        # SIGINT and SIGTERM stop the registry below (a shell starts background jobs with SIGINT ignored).
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.default_int_handler)
         registry = start_registry(options.data.resolve(), options.port)
         try:
             _push_all(registry.url, options)
             print(f"mirror ready at {registry.url}", flush=True)
-            _wait_for_signal()
+            while True:
+                signal.pause()
+        except KeyboardInterrupt:
+            pass
         finally:
             registry.stop()
     except (BuildError, debs.DebError, RegistryUnavailable, ImageError) as error:
@@ -398,15 +407,6 @@ def _push_all(registry: str, options: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory(prefix="faas-base-images-check-") as work:
             check(registry, Path(work), options.arch)
         print("both images run in the local sandbox", flush=True)
-
-
-def _wait_for_signal() -> None:
-    """Until SIGINT or SIGTERM."""
-    received: list[int] = []
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda signum, frame: received.append(signum))
-    while not received:
-        signal.pause()
 
 
 if __name__ == "__main__":

@@ -109,14 +109,17 @@ def _resolve(names: list[str], architecture: str, exclude: frozenset[str]) -> di
 def _show(names: list[str], architecture: str) -> dict[str, dict[str, str]]:
     """apt-cache's candidate stanza of each package (of `architecture`, or "all")."""
     qualified = [f"{name}:{architecture}" for name in names]
-    output = _run(["apt-cache", "show", "--no-all-versions", *qualified], "resolving " + " ".join(names))
+    hint = f"run apt-get update (and, for a foreign architecture, dpkg --add-architecture {architecture} first)"
+    try:
+        output = _run(["apt-cache", "show", "--no-all-versions", *qualified], "resolving " + " ".join(names))
+    except DebError as error:
+        if shutil.which("apt-cache") is None:
+            raise
+        raise DebError(f"{error}: {hint}") from None
     stanzas = {stanza["Package"]: stanza for stanza in _stanzas(output)}
     unknown = sorted(set(names) - set(stanzas))
     if unknown:
-        raise DebError(
-            f"apt-cache knows no package {', '.join(unknown)} for {architecture}: run apt-get update"
-            f" (and, for a foreign architecture, dpkg --add-architecture {architecture} first)"
-        )
+        raise DebError(f"apt-cache knows no package {', '.join(unknown)} for {architecture}: {hint}")
     return stanzas
 
 
