@@ -1,14 +1,17 @@
 # Two entry points for a fresh machine: `make demo` (the video-process workflow, applied to the
-# local AWS emulator and run on a generated video) and `make test` (ruff, mypy, then the test
-# suite, benchmarks' --quick runs included). Both create .venv on first use. Releases: `make dist`
-# (the wheel, with the static supervisor binaries that `make binaries` builds; see
-# supervisor/README.md#building-the-binaries).
+# local AWS emulator and run on a generated video in its functions' images, their bases served by a
+# local mirror) and `make test` (ruff, mypy, then the test suite, benchmarks' --quick runs included).
+# Both create .venv on first use. Releases: `make dist` (the wheel, with the static supervisor
+# binaries that `make binaries` builds; see supervisor/README.md#building-the-binaries).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 EXAMPLE := examples/video-process
 DEMO_DIR ?= demo
 ENDPOINT := http://127.0.0.1:4566
+# The registry mirror for Docker Hub's names (a free port unless given).
+MIRROR_PORT ?= 0
+MIRROR := $(BIN)/python -m tools.base_images serve --data $(DEMO_DIR)/mirror --port $(MIRROR_PORT)
 AWS_LOCAL := AWS_ENDPOINT_URL=$(ENDPOINT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 
 # checkov pins its own versions of boto3 and friends, so it gets a virtual environment of its own.
@@ -20,7 +23,7 @@ BINARY_DIR := supervisor/faas_supervisor/bin
 BINARY_ARCHES := x86_64 arm64
 BUILD_STATIC := supervisor/build/build_static.py
 
-.PHONY: install lint test demo clean binaries dist
+.PHONY: install lint test mirror demo clean binaries dist
 
 $(BIN)/faas-render: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,15 +47,30 @@ lint: install
 test: install lint $(CHECKOV)
 	CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m pytest
 
-# Starts `faas local` in the background (stopped on exit), renders and applies the example
-# (Terraform's log in $(DEMO_DIR)/apply.log), puts a generated video into video-split's input,
-# which runs the whole workflow here, and shows what frame-stats wrote.
+# A registry on 127.0.0.1 holding stand-ins for the Docker Hub images the examples name
+# (alpine:3.20, python:3.12-alpine: tools/base_images.py builds them from Debian packages, cached
+# in ~/.cache/faas-render/debs), serving until interrupted: `faas local --registry-mirror URL`
+# pulls docker.io images through it, as Docker's registry-mirrors setting does.
+mirror: install
+	@mkdir -p $(DEMO_DIR)
+	$(MIRROR)
+
+# Starts the mirror and `faas local` in the background (both stopped on exit), renders and applies
+# the example (Terraform's log in $(DEMO_DIR)/apply.log), puts a generated video into video-split's
+# input, which runs the whole workflow here in the functions' images, and shows what frame-stats wrote.
 demo: install
 	@mkdir -p $(DEMO_DIR)
 	@# Each demo starts a fresh emulator: a previous run's state and results describe nothing now.
 	@rm -rf $(DEMO_DIR)/root/terraform.tfstate $(DEMO_DIR)/root/terraform.tfstate.backup $(DEMO_DIR)/results
-	@$(BIN)/faas local --network-config $(DEMO_DIR)/network.yaml > $(DEMO_DIR)/emulator.log 2>&1 & emulator=$$!; \
-	trap 'kill -INT '$$emulator' 2>/dev/null; wait '$$emulator'; echo "==> emulator stopped (\`$(BIN)/faas local\` keeps one running)"' EXIT; \
+	@$(MIRROR) > $(DEMO_DIR)/mirror.log 2>&1 & mirror=$$!; emulator=; \
+	trap 'for pid in $$emulator $$mirror; do kill -INT $$pid 2>/dev/null; wait $$pid; done; echo "==> emulator and mirror stopped (\`$(BIN)/faas local\` keeps one running)"' EXIT; \
+	until grep -q "mirror ready" $(DEMO_DIR)/mirror.log; do \
+	  kill -0 $$mirror 2>/dev/null || { cat $(DEMO_DIR)/mirror.log; exit 1; }; sleep 0.2; \
+	done; \
+	mirror_url=$$(sed -n 's/^mirror ready at //p' $(DEMO_DIR)/mirror.log); \
+	echo "==> base images (stand-ins built from Debian packages) served at $$mirror_url (log: $(DEMO_DIR)/mirror.log)"; \
+	$(BIN)/faas local --network-config $(DEMO_DIR)/network.yaml --registry-mirror $$mirror_url \
+	  > $(DEMO_DIR)/emulator.log 2>&1 & emulator=$$!; \
 	until grep -q listening $(DEMO_DIR)/emulator.log; do \
 	  kill -0 $$emulator 2>/dev/null || { cat $(DEMO_DIR)/emulator.log; exit 1; }; sleep 0.2; \
 	done; \

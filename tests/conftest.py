@@ -1,5 +1,5 @@
-"""Shared fixtures: an isolated home, a stand-in supervisor binary, a moto server on loopback, and
-botocore's data files parsed once per process.
+"""Shared fixtures: an isolated home, a stand-in supervisor binary, a moto server on loopback, a registry
+(and a mirror of Docker Hub's base images) on loopback, and botocore's data files parsed once per process.
 
 Shared helpers that are not fixtures are in tests/helpers.py."""
 
@@ -17,7 +17,9 @@ import pytest
 
 from render.local import emulator
 from render.terraform.supervisor_binary import SupervisorBinaryError, native_architecture, supervisor_binary
-from tests.helpers import LocalRegistry, aws_variables, start_registry
+from tests.helpers import LocalRegistry, Mirror, aws_variables, start_registry
+from tools.base_images import BuildError, build_and_push
+from tools.debs import DebError
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -97,6 +99,27 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry
 
 
 @pytest.fixture(scope="session")
+def mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mirror]:
+    """A registry mirror for Docker Hub names: a real registry on 127.0.0.1 holding the stand-ins for
+    alpine:3.20 and python:3.12-alpine (tools/base_images.py), built from Debian packages once per session.
+
+    The .debs and layers are cached in the developer's own cache (tests/conftest.py isolates HOME).
+    """
+    running, cache = start_registry(tmp_path_factory.mktemp("mirror")), _user_cache() / "faas-render" / "debs"
+    try:
+        images = build_and_push(running.url, cache=cache)
+    except (BuildError, DebError) as error:
+        running.stop()
+        pytest.skip(f"the base image stand-ins cannot be built here: {error}")
+    yield Mirror(running.url, {image.name: image for image in images}, cache)
+    running.stop()
+
+
+def _user_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache")
+
+
+@pytest.fixture(scope="session")
 def static_supervisor() -> Path:
     """The real static binary (not tests/conftest.py's stand-in), built on first use.
 
@@ -105,8 +128,7 @@ def static_supervisor() -> Path:
     """
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("FAAS_RENDER_SUPERVISOR_BINARY", raising=False)
-        if not os.environ.get("XDG_CACHE_HOME"):
-            patch.setenv("XDG_CACHE_HOME", str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache"))
+        patch.setenv("XDG_CACHE_HOME", str(_user_cache()))
         try:
             return supervisor_binary(native_architecture() or "x86_64")
         except SupervisorBinaryError as error:

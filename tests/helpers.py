@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-import http.client
 import io
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+import tools.registry
 from render.cli import main as faas_render_main
 from render.faas_cli import main as faas_main
 from render.terraform.run import terraform_environment
+from tools.base_images import PushedImage
+from tools.registry import LocalRegistry, RegistryUnavailable
+from tools.registry import free_port as free_port  # re-exported: tests take it from here
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -85,63 +86,18 @@ def aws_variables(endpoint: str) -> dict[str, str]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class LocalRegistry:
-    """A real registry (CNCF distribution) on 127.0.0.1, storing blobs under `root`."""
-
-    host: str
-    root: Path
-    process: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}"
-
-    def blob_file(self, digest: str) -> Path:
-        """Where the registry keeps a blob's bytes (tests corrupt them there)."""
-        hex_digest = digest.removeprefix("sha256:")
-        return self.root / "docker/registry/v2/blobs/sha256" / hex_digest[:2] / hex_digest / "data"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
 def start_registry(folder: Path) -> LocalRegistry:
-    """`docker-registry serve` on a free loopback port, filesystem storage, no authentication."""
-    executable = shutil.which("docker-registry")
-    if executable is None:
-        pytest.skip("docker-registry (Debian package docker-registry) is not installed")
-    host = f"127.0.0.1:{free_port()}"
-    config = folder / "registry.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log: {level: error, accesslog: {disabled: true}}\n"
-        f"storage: {{filesystem: {{rootdirectory: {folder / 'data'}}}, delete: {{enabled: true}}}}\n"
-        f"http: {{addr: {host}}}\n"
-    )
-    log = folder / "registry.log"  # a file, not a pipe: a full pipe would block the registry
-    with log.open("wb") as output:
-        process = subprocess.Popen([executable, "serve", str(config)], stdout=output, stderr=subprocess.STDOUT)
-    registry = LocalRegistry(host, folder / "data", process)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"docker-registry exited: {log.read_text()}")
-        probe = http.client.HTTPConnection(host, timeout=1)
-        try:
-            probe.request("GET", "/v2/")
-            if probe.getresponse().status == 200:
-                return registry
-        except OSError:
-            time.sleep(0.05)
-        finally:
-            probe.close()
-    registry.stop()
-    raise RuntimeError(f"docker-registry did not answer on {host}")
+    """A real registry on a free loopback port (tools/registry.py); the test is skipped without docker-registry."""
+    try:
+        return tools.registry.start_registry(folder)
+    except RegistryUnavailable as error:
+        pytest.skip(str(error))
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """A registry serving Docker Hub's names (`library/alpine:3.20`...): give `url` to --registry-mirror."""
+
+    url: str
+    images: dict[str, PushedImage]  # by Docker Hub name, "alpine:3.20"
+    cache: Path  # the .debs, their resolution and the layers built of them

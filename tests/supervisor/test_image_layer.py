@@ -54,6 +54,14 @@ def test_the_tar_has_sorted_parents_fixed_owners_and_times() -> None:
     assert by_name["usr/local/bin/faas"].linkname == "/opt/faas-render/bin/faas-supervisor"
 
 
+def test_folders_given_as_entries_keep_their_mode_even_when_empty_or_parents() -> None:
+    entries = [LayerEntry("/tmp", mode=0o1777, folder=True), LayerEntry("/etc", mode=0o750, folder=True)]
+    found = {m.name: m for m in members(build_layer([*entries, LayerEntry("/etc/passwd", b"root")]).blob)}
+    assert list(found) == ["etc", "etc/passwd", "tmp"]
+    assert found["tmp"].isdir() and found["tmp"].mode == 0o1777
+    assert found["etc"].isdir() and found["etc"].mode == 0o750
+
+
 def test_the_gzip_header_holds_no_name_and_no_time() -> None:
     header = build_layer(ENTRIES).blob[:10]
     assert header[3] == 0  # FLG: no file name, no comment

@@ -19,12 +19,13 @@ _GZIP_LEVEL = 6
 
 @dataclass(frozen=True)
 class LayerEntry:
-    """A file (or, with `symlink`, a symbolic link) at `path` in the image."""
+    """A file (or, with `symlink`, a symbolic link; with `folder`, a folder of that `mode`) at `path`."""
 
     path: str
     data: bytes = b""
     mode: int = 0o644
     symlink: str | None = None
+    folder: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,15 @@ class Compressed:
 
 
 def build_layer(entries: Iterable[LayerEntry], comment: str = "faas-render") -> Layer:
-    """A tar of `entries` and their parent folders, sorted, owned by 0:0, dated 0, then gzipped."""
+    """A tar of `entries` and their parent folders, sorted, owned by 0:0, dated 0, then gzipped.
+
+    Parent folders not given as entries get mode 0755.
+    """
     files = _by_name(entries)
     folders = {parent for name in files for parent in _parents(name)}
-    if folders & set(files):
-        raise ImageError(f"layer path {sorted(folders & set(files))[0]!r} is both a file and a folder")
+    clashes = folders & {name for name, entry in files.items() if not entry.folder}
+    if clashes:
+        raise ImageError(f"layer path {sorted(clashes)[0]!r} is both a file and a folder")
     tar = io.BytesIO()
     with tarfile.open(fileobj=tar, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for name in sorted(folders | set(files)):
@@ -122,6 +127,8 @@ def _info(name: str, entry: LayerEntry | None) -> tarfile.TarInfo:
     info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
     if entry is None:
         info.type, info.mode = tarfile.DIRTYPE, 0o755
+    elif entry.folder:
+        info.type, info.mode = tarfile.DIRTYPE, entry.mode & 0o7777
     elif entry.symlink is not None:
         info.type, info.linkname, info.mode = tarfile.SYMTYPE, entry.symlink, 0o777
     else:
