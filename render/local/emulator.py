@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from flask import Flask
     from werkzeug.serving import BaseWSGIServer
 
+    from render.local.cloud import LocalOptions
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
 EMULATOR_CONFIG = {"batch": {"use_docker": False}, "lambda": {"use_docker": False}}
@@ -88,13 +90,15 @@ def start(
     run_functions: bool = False,
     verbose: bool = False,
     output: Callable[[str], None] = print,
+    options: LocalOptions | None = None,
 ) -> Emulator:
     """Start a moto server in this process (port 0 picks a free one).
 
     With `run_functions`, uploads run the functions their bucket notifications name, and Invoke
     runs the function (render/local/service.py; `output` gets its progress, `verbose` adds the
-    functions' output); without, nothing runs them but `faas put` and `faas invoke`. Either way
-    its ECR keeps what is pushed (render/local/ecr.py). Raises OSError when the address is taken.
+    functions' output; `options` says where and how many at once); without, nothing runs them but
+    `faas put` and `faas invoke`. Either way its ECR keeps what is pushed (render/local/ecr.py).
+    Raises OSError when the address is taken.
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from moto.s3 import notifications
@@ -112,7 +116,7 @@ def start(
     restore = [PATCHES.release, lambda: setattr(notifications, "_invoke_awslambda", _run_nothing)]
     service = None
     if run_functions:
-        service = LocalService(endpoint, verbose, output)
+        service = LocalService(endpoint, verbose, output, options)
         app = service.wsgi(app)
         restore.append(invocations.install(service))
         service.start()
