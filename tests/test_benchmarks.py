@@ -27,6 +27,7 @@ HEADERS = {
     "supervisor_bench.py": "| per event (1 MiB in, `cp`, 1 MiB out) |",
     "delegation_bench.py": "| event | run | kill |",
     "runtime_bench.py": "| start-up: process start to first `GET next` |",
+    "local_bench.py": "| mode | events | seconds | events/s |",
 }
 
 
@@ -54,6 +55,7 @@ def first_table(output: str, header: str) -> list[str]:
         "supervisor_bench.py",
         "delegation_bench.py",
         "runtime_bench.py",
+        "local_bench.py",
     ],
 )
 def test_quick_mode_prints_its_table(script: str, tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ def start(
     server = make_server(host, port, moto_app, threaded=True, request_handler=MotoRequestHandler)
     endpoint = f"http://{host}:{server.server_port}"
     app = registry.wsgi(moto_app, PATCHES.install())
-    restore = [PATCHES.release, lambda: setattr(notifications, "_invoke_awslambda", _run_nothing)]
+    restore = [PATCHES.release, lambda: setattr(notifications, "_invoke_awslambda", _run_nothing), module_list()]
     service = None
     if run_functions:
         service = LocalService(endpoint, verbose, output, options)
@@ -130,6 +130,20 @@ def start(
     thread.start()
     configure(endpoint)
     return Emulator(endpoint, server, thread, service, restore)
+
+
+def module_list() -> Callable[[], None]:
+    """Make moto's server list its own services once; the returned callable undoes it.
+
+    To find the service a request's host names, it lists and stats its package's folders on
+    every request, under a lock: a few milliseconds each, the largest cost of a small request.
+    """
+    from moto import backends
+
+    original = backends.list_of_moto_modules
+    modules = tuple(original())
+    backends.list_of_moto_modules = lambda: modules
+    return lambda: setattr(backends, "list_of_moto_modules", original)
 
 
 def quiet(app: Flask) -> Flask:

@@ -34,8 +34,8 @@ from urllib.parse import parse_qs, unquote_plus
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from render.aws.connection import EMULATOR_CREDENTIALS, Aws, CommandError
-from render.aws.deployed import DeployedFunction, get_function, is_deployed_code
+from render.aws.connection import DEFAULT_REGION, EMULATOR_CREDENTIALS, Aws, CommandError
+from render.aws.deployed import DeployedFunction, is_deployed_code
 from render.local.cloud import LocalCloud, LocalOptions, Summary, print_progress, s3_event
 from render.local.lambda_runner import Invocation
 
@@ -108,6 +108,19 @@ def code_in_emulator(function: DeployedFunction) -> bytes:
     return content
 
 
+def function_in_emulator(function_arn: str) -> DeployedFunction:
+    """The function as GetFunction describes it, read from moto in this process (no request to make)."""
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda.utils import get_backend
+
+    _, _, _, region, account, _, name, *_ = function_arn.split(":")
+    try:
+        found = json.loads(json.dumps(get_backend(account, region).get_function(function_arn).get_code()))
+    except LambdaClientError:
+        raise CommandError(f"no function {name} in the emulator (account {account}, {region})") from None
+    return DeployedFunction(found["Configuration"], found.get("Code", {}))
+
+
 def reserved_concurrency(function_arn: str) -> int | None:
     """The function's reserved concurrency, as moto holds it (None: unreserved, or no such function)."""
     from moto.awslambda.exceptions import LambdaClientError
@@ -152,6 +165,13 @@ class LocalService:
     def start(self) -> None:
         for thread in self._threads:
             thread.start()
+        threading.Thread(target=self._prepare, name="faas-local-prepare", daemon=True).start()
+
+    def _prepare(self) -> None:
+        """Make the default region's clients now: botocore takes a second to load their models."""
+        aws = self._cloud(DEFAULT_REGION).aws
+        for service in ("lambda", "s3", "logs"):
+            aws.client(service)
 
     def stop(self) -> None:
         with self._ready:
@@ -269,7 +289,7 @@ class LocalService:
         try:
             if reserved_concurrency(item.function_arn) == 0:
                 raise CommandError("throttled: its reserved concurrency is 0")
-            function = get_function(cloud.aws, item.function_arn)  # afresh: it may have been redeployed
+            function = function_in_emulator(item.function_arn)  # afresh: it may have been redeployed
             cloud.run(function, item.event, item.cause, item.reply.set_result if item.reply else None)
             return None
         except (CommandError, ClientError, BotoCoreError, OSError) as error:
