@@ -8,6 +8,7 @@ said. The images hold a tool (`shout`) and a file (/etc/faas-image) that this ho
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -97,6 +98,21 @@ def test_a_tool_only_the_image_has_runs_and_the_instance_stays_warm(deployed: De
     assert any("s3://local-images/in-shout/second.txt" in m for m in messages), messages  # the supervisor's own
     assert sum(m.startswith("REPORT RequestId: ") for m in messages) == 2
     assert len({event["logStreamName"] for event in events}) == 1  # one instance served both
+
+
+def test_invoke_answers_with_the_image_functions_result(deployed: Deployed) -> None:
+    s3, lam = deployed.client("s3"), deployed.client("lambda")
+    s3.put_object(Bucket=BUCKET, Key="stage/invoked.txt", Body=b"invoked\n")
+    s3.put_object(Bucket=BUCKET, Key="stage/fail.txt", Body=b"no\n")
+    record = {"eventSource": "aws:s3", "s3": {"bucket": {"name": BUCKET}, "object": {"key": "stage/invoked.txt"}}}
+    answer = lam.invoke(FunctionName="shout", Payload=json.dumps({"Records": [record]}).encode())
+    result = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer and result["status"] == "succeeded", result
+    assert result["uploaded"] == [f"s3://{BUCKET}/out-shout/invoked.txt"]
+    record["s3"]["object"]["key"] = "stage/fail.txt"
+    answer = lam.invoke(FunctionName="shout", Payload=json.dumps({"Records": [record]}).encode())
+    error = json.loads(answer["Payload"].read())
+    assert answer.get("FunctionError") == "Unhandled" and "exited with status 3" in error["errorMessage"], error
 
 
 def test_without_a_script_the_images_own_command_runs(deployed: Deployed) -> None:
