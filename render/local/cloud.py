@@ -354,7 +354,12 @@ class LocalCloud:
         if on_host:
             self._progress(ON_HOST_NOTICE.format(name=f"{name}'s Batch job {job_id}"))
         self._say(name, f"Batch job {job_id} running {'on this host' if on_host else 'in its image'}")
-        run = self._batch.run(job_id, self._echo(name))
+        try:
+            run = self._batch.run(job_id, self._echo(name))
+        except CommandError as error:  # as Batch fails a job whose image cannot be pulled
+            self.failed(f"{name} job {job_id}")
+            self._say(name, f"Batch job {job_id} FAILED: it could not start: {error}")
+            return
         if run.returncode != 0:
             self.failed(f"{name} job {job_id}")
             tail = "\n".join(run.log.tail(10))

@@ -194,3 +194,19 @@ def test_without_a_sandbox_faas_local_names_the_package_to_install(tmp_path: Pat
     )
     assert local.returncode == 2, local.stdout + local.stderr
     assert "apt-get install bubblewrap" in local.stderr and "listening" not in local.stdout
+
+
+def test_a_job_whose_image_cannot_be_read_fails_as_a_job(deployed: Deployed, tmp_path: Path) -> None:
+    """Last of the module's tests on `deployed`: batchy's job definition is broken from now on."""
+    batch = deployed.client("batch")
+    (current,) = batch.describe_job_definitions(jobDefinitionName="batchy", status="ACTIVE")["jobDefinitions"][-1:]
+    properties = {**current["containerProperties"], "image": f"{deployed.endpoint.split('//')[1]}/nowhere:1"}
+    batch.register_job_definition(jobDefinitionName="batchy", type="container", containerProperties=properties)
+    (tmp_path / "lost.txt").write_text("lost")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in aws_variables(deployed.endpoint).items():
+            patch.setenv(name, value)
+        put = run_faas("put", "batchy", str(tmp_path / "lost.txt"))
+    assert put.code == 1, put.err
+    assert re.search(r"\[batchy\] Batch job \S+ FAILED: it could not start: cannot run the image", put.err), put.err
+    assert "local run: 2 run(s), 1 failed" in put.out
