@@ -211,13 +211,15 @@ class LocalCloud:
     def sandbox(self) -> Sandbox:
         """Where images run: the options', else the first that works here (said once)."""
         with self._lock:
-            if self._sandbox is None:
+            chosen, detected = self._sandbox, self._sandbox is None
+            if chosen is None:
                 try:
-                    self._sandbox = detect()
+                    chosen = self._sandbox = detect()
                 except SandboxUnavailable as error:
                     raise CommandError(str(error), EXIT_USAGE) from None
-                self._progress(f"sandbox: {self._sandbox.describe()}")
-            return self._sandbox
+        if detected:
+            self._progress(f"sandbox: {chosen.describe()}")
+        return chosen
 
     def totals(self) -> Summary:
         """A copy of the summary so far."""

@@ -96,39 +96,40 @@ def is_moto_duplicate(event_body: dict[str, Any]) -> bool:
     return bool(record["eventName"] == "ObjectCreated:Put" and "-" in record["s3"]["object"]["eTag"])
 
 
-def code_in_emulator(function: DeployedFunction) -> bytes:
-    """The .zip deployment package moto holds for the function (this process is the emulator)."""
+def moto_function(function_arn: str) -> Any:
+    """moto's model of the function (this process is the emulator); moto's LambdaClientError when there is none."""
     from moto.awslambda.utils import get_backend
 
-    arn = str(function.configuration["FunctionArn"])
-    _, _, _, region, account, *_ = arn.split(":")
-    content = bytes(get_backend(account, region).get_function(arn).code_bytes)
+    _, _, _, region, account, *_ = function_arn.split(":")
+    return get_backend(account, region).get_function(function_arn)
+
+
+def code_in_emulator(function: DeployedFunction) -> bytes:
+    """The .zip deployment package moto holds for the function."""
+    content = bytes(moto_function(str(function.configuration["FunctionArn"])).code_bytes)
     if not is_deployed_code(function, content):
         raise CommandError(f"the emulator holds no code for {function.name} (apply again)")
     return content
 
 
 def function_in_emulator(function_arn: str) -> DeployedFunction:
-    """The function as GetFunction describes it, read from moto in this process (no request to make)."""
+    """The function as GetFunction describes it, read from moto (no request to make)."""
     from moto.awslambda.exceptions import LambdaClientError
-    from moto.awslambda.utils import get_backend
 
-    _, _, _, region, account, _, name, *_ = function_arn.split(":")
     try:
-        found = json.loads(json.dumps(get_backend(account, region).get_function(function_arn).get_code()))
+        found = json.loads(json.dumps(moto_function(function_arn).get_code()))
     except LambdaClientError:
+        _, _, _, region, account, _, name, *_ = function_arn.split(":")
         raise CommandError(f"no function {name} in the emulator (account {account}, {region})") from None
     return DeployedFunction(found["Configuration"], found.get("Code", {}))
 
 
 def reserved_concurrency(function_arn: str) -> int | None:
-    """The function's reserved concurrency, as moto holds it (None: unreserved, or no such function)."""
+    """The function's reserved concurrency (None: unreserved, or no such function)."""
     from moto.awslambda.exceptions import LambdaClientError
-    from moto.awslambda.utils import get_backend
 
-    _, _, _, region, account, *_ = function_arn.split(":")
     try:
-        reserved = get_backend(account, region).get_function(function_arn).reserved_concurrency
+        reserved = moto_function(function_arn).reserved_concurrency
     except LambdaClientError:
         return None  # its run says what is wrong
     return None if reserved is None else int(reserved)
@@ -210,15 +211,16 @@ class LocalService:
         with self._lock:
             first = self._next - len(self._lines)
             lines = list(self._lines)[max(after - first, 0) :]
-            totals = [cloud.totals() for cloud in self._clouds.values()]
-            return Activity(
-                self._pending,
-                self._next,
-                lines,
-                sum(s.runs for s in totals),
-                [f for s in totals for f in s.failed],
-                [w for s in totals for w in s.written],
-            )
+            pending, following, clouds = self._pending, self._next, list(self._clouds.values())
+        totals = [cloud.totals() for cloud in clouds]  # each cloud's lock, not under this one
+        return Activity(
+            pending,
+            following,
+            lines,
+            sum(s.runs for s in totals),
+            [f for s in totals for f in s.failed],
+            [w for s in totals for w in s.written],
+        )
 
     def wsgi(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
         """`app` (moto's), answering ACTIVITY_PATH itself."""
