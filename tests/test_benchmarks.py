@@ -28,6 +28,7 @@ HEADERS = {
     "delegation_bench.py": "| event | run | kill |",
     "runtime_bench.py": "| start-up: process start to first `GET next` |",
     "image_bench.py": "| build | seconds | blobs sent | blobs skipped | bytes sent | bytes vs first build |",
+    "local_bench.py": "| mode | events | seconds | events/s |",
 }
 
 
@@ -56,6 +57,7 @@ def first_table(output: str, header: str) -> list[str]:
         "delegation_bench.py",
         "runtime_bench.py",
         "image_bench.py",
+        "local_bench.py",
     ],
 )
 def test_quick_mode_prints_its_table(script: str, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ none are configured.
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -47,16 +48,19 @@ class Aws:
     session: boto3.Session
     endpoint_url: str | None
     _clients: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # a session is not thread-safe
 
     @property
     def region(self) -> str:
         return self.session.region_name or DEFAULT_REGION
 
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            config = Config(region_name=self.region, retries={"mode": "standard"})
-            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=config)
-        return self._clients[service]
+        """The service's client, made once (clients are thread-safe, making them is not)."""
+        with self._lock:
+            if service not in self._clients:
+                config = Config(region_name=self.region, retries={"mode": "standard"})
+                self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=config)
+            return self._clients[service]
 
     @cached_property
     def is_local_emulator(self) -> bool:
@@ -75,7 +79,8 @@ class Aws:
 
     def process_environment(self) -> dict[str, str]:
         """Credentials, region and endpoint for the processes local mode runs (Lambda and Batch do the same)."""
-        credentials = self.session.get_credentials()
+        with self._lock:
+            credentials = self.session.get_credentials()
         if credentials is None:
             raise CommandError(NO_CREDENTIALS)
         frozen = credentials.get_frozen_credentials()

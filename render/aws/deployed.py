@@ -12,7 +12,7 @@ import base64
 import hashlib
 import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,14 @@ ROOT_HINT = "pass --root DIR, the directory faas-render rendered the deployment 
 @dataclass(frozen=True)
 class DeployedFunction:
     configuration: dict[str, Any]  # get_function's Configuration
+    code: dict[str, Any] = field(default_factory=dict)  # get_function's Code (its ImageUri), when read
+
+    @property
+    def image_uri(self) -> str | None:
+        """The container image of a function deployed as one."""
+        if self.configuration.get("PackageType") != "Image":
+            return None
+        return str(self.code.get("ImageUri") or "") or None
 
     @property
     def name(self) -> str:
@@ -56,12 +64,12 @@ class DeployedFunction:
 
 def get_function(aws: Aws, name: str) -> DeployedFunction:
     try:
-        configuration = aws.client("lambda").get_function(FunctionName=name)["Configuration"]
+        found = aws.client("lambda").get_function(FunctionName=name)
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceNotFoundException":
             raise
         raise CommandError(f"no function {name} in {aws.describe()}: `faas ls` lists the deployed ones") from None
-    return DeployedFunction(configuration)
+    return DeployedFunction(found["Configuration"], found.get("Code", {}))
 
 
 def code_zip(function: DeployedFunction, root: Path) -> bytes:

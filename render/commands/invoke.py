@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         if args.asynchronous:
             return invoke_in_aws(aws, function, payload, asynchronous=True)
         return invoke_and_follow(aws, function, payload, service)
-    code_zip(function, args.root)  # checked here, so that a background run cannot fail on it
+    if function.image_uri is None:
+        code_zip(function, args.root)  # checked here, so that a background run cannot fail on it
     if args.asynchronous:
         return start_in_background(aws, args, payload)
     with LocalCloud(aws, partial(code_zip, root=args.root), verbose=args.verbose) as cloud:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 from pathlib import Path
 from typing import Any
 
 import boto3
+from faas_supervisor import contract
 
 from render.aws.connection import DEFAULT_REGION, EMULATOR_CREDENTIALS, EXIT_USAGE, CommandError
 from render.commands.options import reported
-from render.local import emulator
+from render.local import emulator, sandbox
+from render.local.cloud import LocalOptions
 
 DESCRIPTION = f"""\
 Start the local AWS emulator (a moto server holding S3, Lambda, Batch, IAM, CloudWatch Logs, EC2
@@ -25,8 +28,13 @@ It also runs the functions, on this machine, as Lambda and Batch would: an uploa
 function's input folder, by any S3 client (`faas put`, the aws CLI, boto3 ...), or Lambda's Invoke
 (boto3, Terraform, `faas invoke`) runs the function from what was deployed, then the Batch jobs it
 submits and the functions its outputs trigger. Their progress shows here (and in `faas put` and
-`faas invoke`). Without a container runtime, the scripts run directly on this host, not in their
-images.
+`faas invoke`). A function deployed as a container image runs in that image, read back from this
+emulator's ECR, in a sandbox (the first that works of podman, bubblewrap, proot, unshare + chroot
+as root; it says which): its entry point and command, a read-only root, a /tmp of its ephemeral
+size, its environment, memory and timeout, served by the Lambda Runtime API. Its instances stay
+warm and are reused; up to --concurrency items run at once (a function's reserved concurrency
+caps its own). Batch jobs run in their job definition's image the same way. .zip functions (the
+image builder) run on this host.
 
 Its ECR keeps the images pushed through the ECR API (the bytes in a temporary folder, until it
 stops) and serves them back, also as a read-only registry: http://HOST:PORT/v2/.
@@ -63,9 +71,41 @@ def register(subparsers: Any) -> None:
         "as a faas-render config file (pass it to faas-render --config)",
     )
     parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="run up to N functions and jobs at once (default: the CPU count, here %(default)s); "
+        "a function's reserved concurrency caps its own",
+    )
+    parser.add_argument(
+        "--on-host",
+        action="store_true",
+        help="run image functions and Batch jobs directly on this host instead of in their images: "
+        "their entry point (the image's supervisor) with this host's shell and tools, no sandbox "
+        "(announced on every run)",
+    )
+    parser.add_argument(
+        "--registry-mirror",
+        metavar="URL",
+        default=os.environ.get(contract.REGISTRY_MIRROR) or None,
+        help="pull Docker Hub images through this registry mirror, as Docker's registry-mirrors setting "
+        f"does: the image builder gets it as {contract.REGISTRY_MIRROR} (default: that variable)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="log every request, and show the functions' output"
     )
     parser.set_defaults(run=run)
+
+
+def chosen_sandbox(on_host: bool) -> sandbox.Sandbox:
+    """ON_HOST when asked, else the first sandbox that works here (exit status 2 when none does)."""
+    if on_host:
+        return sandbox.ON_HOST
+    try:
+        return sandbox.detect()
+    except sandbox.SandboxUnavailable as error:
+        raise CommandError(str(error), EXIT_USAGE) from None
 
 
 def say(line: str) -> None:
@@ -78,13 +118,19 @@ def run(args: argparse.Namespace) -> int:
         emulator.require_emulator()
     except emulator.EmulatorMissing as error:
         raise CommandError(str(error), EXIT_USAGE) from None
+    if args.concurrency < 1:
+        raise CommandError("--concurrency must be at least 1", EXIT_USAGE)
+    chosen = chosen_sandbox(args.on_host)
+    options = LocalOptions(chosen, args.registry_mirror, args.concurrency)
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the server's request log
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        running = emulator.start(args.host, args.port, run_functions=True, verbose=args.verbose, output=say)
+        running = emulator.start(
+            args.host, args.port, run_functions=True, verbose=args.verbose, output=say, options=options
+        )
     except OSError as error:
         raise CommandError(
             f"cannot listen on {args.host}:{args.port}: {error.strerror} (is an emulator already running? try --port)"
@@ -101,6 +147,12 @@ def run(args: argparse.Namespace) -> int:
             subnet, group = emulator.create_network(args.network_config, DEFAULT_REGION, ec2)
             say(f"created {subnet} and {group} for Batch; wrote {args.network_config}")
         credentials = " ".join(f"{k}={v}" for k, v in EMULATOR_CREDENTIALS.items())
+        if chosen is sandbox.ON_HOST:
+            say("notice: --on-host: image functions and Batch jobs run on this host, not in their images")
+        else:
+            say(f"sandbox: {chosen.describe()}")
+        if args.registry_mirror:
+            say(f"registry mirror: {args.registry_mirror}")
         say(f"AWS emulator (moto) listening on {running.endpoint}")
         say(f"  export AWS_ENDPOINT_URL={running.endpoint} {credentials} AWS_DEFAULT_REGION={DEFAULT_REGION}")
         say(

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{function.name} has no input folder (use `faas invoke`)", EXIT_USAGE)
     service = activity(aws.endpoint_url) if aws.is_local_emulator else None
     runs_here = aws.is_local_emulator and service is None and not args.no_run
-    if runs_here:
+    if runs_here and function.image_uri is None:
         code_zip(function, args.root)  # fail before uploading when the function cannot run here
     target, s3 = inputs[0], aws.client("s3")
     written = []

@@ -1,60 +1,55 @@
-"""Run a submitted AWS Batch job on this machine the way a Batch host would run it.
+"""Run a submitted AWS Batch job on this machine the way a Batch host would run it: in its image.
 
-The job's definition decides what runs: its command and environment, with the job's own
-containerOverrides (FAAS_EVENT / FAAS_EVENT_URI) on top, plus the variables Batch adds
-(AWS_BATCH_JOB_ID, ...). The command names the supervisor at the path where the compute
-environment's launch template installs it; that binary is fetched as the launch template's user
-data does (the S3 object it names, checked against the SHA-256 it names) and run in its place.
-There is no container here: the job runs directly on this host. Its log goes to the job's log
-stream in /aws/batch/job, where `faas job` finds it.
+The job's definition decides what runs: its image (read back and unpacked by
+render/local/deployed_images.py; the image's entry point is the supervisor), the image's entry
+point followed by the job's command (the job's override, else the definition's, else the image's
+Cmd), the image's environment, the definition's, the job's overrides (FAAS_EVENT /
+FAAS_EVENT_URI) and the variables Batch adds (AWS_BATCH_JOB_ID, ...), plus the region, endpoint
+and credentials of local mode. Its vCPU and memory requirements are applied as limits where the
+sandbox (render/local/sandbox.py) can; the definition's attempt duration is its timeout. Its log
+goes to the job's log stream in /aws/batch/job, where `faas job` finds it.
+
+What a job wrote is what changed in its function's output folders while it ran; when jobs writing
+there run side by side, each new object is counted once, for the first of them to finish.
 """
 
 from __future__ import annotations
 
-import base64
-import email
-import hashlib
-import os
-import re
+import platform
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from faas_supervisor import contract
 from faas_supervisor.contract import S3Location
 
 from render.aws.connection import Aws, CommandError
 from render.aws.deployed import load_config, output_locations, read_s3_uri
+from render.local.deployed_images import LocalImages
+from render.local.image_runner import image_environment
 from render.local.process import Log, put_log, run_logged
+from render.local.sandbox import RunSpec, Sandbox
 
-_DOWNLOAD = re.compile(r'aws s3 cp\b[^\n]*?"s3://([^/"]+)/([^"]+)"')
-_SHA256 = re.compile(r'echo "([0-9a-f]{64})  \$tmp" \| sha256sum -c')
-_INSTALL = re.compile(r'install -m \d+ "\$tmp" (\S+)')
-
-
-@dataclass(frozen=True)
-class InstalledSupervisor:
-    """What the launch template's user data installs on every Batch host."""
-
-    bucket: str
-    key: str
-    sha256: str
-    path: str  # where it is installed, the path the job definition's command names
+BATCH_TMP_MB = 10_240  # a Batch host's disk is large: /tmp is bounded only by this
+ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 
 
-def supervisor_from_user_data(user_data: str) -> InstalledSupervisor:
-    """Read the supervisor's S3 object, SHA-256 and install path from MIME multipart user data."""
-    message = email.message_from_string(user_data)
-    scripts = [
-        str(part.get_payload(decode=True).decode())  # type: ignore[union-attr]
-        for part in message.walk()
-        if part.get_content_type() == "text/x-shellscript"
-    ]
-    for script in scripts:
-        download, sha256, install = _DOWNLOAD.search(script), _SHA256.search(script), _INSTALL.search(script)
-        if download and sha256 and install:
-            return InstalledSupervisor(download[1], download[2], sha256[1], install[1])
-    raise CommandError("the launch template's user data does not install the faas-render supervisor")
+def requirement(properties: dict[str, Any], container: dict[str, Any], kind: str) -> float | None:
+    """The job's VCPU or MEMORY requirement (its override, else the definition's), as a number."""
+    for source in (container, properties):
+        for entry in source.get("resourceRequirements") or []:
+            if entry.get("type") == kind:
+                return float(entry["value"])
+    legacy = properties.get("vcpus" if kind == "VCPU" else "memory")
+    return float(legacy) if legacy else None
+
+
+def architecture(properties: dict[str, Any]) -> str:
+    """The job's CPU architecture: the definition's runtime platform, else this machine's."""
+    named = str((properties.get("runtimePlatform") or {}).get("cpuArchitecture") or platform.machine()).lower()
+    return ARCHITECTURES.get(named, named)
 
 
 @dataclass(frozen=True)
@@ -67,48 +62,13 @@ class JobRun:
 
 
 class BatchRunner:
-    """Runs jobs; each supervisor binary is fetched once into `workdir`."""
+    """Runs jobs in their images, in `sandbox` (else in the one detected), with scratch folders in `workdir`."""
 
-    def __init__(self, aws: Aws, workdir: Path) -> None:
-        self.aws = aws
-        self.workdir = workdir
-
-    def installed_supervisor(self, job_queue: str) -> InstalledSupervisor:
-        batch, ec2 = self.aws.client("batch"), self.aws.client("ec2")
-        queue = batch.describe_job_queues(jobQueues=[job_queue])["jobQueues"][0]
-        first = min(queue["computeEnvironmentOrder"], key=lambda entry: entry["order"])["computeEnvironment"]
-        environment = batch.describe_compute_environments(computeEnvironments=[first])["computeEnvironments"][0]
-        template = environment.get("computeResources", {}).get("launchTemplate")
-        if not template:
-            raise CommandError(
-                f"compute environment {environment['computeEnvironmentName']} has no launch template "
-                "(Fargate cannot be run locally: its image must contain the supervisor)"
-            )
-        selector = (
-            {"LaunchTemplateId": template["launchTemplateId"]}
-            if "launchTemplateId" in template
-            else {"LaunchTemplateName": template["launchTemplateName"]}
-        )
-        version = template.get("version", "$Default")
-        found = ec2.describe_launch_template_versions(**selector, Versions=[version])["LaunchTemplateVersions"][0]
-        user_data = found["LaunchTemplateData"].get("UserData", "")
-        return supervisor_from_user_data(base64.b64decode(user_data).decode())
-
-    def fetch(self, supervisor: InstalledSupervisor) -> Path:
-        """The binary as the host would install it: downloaded, checked, mode 0755."""
-        target = self.workdir / "hosts" / supervisor.sha256 / supervisor.path.lstrip("/")
-        if target.is_file():
-            return target
-        content = read_s3_uri(self.aws, f"s3://{supervisor.bucket}/{supervisor.key}")
-        if hashlib.sha256(content).hexdigest() != supervisor.sha256:
-            raise CommandError(
-                f"SHA-256 mismatch for s3://{supervisor.bucket}/{supervisor.key}: "
-                "refusing to run it (as the Batch host would)"
-            )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-        target.chmod(0o755)
-        return target
+    def __init__(self, aws: Aws, images: LocalImages, sandbox: Callable[[], Sandbox], workdir: Path) -> None:
+        self.aws, self.images, self.workdir = aws, images, workdir
+        self._sandbox = sandbox
+        self._lock = threading.Lock()
+        self._counted: set[tuple[str, str]] = set()  # (URI, version) of the objects counted as written
 
     def run(self, job_id: str, echo: Callable[[str], None] | None = None) -> JobRun:
         """Run the job to its end; `echo` sees its log lines as they come."""
@@ -120,34 +80,46 @@ class BatchRunner:
         definition = batch.describe_job_definitions(jobDefinitions=[job["jobDefinition"]])["jobDefinitions"][0]
         properties = definition["containerProperties"]
         container = job.get("container", {})
-        supervisor = self.installed_supervisor(job["jobQueue"])
-        binary = self.fetch(supervisor)
-        command = [
-            str(binary) if arg == supervisor.path else arg
-            for arg in container.get("command") or properties.get("command", [])
-        ]
+        image = self.images.unpacked(str(properties["image"]), architecture(properties))
+        settings = image.settings
+        command = container.get("command") or properties.get("command") or settings.get("Cmd") or []
         environment = {e["name"]: e["value"] for e in properties.get("environment", [])}
         environment.update({e["name"]: e["value"] for e in container.get("environment", [])})  # the overrides
         env = {
-            "PATH": os.environ.get("PATH", os.defpath),
-            "LANG": "C.UTF-8",
-            "HOME": str(self.workdir),
+            **image_environment(image),
             **environment,
             "AWS_BATCH_JOB_ID": job_id,
             "AWS_BATCH_JOB_ATTEMPT": "1",
             "AWS_BATCH_JQ_NAME": job["jobQueue"].rsplit("/", 1)[-1],
             **self.aws.process_environment(),
         }
+        scratch = self.workdir / "jobs" / job_id
+        (scratch / "tmp").mkdir(parents=True)
+        memory = requirement(properties, container, "MEMORY")
+        spec = RunSpec(
+            image.root,
+            [*(settings.get("Entrypoint") or []), *command],
+            env,
+            scratch / "tmp",
+            settings.get("WorkingDir") or "/",
+            BATCH_TMP_MB,
+            int(memory) if memory else None,
+            requirement(properties, container, "VCPU"),
+        )
+        if not spec.argv:
+            raise CommandError(f"job {job_id}: its image has no entry point and it has no command")
+        timeout = (definition.get("timeout") or {}).get("attemptDurationSeconds")
         outputs = self.outputs(environment)
         before = self.snapshot(outputs)
-        scratch = self.workdir / "jobs" / job_id
-        scratch.mkdir(parents=True)
         log = Log(echo)
-        finished = run_logged(command, env, scratch, log)
+        finished = run_logged(self._sandbox().command(spec), spec.env, scratch, log, timeout)
         stream = container.get("logStreamName") or f"{definition['jobDefinitionName']}/default/{job_id}"
         put_log(self.aws.client("logs"), contract.BATCH_LOG_GROUP, stream, log.lines)
         after = self.snapshot(outputs)
-        uploaded = sorted(uri for uri, tag in after.items() if before.get(uri) != tag)
+        with self._lock:
+            new = {(uri, tag) for uri, tag in after.items() if before.get(uri) != tag} - self._counted
+            self._counted |= new
+        uploaded = sorted(uri for uri, _ in new)
         return JobRun(job_id, finished.returncode, finished.seconds, uploaded, log)
 
     def outputs(self, environment: dict[str, str]) -> list[S3Location]:

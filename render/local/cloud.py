@@ -4,15 +4,22 @@ A moto server stores everything but runs nothing, so someone plays the services'
 local` itself (render/local/service.py, for every S3 client), or else `faas put` and `faas invoke`.
 An object written into a bucket fires the Lambda functions whose bucket notification (events,
 prefix and suffix filters) matches it, with a real S3 event; a function runs from what was
-deployed (render/local/lambda_runner.py); a Batch job it submits runs from its job definition
-(render/local/batch_runner.py); whatever they write fires the next functions in turn, until the workflow
-settles. Progress goes to stderr, or where the caller says.
+deployed: in its image when it is deployed as one (render/local/image_lambda.py, in the sandbox
+of `LocalOptions`), else its .zip on this host (render/local/lambda_runner.py); a Batch job it
+submits runs from its job definition's image (render/local/batch_runner.py); whatever they write
+fires the next functions in turn, until the workflow settles. Progress goes to stderr, or where
+the caller says; a run that started a new instance says "(cold start)".
+
+A LocalCloud may run several calls at once (`faas local` runs items side by side): each call
+keeps what it still has to run to itself, the totals are shared under a lock.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,17 +31,31 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from botocore.exceptions import ClientError
+from faas_supervisor import contract
 
-from render.aws.connection import Aws, CommandError
+from render.aws.connection import EXIT_USAGE, Aws, CommandError
 from render.aws.deployed import DeployedFunction, get_function
 from render.local.batch_runner import BatchRunner
+from render.local.deployed_images import LocalImages
+from render.local.image_lambda import ImageLambdaRuntime
 from render.local.lambda_runner import Invocation, LambdaRuntime
+from render.local.sandbox import ON_HOST, Sandbox, SandboxUnavailable, detect
 
-MAX_RUNS = 1000  # a safety net: validation already refuses workflows that feed themselves
+MAX_RUNS = 1000  # per workflow: a safety net, validation already refuses workflows that feed themselves
 HOST_NOTICE = (
-    "notice: local mode has no container runtime: scripts run directly on this host "
-    "(with its /bin/sh, python3 and tools), not in the functions' images"
+    "notice: .zip functions have no image: their scripts run directly on this host "
+    "(with its /bin/sh, python3 and tools)"
 )
+ON_HOST_NOTICE = "notice: {name} runs on this host, not in its image (--on-host)"
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    """How local mode runs functions (`faas local`'s options; `faas put` and `faas invoke` take the defaults)."""
+
+    sandbox: Sandbox | None = None  # for images and jobs; None: the first that works here, once needed
+    registry_mirror: str | None = None  # FAAS_REGISTRY_MIRROR of the functions run on this host; Docker Hub's mirror
+    concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)  # instances of one image function at most
 
 
 @dataclass(frozen=True)
@@ -134,11 +155,19 @@ def print_progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+@dataclass
+class _Chain:
+    """What one call still has to run, and how many runs it made."""
+
+    pending: deque[Callable[[], object]] = field(default_factory=deque)
+    runs: int = 0
+
+
 class LocalCloud:
     """Plays Lambda, Batch and S3 notifications; use it as a context manager.
 
-    `code` gives a function's deployment package. With `chain_outputs` false, what the runs write
-    fires nothing here: the emulator fires it (render/local/service.py).
+    `code` gives a .zip function's deployment package. With `chain_outputs` false, what the runs
+    write fires nothing here: the emulator fires it (render/local/service.py).
     """
 
     def __init__(
@@ -148,17 +177,24 @@ class LocalCloud:
         verbose: bool = False,
         chain_outputs: bool = True,
         progress: Callable[[str], None] = print_progress,
+        options: LocalOptions | None = None,
     ) -> None:
         self.aws = aws
         self.verbose = verbose
+        self.options = options or LocalOptions()
         self.summary = Summary()
         self._chain_outputs = chain_outputs
         self._progress = progress
+        self._lock = threading.Lock()
         self._workdir = tempfile.TemporaryDirectory(prefix="faas-local-")
         workdir = Path(self._workdir.name)
-        self._lambda = LambdaRuntime(aws, code, workdir)
-        self._batch = BatchRunner(aws, workdir)
-        self._pending: deque[Callable[[], object]] = deque()
+        workdir.chmod(0o755)  # proot runs images as nobody
+        images = LocalImages(aws.endpoint_url, workdir / "images", self.options.registry_mirror)
+        mirror = {contract.REGISTRY_MIRROR: self.options.registry_mirror} if self.options.registry_mirror else {}
+        self._lambda = LambdaRuntime(aws, code, workdir, mirror)
+        self._images = ImageLambdaRuntime(aws, images, self.sandbox, workdir / "instances", self.options.concurrency)
+        self._batch = BatchRunner(aws, images, self.sandbox, workdir)
+        self._sandbox: Sandbox | None = self.options.sandbox
         self._triggers: dict[str, list[Trigger]] = {}
         self._functions: dict[str, DeployedFunction] = {}
         self._noticed = False
@@ -169,19 +205,40 @@ class LocalCloud:
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
     ) -> None:
+        self._images.close()
         self._workdir.cleanup()
+
+    def sandbox(self) -> Sandbox:
+        """Where images run: the options', else the first that works here (said once)."""
+        with self._lock:
+            chosen, detected = self._sandbox, self._sandbox is None
+            if chosen is None:
+                try:
+                    chosen = self._sandbox = detect()
+                except SandboxUnavailable as error:
+                    raise CommandError(str(error), EXIT_USAGE) from None
+        if detected:
+            self._progress(f"sandbox: {chosen.describe()}")
+        return chosen
+
+    def totals(self) -> Summary:
+        """A copy of the summary so far."""
+        with self._lock:
+            return Summary(self.summary.runs, list(self.summary.failed), list(self.summary.written))
 
     def objects_written(self, uris: list[str]) -> Summary:
         """Fire the notifications of these new objects and everything that follows."""
+        chain = _Chain()
         for uri in uris:
-            self._pending.append(partial(self._object_written, uri))
-        self._settle()
-        return self.summary
+            chain.pending.append(partial(self._object_written, uri, chain))
+        self._settle(chain)
+        return self.totals()
 
     def invoke(self, function: DeployedFunction, event: Any) -> Invocation:
         """Invoke a function directly, then let what it started finish."""
-        invocation = self._run_lambda(function, event, "a direct invocation")
-        self._settle()
+        chain = _Chain()
+        invocation = self._run_lambda(function, event, "a direct invocation", chain)
+        self._settle(chain)
         return invocation
 
     def run(
@@ -195,16 +252,27 @@ class LocalCloud:
 
         `answered` gets the invocation's result as soon as the function returns, before the rest.
         """
-        invocation = self._run_lambda(function, event, cause)
+        chain = _Chain()
+        invocation = self._run_lambda(function, event, cause, chain)
         if answered:
             answered(invocation)
-        self._settle()
+        self._settle(chain)
 
-    def _settle(self) -> None:
-        while self._pending:
-            if self.summary.runs >= MAX_RUNS:
+    def failed(self, name: str) -> None:
+        """Count a run that could not even start."""
+        with self._lock:
+            self.summary.failed.append(name)
+
+    def _settle(self, chain: _Chain) -> None:
+        while chain.pending:
+            if chain.runs >= MAX_RUNS:
                 raise CommandError(f"stopped after {MAX_RUNS} runs: do the functions trigger each other in a loop?")
-            self._pending.popleft()()
+            chain.pending.popleft()()
+
+    def _counted(self, chain: _Chain) -> None:
+        chain.runs += 1
+        with self._lock:
+            self.summary.runs += 1
 
     def _say(self, name: str, message: str) -> None:
         self._progress(f"[{name}] " + message.replace("\n", "\n    "))
@@ -212,16 +280,21 @@ class LocalCloud:
     def _echo(self, name: str) -> Callable[[str], None] | None:
         return (lambda line: self._progress(f"[{name}] | {line}")) if self.verbose else None
 
-    def _notice(self) -> None:
-        if not self._noticed:
+    def _notice(self, function: DeployedFunction) -> None:
+        if function.image_uri is not None:
+            if self.sandbox() is ON_HOST:
+                self._progress(ON_HOST_NOTICE.format(name=function.name))
+            return
+        if not function.is_faas_render:  # the image builder, say: it runs on this host in AWS's place
+            return
+        with self._lock:
+            noticed, self._noticed = self._noticed, True
+        if not noticed:
             self._progress(HOST_NOTICE)
-            self._noticed = True
 
-    def _object_written(self, uri: str) -> None:
+    def _object_written(self, uri: str, chain: _Chain) -> None:
         bucket, key = split_uri(uri)
-        if bucket not in self._triggers:
-            self._triggers[bucket] = self._bucket_triggers(bucket)
-        fired = [t for t in self._triggers[bucket] if t.matches(key, "ObjectCreated:Put")]
+        fired = [t for t in self._bucket_triggers(bucket) if t.matches(key, "ObjectCreated:Put")]
         if not fired:
             return
         head = self.aws.client("s3").head_object(Bucket=bucket, Key=key)
@@ -230,30 +303,39 @@ class LocalCloud:
             event = s3_event(
                 self.aws.region, bucket, key, head["ContentLength"], head["ETag"], trigger.configuration_id
             )
-            self._pending.append(partial(self._run_lambda, function, event, uri))
+            chain.pending.append(partial(self._run_lambda, function, event, uri, chain))
 
     def _bucket_triggers(self, bucket: str) -> list[Trigger]:
+        with self._lock:
+            if bucket in self._triggers:
+                return self._triggers[bucket]
         try:
             notification = self.aws.client("s3").get_bucket_notification_configuration(Bucket=bucket)
         except ClientError as error:
-            if error.response["Error"]["Code"] in ("AccessDenied", "NoSuchBucket"):
-                return []  # another account's bucket (an output through its keys): it fires none of ours
-            raise
-        return triggers(notification)
+            if error.response["Error"]["Code"] not in ("AccessDenied", "NoSuchBucket"):
+                raise
+            notification = {}  # another account's bucket (an output through its keys): it fires none of ours
+        with self._lock:
+            return self._triggers.setdefault(bucket, triggers(notification))
 
     def _function(self, arn: str) -> DeployedFunction:
-        if arn not in self._functions:
-            self._functions[arn] = get_function(self.aws, arn)
-        return self._functions[arn]
+        with self._lock:
+            if arn in self._functions:
+                return self._functions[arn]
+        function = get_function(self.aws, arn)
+        with self._lock:
+            return self._functions.setdefault(arn, function)
 
-    def _run_lambda(self, function: DeployedFunction, event: Any, cause: str) -> Invocation:
-        self._notice()
+    def _run_lambda(self, function: DeployedFunction, event: Any, cause: str, chain: _Chain) -> Invocation:
+        self._notice(function)
         self._say(function.name, f"Lambda started by {cause}")
-        self.summary.runs += 1
-        invocation = self._lambda.invoke(function, event, self._echo(function.name))
+        self._counted(chain)
+        runtime = self._images if function.image_uri is not None else self._lambda
+        invocation = runtime.invoke(function, event, self._echo(function.name))
+        cold = " (cold start)" if invocation.cold else ""
         if invocation.failed:
-            self.summary.failed.append(function.name)
-            took = f"{invocation.seconds:.1f} s (request {invocation.request_id})"
+            self.failed(function.name)
+            took = f"{invocation.seconds:.1f} s{cold} (request {invocation.request_id})"
             self._say(function.name, f"FAILED after {took}: {invocation.error_message}")
             return invocation
         result = invocation.payload if isinstance(invocation.payload, dict) else {}
@@ -262,18 +344,26 @@ class LocalCloud:
         done = [f"submitted Batch job {j}" for j in jobs]
         if uploaded or not jobs:
             done.append(f"{len(uploaded)} object(s) written")
-        self._say(function.name, f"finished in {invocation.seconds:.1f} s: {', '.join(done)}")
-        self._written(function.name, uploaded)
+        self._say(function.name, f"finished in {invocation.seconds:.1f} s{cold}: {', '.join(done)}")
+        self._written(function.name, uploaded, chain)
         for job_id in jobs:
-            self._pending.append(partial(self._run_job, function.name, job_id))
+            chain.pending.append(partial(self._run_job, function.name, job_id, chain))
         return invocation
 
-    def _run_job(self, name: str, job_id: str) -> None:
-        self.summary.runs += 1
-        self._say(name, f"Batch job {job_id} running on this host")
-        run = self._batch.run(job_id, self._echo(name))
+    def _run_job(self, name: str, job_id: str, chain: _Chain) -> None:
+        self._counted(chain)
+        on_host = self.sandbox() is ON_HOST
+        if on_host:
+            self._progress(ON_HOST_NOTICE.format(name=f"{name}'s Batch job {job_id}"))
+        self._say(name, f"Batch job {job_id} running {'on this host' if on_host else 'in its image'}")
+        try:
+            run = self._batch.run(job_id, self._echo(name))
+        except CommandError as error:  # as Batch fails a job whose image cannot be pulled
+            self.failed(f"{name} job {job_id}")
+            self._say(name, f"Batch job {job_id} FAILED: it could not start: {error}")
+            return
         if run.returncode != 0:
-            self.summary.failed.append(f"{name} job {job_id}")
+            self.failed(f"{name} job {job_id}")
             tail = "\n".join(run.log.tail(10))
             self._say(
                 name, f"Batch job {job_id} FAILED (exit status {run.returncode}) after {run.seconds:.1f} s:\n{tail}"
@@ -282,11 +372,12 @@ class LocalCloud:
             self._say(
                 name, f"Batch job {job_id} succeeded in {run.seconds:.1f} s: {len(run.uploaded)} object(s) written"
             )
-        self._written(name, run.uploaded)
+        self._written(name, run.uploaded, chain)
 
-    def _written(self, name: str, uris: list[str]) -> None:
+    def _written(self, name: str, uris: list[str], chain: _Chain) -> None:
         for uri in uris:
             self._say(name, f"  wrote {uri}")
-            self.summary.written.append(uri)
+            with self._lock:
+                self.summary.written.append(uri)
             if self._chain_outputs:
-                self._pending.append(partial(self._object_written, uri))
+                chain.pending.append(partial(self._object_written, uri, chain))

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from flask import Flask
     from werkzeug.serving import BaseWSGIServer
 
+    from render.local.cloud import LocalOptions
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
 EMULATOR_CONFIG = {"batch": {"use_docker": False}, "lambda": {"use_docker": False}}
@@ -88,13 +90,15 @@ def start(
     run_functions: bool = False,
     verbose: bool = False,
     output: Callable[[str], None] = print,
+    options: LocalOptions | None = None,
 ) -> Emulator:
     """Start a moto server in this process (port 0 picks a free one).
 
     With `run_functions`, uploads run the functions their bucket notifications name, and Invoke
     runs the function (render/local/service.py; `output` gets its progress, `verbose` adds the
-    functions' output); without, nothing runs them but `faas put` and `faas invoke`. Either way
-    its ECR keeps what is pushed (render/local/ecr.py). Raises OSError when the address is taken.
+    functions' output; `options` says where and how many at once); without, nothing runs them but
+    `faas put` and `faas invoke`. Either way its ECR keeps what is pushed (render/local/ecr.py).
+    Raises OSError when the address is taken.
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from moto.s3 import notifications
@@ -109,10 +113,10 @@ def start(
     server = make_server(host, port, moto_app, threaded=True, request_handler=MotoRequestHandler)
     endpoint = f"http://{host}:{server.server_port}"
     app = registry.wsgi(moto_app, PATCHES.install())
-    restore = [PATCHES.release, lambda: setattr(notifications, "_invoke_awslambda", _run_nothing)]
+    restore = [PATCHES.release, lambda: setattr(notifications, "_invoke_awslambda", _run_nothing), module_list()]
     service = None
     if run_functions:
-        service = LocalService(endpoint, verbose, output)
+        service = LocalService(endpoint, verbose, output, options)
         app = service.wsgi(app)
         restore.append(invocations.install(service))
         service.start()
@@ -126,6 +130,20 @@ def start(
     thread.start()
     configure(endpoint)
     return Emulator(endpoint, server, thread, service, restore)
+
+
+def module_list() -> Callable[[], None]:
+    """Make moto's server list its own services once; the returned callable undoes it.
+
+    To find the service a request's host names, it lists and stats its package's folders on
+    every request, under a lock: a few milliseconds each, the largest cost of a small request.
+    """
+    from moto import backends
+
+    original = backends.list_of_moto_modules
+    modules = tuple(original())
+    backends.list_of_moto_modules = lambda: modules
+    return lambda: setattr(backends, "list_of_moto_modules", original)
 
 
 def quiet(app: Flask) -> Flask:

@@ -5,6 +5,10 @@ read-only root, a /tmp of the function's ephemeral storage size, the image's and
 environment plus what Lambda sets, and its own Runtime API server (render/local/runtime_api.py).
 Instances stay warm, at most `max_instances` per function, and stop after `idle_s` unused. An
 invocation past the function's timeout kills its instance and fails with Lambda's timeout error.
+An instance's output (stdout and stderr, one stream of timestamped lines) is read as it comes;
+each invocation takes the lines written since the previous one ended, up to its answer (a cold
+start's first invocation also gets the initialisation's), with the instance's log stream name.
+A function's instances serve only invocations of the same `revision` (a redeployment starts new ones).
 """
 
 from __future__ import annotations
@@ -12,22 +16,27 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from subprocess import Popen
 
 from render.local.lambda_runner import log_stream_name
+from render.local.process import now_ms
 from render.local.rootfs import UnpackedImage
 from render.local.runtime_api import Pending, RuntimeApi
 from render.local.sandbox import RunSpec, Sandbox
 
 INIT_TIMEOUT_S = 10.0  # Lambda's limit for an instance's initialisation
 WAIT_STEP_S = 0.02
+READ_CHUNK = 1 << 16
+# Docker's PATH for an image whose Env sets none.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ class LocalImageFunction:
     timeout_s: float = 3.0
     ephemeral_mb: int = 512
     arn: str = ""
+    revision: str = ""  # what identifies this configuration of the function (e.g. its RevisionId)
+    log_group: str = ""  # default /aws/lambda/NAME
 
     @classmethod
     def from_image(
@@ -55,13 +66,22 @@ class LocalImageFunction:
         entry_point: list[str] | None = None,
         command: list[str] | None = None,
         working_dir: str | None = None,
+        arn: str = "",
+        revision: str = "",
+        log_group: str = "",
     ) -> LocalImageFunction:
         """A function of `image`; `entry_point`, `command` and `working_dir` override the image's (ImageConfig)."""
         settings = image.settings
         argv = [*(entry_point or settings.get("Entrypoint") or []), *(command or settings.get("Cmd") or [])]
-        env = dict(item.split("=", 1) for item in settings.get("Env") or [] if "=" in item)
         folder = working_dir or settings.get("WorkingDir") or "/"
-        return cls(name, image.root, argv, {**env, **environment}, folder, memory_mb, timeout_s, ephemeral_mb)
+        env = {**image_environment(image), **environment}
+        return cls(name, image.root, argv, env, folder, memory_mb, timeout_s, ephemeral_mb, arn, revision, log_group)
+
+
+def image_environment(image: UnpackedImage) -> dict[str, str]:
+    """The image's Env, with Docker's default PATH when it sets none."""
+    env = dict(item.split("=", 1) for item in image.settings.get("Env") or [] if "=" in item)
+    return {"PATH": DEFAULT_PATH, **env}
 
 
 @dataclass(frozen=True)
@@ -71,15 +91,63 @@ class Invocation:
     failed: bool
     cold: bool  # a new instance was started for it
     seconds: float
+    log: list[tuple[int, str]] = field(default_factory=list)  # (ms since the epoch, line) the instance wrote
+    log_stream: str = ""  # the instance's AWS_LAMBDA_LOG_STREAM_NAME
 
     def json(self) -> object:
         return json.loads(self.payload)
 
 
+class _Output:
+    """A process's output pipe, read into timestamped lines as it comes (and on demand)."""
+
+    def __init__(self, fd: int) -> None:
+        os.set_blocking(fd, False)
+        self._fd = fd
+        self._lock = threading.Lock()
+        self._lines: list[tuple[int, str]] = []
+        self._partial = b""
+        self._open = True
+        threading.Thread(target=self._follow, daemon=True).start()
+
+    def _follow(self) -> None:
+        while self._open:
+            select.select([self._fd], [], [], 1.0)
+            with self._lock:
+                self._drain()
+
+    def _drain(self) -> None:
+        """Read what the pipe holds now (the lock held); close it at its end."""
+        while self._open:
+            try:
+                chunk = os.read(self._fd, READ_CHUNK)
+            except BlockingIOError:
+                return
+            if not chunk:
+                self._open = False
+                os.close(self._fd)
+                chunk = b"\n" if self._partial else b""
+            *lines, self._partial = (self._partial + chunk).split(b"\n")
+            stamp = now_ms()
+            self._lines += [(stamp, line.decode("utf-8", "replace")) for line in lines]
+
+    def take(self) -> list[tuple[int, str]]:
+        """The lines written since the last call (a line still being written counts)."""
+        with self._lock:
+            self._drain()
+            if self._partial:
+                self._lines.append((now_ms(), self._partial.decode("utf-8", "replace")))
+                self._partial = b""
+            lines, self._lines = self._lines, []
+            return lines
+
+
 @dataclass
 class _Instance:
-    process: Popen[bytes]
+    process: subprocess.Popen[bytes]
     api: RuntimeApi
+    output: _Output
+    log_stream: str
     last_used: float = field(default_factory=time.monotonic)
     busy: bool = False
 
@@ -104,7 +172,7 @@ class ImageFunctions:
         self.sandbox, self.aws_env, self.scratch = sandbox, dict(aws_env), scratch
         self.max_instances = max_instances or os.cpu_count() or 1
         self.idle_s = idle_s
-        self._instances: dict[str, list[_Instance]] = {}
+        self._instances: dict[tuple[str, str], list[_Instance]] = {}
         self._changed = threading.Condition()
         self._closed = threading.Event()
         threading.Thread(target=self._reap, daemon=True).start()
@@ -114,10 +182,14 @@ class ImageFunctions:
         instance, cold = self._acquire(function)
         pending = instance.api.invoke(event, function.timeout_s)
         failure = self._wait(instance, pending, function.timeout_s)
-        self._release(function.name, instance, keep=failure is None)
+        if failure is not None:
+            instance.stop()  # its output ends: every line it wrote is read
+        log = instance.output.take()
+        self._release(_key(function), instance, keep=failure is None)
         failed = failure is not None or pending.kind != "response"
         payload = failure if failure is not None else pending.body
-        return Invocation(pending.request_id, payload, failed, cold, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        return Invocation(pending.request_id, payload, failed, cold, seconds, log, instance.log_stream)
 
     def close(self) -> None:
         self._closed.set()
@@ -130,7 +202,7 @@ class ImageFunctions:
     def _acquire(self, function: LocalImageFunction) -> tuple[_Instance, bool]:
         with self._changed:
             while True:
-                pool = self._instances.setdefault(function.name, [])
+                pool = self._instances.setdefault(_key(function), [])
                 idle = next((i for i in pool if not i.busy), None)
                 if idle is not None or len(pool) < self.max_instances:
                     break
@@ -144,38 +216,43 @@ class ImageFunctions:
             idle.busy = True
             return idle, cold
 
-    def _release(self, name: str, instance: _Instance, keep: bool) -> None:
-        if not keep:
-            instance.stop()
+    def _release(self, key: tuple[str, str], instance: _Instance, keep: bool) -> None:
         with self._changed:
             instance.busy, instance.last_used = False, time.monotonic()
             if not keep:
-                self._instances[name].remove(instance)
+                self._instances[key].remove(instance)
             self._changed.notify_all()
 
     def _start(self, function: LocalImageFunction) -> _Instance:
         api = RuntimeApi(function.arn or f"arn:aws:lambda:{self._region}:000000000000:function:{function.name}")
         folder = self.scratch / function.name / uuid.uuid4().hex
         folder.mkdir(parents=True)
+        stream = log_stream_name("$LATEST")
         spec = RunSpec(
             function.root,
             function.command,
-            self._environment(function, api),
+            self._environment(function, api, stream),
             folder / "tmp",
             function.working_dir,
             function.ephemeral_mb,
             function.memory_mb,
         )
         spec.scratch.mkdir()
-        with (folder / "output.log").open("wb") as log:
-            process = self.sandbox.start(spec, stdin=None, stdout=log, stderr=log)
-        return _Instance(process, api)
+        reading, writing = os.pipe()
+        try:
+            process = self.sandbox.start(spec, stdin=subprocess.DEVNULL, stdout=writing, stderr=writing)
+        except BaseException:
+            os.close(reading)
+            raise
+        finally:
+            os.close(writing)
+        return _Instance(process, api, _Output(reading), stream)
 
     @property
     def _region(self) -> str:
         return self.aws_env.get("AWS_REGION") or self.aws_env.get("AWS_DEFAULT_REGION") or "us-east-1"
 
-    def _environment(self, function: LocalImageFunction, api: RuntimeApi) -> dict[str, str]:
+    def _environment(self, function: LocalImageFunction, api: RuntimeApi, stream: str) -> dict[str, str]:
         return {
             **function.env,
             **self.aws_env,
@@ -185,8 +262,8 @@ class ImageFunctions:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name("$LATEST"),
+            "AWS_LAMBDA_LOG_GROUP_NAME": function.log_group or f"/aws/lambda/{function.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
             "AWS_LAMBDA_RUNTIME_API": api.address,
             "LAMBDA_TASK_ROOT": "/var/task",
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
@@ -214,10 +291,14 @@ class ImageFunctions:
                 idle = [
                     (n, i) for n, pool in self._instances.items() for i in pool if not i.busy and i.last_used < cutoff
                 ]
-                for name, instance in idle:
-                    self._instances[name].remove(instance)
+                for key, instance in idle:
+                    self._instances[key].remove(instance)
             for _, instance in idle:
                 instance.stop()
+
+
+def _key(function: LocalImageFunction) -> tuple[str, str]:
+    return function.name, function.revision
 
 
 def _error(kind: str, message: str) -> bytes:

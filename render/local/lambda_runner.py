@@ -5,7 +5,9 @@ verified against the deployed CodeSha256), the function's environment variables,
 memory size. The handler runs in a child process of this Python (which has boto3, as the Lambda
 runtime does) through render/local/lambda_bootstrap.py, with the environment Lambda sets
 (LAMBDA_TASK_ROOT = the unpacked zip, AWS_LAMBDA_FUNCTION_NAME, ...) and the caller's credentials
-and endpoint. Its log, framed by START/END/REPORT lines, goes to the function's log group.
+and endpoint (and FAAS_REGISTRY_MIRROR when local mode has one: the image builder is such a
+function). Its log, framed by START/END/REPORT lines (`start_line`, `end_lines`, which image
+functions share), goes to the function's log group.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ class Invocation:
     payload: Any  # what the handler returned, or Lambda's error document
     failed: bool  # the handler raised, or was killed at the timeout
     seconds: float
+    cold: bool = False  # a new instance was started for it (always, for a .zip function run here)
 
     @property
     def error_message(self) -> str:
@@ -45,16 +48,39 @@ def log_stream_name(version: str) -> str:
     return time.strftime("%Y/%m/%d/", time.gmtime()) + f"[{version}]{uuid.uuid4().hex}"
 
 
+def start_line(request_id: str, version: str) -> str:
+    return f"START RequestId: {request_id} Version: {version}"
+
+
+def timeout_line(request_id: str, message: str) -> str:
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())} {request_id} {message}"
+
+
+def end_lines(request_id: str, seconds: float, memory_mb: object) -> list[str]:
+    return [
+        f"END RequestId: {request_id}",
+        f"REPORT RequestId: {request_id}\tDuration: {seconds * 1000:.2f} ms\tMemory Size: {memory_mb} MB",
+    ]
+
+
 class LambdaRuntime:
     """Runs invocations; each code version is unpacked once into `workdir`.
 
-    `code` gives a function's deployment package, checked against its CodeSha256.
+    `code` gives a function's deployment package, checked against its CodeSha256; `extra_env`
+    is added to every function's environment.
     """
 
-    def __init__(self, aws: Aws, code: Callable[[DeployedFunction], bytes], workdir: Path) -> None:
+    def __init__(
+        self,
+        aws: Aws,
+        code: Callable[[DeployedFunction], bytes],
+        workdir: Path,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
         self.aws = aws
         self.code = code
         self.workdir = workdir
+        self.extra_env = dict(extra_env or {})
 
     def task_root(self, function: DeployedFunction) -> Path:
         digest = str(function.configuration["CodeSha256"]).replace("/", "_")
@@ -85,6 +111,7 @@ class LambdaRuntime:
             "LAMBDA_TASK_ROOT": str(task_root),
             "LAMBDA_RUNTIME_DIR": str(Path(lambda_bootstrap.__file__).parent),
             **self.aws.process_environment(),
+            **self.extra_env,
         }
 
     def invoke(self, function: DeployedFunction, event: Any, echo: Callable[[str], None] | None = None) -> Invocation:
@@ -100,7 +127,7 @@ class LambdaRuntime:
         response_file = scratch / "response.json"
         deadline_ms = now_ms() + int(timeout * 1000)
         log = Log(echo)
-        log.add(f"START RequestId: {request_id} Version: {config.get('Version', '$LATEST')}")
+        log.add(start_line(request_id, str(config.get("Version", "$LATEST"))))
         argv = [
             sys.executable,
             "-u",
@@ -114,7 +141,7 @@ class LambdaRuntime:
         finished = run_logged(argv, self.environment(function, task_root, stream), scratch, log, timeout=timeout)
         if finished.timed_out:
             message = f"Task timed out after {timeout:.2f} seconds"
-            log.add(f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())} {request_id} {message}")
+            log.add(timeout_line(request_id, message))
             payload: Any = {"errorMessage": message, "errorType": "Sandbox.Timedout"}
         elif response_file.is_file():
             payload = json.loads(response_file.read_text())
@@ -123,11 +150,8 @@ class LambdaRuntime:
                 "errorMessage": f"the runtime exited with status {finished.returncode} before answering",
                 "errorType": "Runtime.ExitError",
             }
-        log.add(f"END RequestId: {request_id}")
-        log.add(
-            f"REPORT RequestId: {request_id}\tDuration: {finished.seconds * 1000:.2f} ms\t"
-            f"Memory Size: {config.get('MemorySize', 128)} MB"
-        )
+        for line in end_lines(request_id, finished.seconds, config.get("MemorySize", 128)):
+            log.add(line)
         put_log(self.aws.client("logs"), function.log_group, stream, log.lines)
         failed = finished.timed_out or finished.returncode != 0
-        return Invocation(request_id, payload, failed, finished.seconds)
+        return Invocation(request_id, payload, failed, finished.seconds, cold=True)

@@ -94,11 +94,13 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def put_log(logs: Any, group: str, stream: str, lines: list[tuple[int, str]]) -> None:
-    """Write the lines as the events of a new log stream (creating the group when needed)."""
-    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-        logs.create_log_group(logGroupName=group)
-    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+def put_log(logs: Any, group: str, stream: str, lines: list[tuple[int, str]], exists: bool = False) -> None:
+    """Write the lines as events of the log stream (creating the group and the stream unless it `exists`)."""
+    if not exists:
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=group)
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
     batch: list[dict[str, Any]] = []
     size = 0
     for timestamp, text in lines:

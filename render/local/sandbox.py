@@ -5,10 +5,14 @@ proot, then `unshare` + `chroot` as root. Every sandbox gives the same view: the
 read-only, a writable /tmp of the asked size, /proc, a minimal /dev, the host's
 /etc/resolv.conf and /etc/hosts, and the host's network (127.0.0.1 reaches the local emulator).
 The memory limit is the address-space limit (RLIMIT_AS, through prlimit) except under podman,
-which uses its cgroup. proot cannot mount: its /tmp is the spec's host folder, and its root is
-read-only only because, started as root, it runs the command as nobody (the cache folders are
-world-readable for that). The handle is a Popen in its own session, so killing its process group
-stops everything it started.
+which uses its cgroup (and applies the CPU limit, which the others cannot). proot cannot mount:
+its /tmp is the spec's host folder, and its root is read-only only because, started as root, it
+runs the command as nobody (the cache folders are world-readable for that). The handle is a
+Popen in its own session, so killing its process group stops everything it started.
+
+`ON_HOST` is no sandbox: the command runs on this host, its program and LAMBDA_TASK_ROOT taken
+from the root folder by path (the image's supervisor, the image's /var/task), everything else
+(its shell, its tools) the host's; only `faas local --on-host` uses it.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class RunSpec:
     cwd: str = "/"
     tmp_mb: int = 512
     memory_mb: int | None = None
+    cpus: float | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,10 @@ class Sandbox:
     name: str
     wrap: Callable[[RunSpec], list[str]] = field(repr=False)
     limits: tuple[str, ...]  # what the sandbox enforces beyond the read-only root
+    title: str = ""  # the tool's name for people (its Debian package)
+
+    def describe(self) -> str:
+        return f"{self.title or self.name} ({', '.join(self.limits)})"
 
     def command(self, spec: RunSpec) -> list[str]:
         return self.wrap(spec)
@@ -74,6 +83,8 @@ def _podman(spec: RunSpec) -> list[str]:
     argv += [f"--env={name}" for name in spec.env]  # values from podman's own environment
     if spec.memory_mb:
         argv.append(f"--memory={spec.memory_mb}m")
+    if spec.cpus:
+        argv.append(f"--cpus={spec.cpus:g}")
     return [*argv, "--", *spec.argv]
 
 
@@ -129,6 +140,16 @@ def _unshare(spec: RunSpec) -> list[str]:
     return _memory_prefix(spec) + [*argv, *spec.argv]
 
 
+def _on_host(spec: RunSpec) -> list[str]:
+    program, *arguments = spec.argv
+    if program.startswith("/") and (spec.root / program.lstrip("/")).is_file():
+        program = str(spec.root / program.lstrip("/"))
+    settings = [f"TMPDIR={spec.scratch}", f"HOME={spec.scratch}"]
+    if task_root := spec.env.get("LAMBDA_TASK_ROOT"):
+        settings.append(f"LAMBDA_TASK_ROOT={spec.root / task_root.lstrip('/')}")
+    return [_bin("env"), f"--chdir={spec.scratch}", *settings, program, *arguments]
+
+
 def _works(argv: list[str]) -> bool:
     try:
         probe = subprocess.run(argv, capture_output=True, timeout=PROBE_SECONDS, check=False)
@@ -151,11 +172,12 @@ def _unshare_works() -> bool:
 
 RLIMIT_AS = "memory (address-space limit, RLIMIT_AS)"
 SANDBOXES: tuple[tuple[Sandbox, Callable[[], bool]], ...] = (
-    (Sandbox("podman", _podman, ("memory (cgroup)", "/tmp size")), _podman_works),
-    (Sandbox("bwrap", _bwrap, (RLIMIT_AS, "/tmp size", "own PID namespace")), _tool("bwrap")),
-    (Sandbox("proot", _proot, (RLIMIT_AS, "runs as nobody when started as root")), _tool("proot")),
-    (Sandbox("unshare", _unshare, (RLIMIT_AS, "/tmp size", "own PID namespace")), _unshare_works),
+    (Sandbox("podman", _podman, ("memory and CPUs (cgroup)", "/tmp size"), "podman"), _podman_works),
+    (Sandbox("bwrap", _bwrap, (RLIMIT_AS, "/tmp size", "own PID namespace"), "bubblewrap"), _tool("bwrap")),
+    (Sandbox("proot", _proot, (RLIMIT_AS, "runs as nobody when started as root"), "proot"), _tool("proot")),
+    (Sandbox("unshare", _unshare, (RLIMIT_AS, "/tmp size", "own PID namespace"), "unshare + chroot"), _unshare_works),
 )
+ON_HOST = Sandbox("host", _on_host, ("none: the host's tools, files and limits",), "no sandbox")
 PACKAGES = "bubblewrap (or proot, or podman)"
 
 

@@ -4,9 +4,11 @@ moto matches every new object against its bucket's notification configuration an
 Lambda target to an internal hook; in the emulator's process that hook is `LocalService.triggered`.
 It only queues the function and a real S3 event (the upload's request returns at once). An Invoke
 request is queued the same way (render/local/invocations.py); a synchronous one waits for its
-function's result. One worker thread runs the queue in order through render/local/cloud.py. What
-the runs write comes back through the same hook, so chained functions fire without the worker
-chaining anything itself.
+function's result. Worker threads, `LocalOptions.concurrency` of them, run the queued items side
+by side through render/local/cloud.py, the oldest first, each function at most as many at once as
+its reserved concurrency allows (Lambda throttles one whose reserved concurrency is 0: it fails).
+What the runs write comes back through the same hook, so chained functions fire without the
+workers chaining anything themselves.
 
 Clients follow the service over HTTP: GET /_faas/activity?after=N answers with the progress lines
 from N on, how many triggered runs are queued or running, and the totals so far (the path cannot
@@ -17,13 +19,12 @@ emulator is idle: `faas put` and `faas invoke` use it to wait for the workflow t
 from __future__ import annotations
 
 import json
-import queue
 import threading
 import time
 import traceback
 import urllib.request
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
@@ -33,9 +34,9 @@ from urllib.parse import parse_qs, unquote_plus
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from render.aws.connection import EMULATOR_CREDENTIALS, Aws, CommandError
-from render.aws.deployed import DeployedFunction, get_function, is_deployed_code
-from render.local.cloud import LocalCloud, Summary, print_progress, s3_event
+from render.aws.connection import DEFAULT_REGION, EMULATOR_CREDENTIALS, Aws, CommandError
+from render.aws.deployed import DeployedFunction, is_deployed_code
+from render.local.cloud import LocalCloud, LocalOptions, Summary, print_progress, s3_event
 from render.local.lambda_runner import Invocation
 
 ACTIVITY_PATH = "/_faas/activity"
@@ -95,41 +96,90 @@ def is_moto_duplicate(event_body: dict[str, Any]) -> bool:
     return bool(record["eventName"] == "ObjectCreated:Put" and "-" in record["s3"]["object"]["eTag"])
 
 
-def code_in_emulator(function: DeployedFunction) -> bytes:
-    """The deployment package moto holds for the function (this process is the emulator)."""
+def moto_function(function_arn: str) -> Any:
+    """moto's model of the function (this process is the emulator); moto's LambdaClientError when there is none."""
     from moto.awslambda.utils import get_backend
 
-    if function.configuration.get("PackageType") == "Image":
-        raise CommandError(f"{function.name} is a container image function: local mode runs .zip functions only")
-    arn = str(function.configuration["FunctionArn"])
-    _, _, _, region, account, *_ = arn.split(":")
-    content = bytes(get_backend(account, region).get_function(arn).code_bytes)
+    _, _, _, region, account, *_ = function_arn.split(":")
+    return get_backend(account, region).get_function(function_arn)
+
+
+def code_in_emulator(function: DeployedFunction) -> bytes:
+    """The .zip deployment package moto holds for the function."""
+    content = bytes(moto_function(str(function.configuration["FunctionArn"])).code_bytes)
     if not is_deployed_code(function, content):
         raise CommandError(f"the emulator holds no code for {function.name} (apply again)")
     return content
 
 
-class LocalService:
-    """The worker thread, its queue and its progress log; `triggered` is moto's Lambda hook."""
+def function_in_emulator(function_arn: str) -> DeployedFunction:
+    """The function as GetFunction describes it, read from moto (no request to make)."""
+    from moto.awslambda.exceptions import LambdaClientError
 
-    def __init__(self, endpoint: str, verbose: bool = False, output: Callable[[str], None] = print) -> None:
+    try:
+        found = json.loads(json.dumps(moto_function(function_arn).get_code()))
+    except LambdaClientError:
+        _, _, _, region, account, _, name, *_ = function_arn.split(":")
+        raise CommandError(f"no function {name} in the emulator (account {account}, {region})") from None
+    return DeployedFunction(found["Configuration"], found.get("Code", {}))
+
+
+def reserved_concurrency(function_arn: str) -> int | None:
+    """The function's reserved concurrency (None: unreserved, or no such function)."""
+    from moto.awslambda.exceptions import LambdaClientError
+
+    try:
+        reserved = moto_function(function_arn).reserved_concurrency
+    except LambdaClientError:
+        return None  # its run says what is wrong
+    return None if reserved is None else int(reserved)
+
+
+class LocalService:
+    """The worker threads, their queue and its progress log; `triggered` is moto's Lambda hook."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        verbose: bool = False,
+        output: Callable[[str], None] = print,
+        options: LocalOptions | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self.verbose = verbose
+        self.options = options or LocalOptions()
         self._output = output
-        self._queue: queue.Queue[Triggered | None] = queue.Queue()
-        self._lock = threading.Lock()
+        self._ready = threading.Condition()  # the queue, what runs, stopping
+        self._waiting: deque[Triggered] = deque()
+        self._running: Counter[str] = Counter()  # by function ARN
+        self._stopping = False
+        self._lock = threading.Lock()  # the lines, the count of pending items, the clouds
         self._pending = 0
         self._lines: deque[str] = deque(maxlen=KEPT_LINES)
         self._next = 0
         self._clouds: dict[str, LocalCloud] = {}  # one per region
-        self._thread = threading.Thread(target=self._work, name="faas-local-service", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._work, name=f"faas-local-worker-{n}", daemon=True)
+            for n in range(max(self.options.concurrency, 1))
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
+        threading.Thread(target=self._prepare, name="faas-local-prepare", daemon=True).start()
+
+    def _prepare(self) -> None:
+        """Make the default region's clients now: botocore takes a second to load their models."""
+        aws = self._cloud(DEFAULT_REGION).aws
+        for service in ("lambda", "s3", "logs"):
+            aws.client(service)
 
     def stop(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
+        with self._ready:
+            self._stopping = True
+            self._ready.notify_all()
+        for thread in self._threads:
+            thread.join()
         for cloud in self._clouds.values():
             cloud.__exit__(None, None, None)
 
@@ -153,21 +203,24 @@ class LocalService:
     def _enqueue(self, item: Triggered) -> None:
         with self._lock:
             self._pending += 1
-        self._queue.put(item)
+        with self._ready:
+            self._waiting.append(item)
+            self._ready.notify()
 
     def activity(self, after: int) -> Activity:
         with self._lock:
             first = self._next - len(self._lines)
             lines = list(self._lines)[max(after - first, 0) :]
-            totals = [cloud.summary for cloud in self._clouds.values()]
-            return Activity(
-                self._pending,
-                self._next,
-                lines,
-                sum(s.runs for s in totals),
-                [f for s in totals for f in s.failed],
-                [w for s in totals for w in s.written],
-            )
+            pending, following, clouds = self._pending, self._next, list(self._clouds.values())
+        totals = [cloud.totals() for cloud in clouds]  # each cloud's lock, not under this one
+        return Activity(
+            pending,
+            following,
+            lines,
+            sum(s.runs for s in totals),
+            [f for s in totals for f in s.failed],
+            [w for s in totals for w in s.written],
+        )
 
     def wsgi(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
         """`app` (moto's), answering ACTIVITY_PATH itself."""
@@ -189,29 +242,45 @@ class LocalService:
             self._next += 1
 
     def _cloud(self, region: str) -> LocalCloud:
-        if region not in self._clouds:
-            session = boto3.Session(
-                aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                region_name=region,
-            )
-            cloud = LocalCloud(
-                Aws(session, self.endpoint),
-                code_in_emulator,
-                verbose=self.verbose,
-                chain_outputs=False,
-                progress=self._log,
-            )
-            with self._lock:  # `activity` reads the clouds from the server's threads
-                self._clouds[region] = cloud
-        return self._clouds[region]
+        with self._lock:  # `activity` reads the clouds from the server's threads
+            if region not in self._clouds:
+                session = boto3.Session(
+                    aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    region_name=region,
+                )
+                self._clouds[region] = LocalCloud(
+                    Aws(session, self.endpoint),
+                    code_in_emulator,
+                    verbose=self.verbose,
+                    chain_outputs=False,
+                    progress=self._log,
+                    options=self.options,
+                )
+            return self._clouds[region]
+
+    def _take(self) -> Triggered | None:
+        """The oldest item whose function may run one more at once (None: stop)."""
+        with self._ready:
+            while not self._stopping:
+                for index, item in enumerate(self._waiting):
+                    reserved = reserved_concurrency(item.function_arn)
+                    if reserved is None or reserved == 0 or self._running[item.function_arn] < reserved:
+                        del self._waiting[index]
+                        self._running[item.function_arn] += 1
+                        return item
+                self._ready.wait()
+            return None
 
     def _work(self) -> None:
-        while (item := self._queue.get()) is not None:
+        while (item := self._take()) is not None:
             problem = self._run(item)
             if item.reply and not item.reply.done():  # the function did not run: the caller must not wait
                 payload = {"errorMessage": f"faas local could not run it: {problem}", "errorType": "LocalRunError"}
                 item.reply.set_result(Invocation(str(uuid.uuid4()), payload, True, 0.0))
+            with self._ready:
+                self._running[item.function_arn] -= 1
+                self._ready.notify_all()
             with self._lock:
                 self._pending -= 1
 
@@ -220,14 +289,16 @@ class LocalService:
         cloud = self._cloud(item.region)
         name = item.function_arn.split(":")[6]
         try:
-            function = get_function(cloud.aws, item.function_arn)  # afresh: it may have been redeployed
+            if reserved_concurrency(item.function_arn) == 0:
+                raise CommandError("throttled: its reserved concurrency is 0")
+            function = function_in_emulator(item.function_arn)  # afresh: it may have been redeployed
             cloud.run(function, item.event, item.cause, item.reply.set_result if item.reply else None)
             return None
         except (CommandError, ClientError, BotoCoreError, OSError) as error:
             problem = str(error)
         except Exception:  # a bug here must not stop the service for every later upload
             problem = traceback.format_exc()
-        cloud.summary.failed.append(name)
+        cloud.failed(name)
         self._log(f"[{name}] could not run for {item.cause}: {problem}".replace("\n", "\n    ").rstrip())
         return problem
 

@@ -84,13 +84,13 @@ class FaasLocal:
 
 
 @contextmanager
-def faas_local(work: Path) -> Iterator[FaasLocal]:
-    """`faas local` on a free port, until the block ends (then it must stop cleanly)."""
+def faas_local(work: Path, *options: str) -> Iterator[FaasLocal]:
+    """`faas local` (with `options`) on a free port, until the block ends (then it must stop cleanly)."""
     port, log = free_port(), work / "faas-local.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     with log.open("w") as output:
         server = subprocess.Popen(
-            [sys.executable, "-m", "render.faas_cli", "local", "--port", str(port)],
+            [sys.executable, "-m", "render.faas_cli", "local", "--port", str(port), *options],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,

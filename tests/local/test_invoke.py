@@ -123,5 +123,5 @@ def test_a_function_that_cannot_run_here_fails_without_hanging(running: Running)
     assert answer.get("FunctionError") == "Unhandled"
     error = json.loads(answer["Payload"].read())
     assert error["errorType"] == "LocalRunError", error
-    assert "from-image is a container image function" in error["errorMessage"]
+    assert "cannot run the image 123456789012.dkr.ecr.us-east-1.amazonaws.com/nowhere:1" in error["errorMessage"]
     assert "[from-image] could not run for a direct invocation" in running.log.read_text()

@@ -1,4 +1,4 @@
-"""Local mode's parts that need no deployment: triggers, S3 events, user data, arguments, the Lambda runtime."""
+"""Local mode's parts that need no deployment: triggers, S3 events, image references, arguments, the Lambda runtime."""
 
 from __future__ import annotations
 
@@ -14,16 +14,16 @@ from urllib.parse import unquote_plus
 
 import boto3
 import pytest
+from faas_supervisor import contract
 
 from render.aws.connection import EXIT_USAGE, CommandError, connect
 from render.aws.deployed import DeployedFunction, code_zip
 from render.commands.logs import parse_duration
 from render.commands.put import files_to_upload
 from render.local import emulator
-from render.local.batch_runner import supervisor_from_user_data
 from render.local.cloud import Trigger, s3_event, triggers
+from render.local.deployed_images import emulator_reference
 from render.local.lambda_runner import LambdaRuntime
-from render.terraform.assets import module_dir
 
 NOTIFICATION = {
     "LambdaFunctionConfigurations": [
@@ -73,23 +73,16 @@ def test_s3_event_is_what_s3_sends() -> None:
     assert (obj["size"], obj["eTag"], record["s3"]["configurationId"]) == (12, "abc", "config-1")
 
 
-def test_the_supervisor_is_found_in_the_launch_templates_user_data() -> None:
-    """The parser reads the batch module's own template, so the two cannot drift apart."""
-    template = (module_dir("batch") / "templates" / "user_data.tftpl").read_text()
-    values = {
-        "region": "us-east-1",
-        "bucket": "deploy-artifacts",
-        "key": "supervisor/faas-supervisor-0123",
-        "sha256": "ab" * 32,
-    }
-    user_data = template
-    for name, value in values.items():
-        user_data = user_data.replace("${" + name + "}", value)
-    found = supervisor_from_user_data(user_data)
-    assert (found.bucket, found.key, found.sha256) == ("deploy-artifacts", "supervisor/faas-supervisor-0123", "ab" * 32)
-    assert found.path == "/opt/faas-render/bin/faas-supervisor"
-    with pytest.raises(CommandError, match="does not install the faas-render supervisor"):
-        supervisor_from_user_data("#!/bin/sh\necho hello\n")
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_ecr_images_are_read_from_the_emulators_registry_view() -> None:
+    ecr = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/fn"
+    assert emulator_reference(f"{ecr}@{DIGEST}", "http://127.0.0.1:4566") == f"127.0.0.1:4566/team/fn@{DIGEST}"
+    assert emulator_reference(f"{ecr}:v1", "http://0.0.0.0:4566/") == "127.0.0.1:4566/team/fn:v1"
+    assert emulator_reference("alpine:3.20", "http://127.0.0.1:4566") == "alpine:3.20"  # from its own registry
+    with pytest.raises(CommandError, match="emulator's ECR"):
+        emulator_reference(f"{ecr}:v1", None)
 
 
 def test_put_uploads_files_by_name_and_folders_by_relative_path(tmp_path: Path) -> None:
@@ -200,3 +193,14 @@ def test_failures_and_timeouts_are_reported_as_lambda_reports_them(
     assert timed_out.failed and timed_out.payload["errorType"] == "Sandbox.Timedout"
     assert time.monotonic() - started < 10
     assert timed_out.error_message == "Task timed out after 2.00 seconds"
+
+
+def test_functions_run_on_this_host_get_the_registry_mirror(
+    runtime: tuple[LambdaRuntime, DeployedFunction], tmp_path: Path
+) -> None:
+    local, function = runtime
+    mirrored = LambdaRuntime(
+        local.aws, local.code, tmp_path / "work", {contract.REGISTRY_MIRROR: "http://127.0.0.1:5000"}
+    )
+    assert mirrored.environment(function, tmp_path, "stream")[contract.REGISTRY_MIRROR] == "http://127.0.0.1:5000"
+    assert contract.REGISTRY_MIRROR not in local.environment(function, tmp_path, "stream")
