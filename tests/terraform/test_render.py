@@ -109,7 +109,13 @@ def test_a_script_change_changes_only_the_function_layer(tmp_path: Path) -> None
     before, after = ((tmp_path / name / "main.tf").read_text().splitlines() for name in ("before", "after"))
     changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
     # the function layer's object (key, source_hash) and its entry in the image's layers, nothing else
-    assert sorted(old.split("=")[0].strip() for old, _ in changed) == ["diff_id", "digest", "key", "size", "source_hash"]
+    assert sorted(old.split("=")[0].strip() for old, _ in changed) == [
+        "diff_id",
+        "digest",
+        "key",
+        "size",
+        "source_hash",
+    ]
     supervisor = "artifacts/layers/supervisor-x86_64.tar.gz"
     assert (tmp_path / "before" / supervisor).read_bytes() == (tmp_path / "after" / supervisor).read_bytes()
 
