@@ -16,6 +16,7 @@ import botocore.session
 import pytest
 
 from render.local import emulator
+from render.local.cloud import LocalOptions
 from render.terraform.supervisor_binary import SupervisorBinaryError, native_architecture, supervisor_binary
 from tests.helpers import LocalRegistry, Mirror, aws_variables, start_registry
 from tools.base_images import BuildError, build_and_push
@@ -75,9 +76,11 @@ def supervisor_binary_env(stand_in_supervisor: Path, monkeypatch: pytest.MonkeyP
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server on 127.0.0.1, set up as the local emulator is (managed IAM policies, no Docker)."""
-    running = emulator.start(port=0)
+def moto_endpoint(mirror: Mirror) -> Iterator[str]:
+    """The local emulator on 127.0.0.1, as `faas local` runs it: it runs what uploads and Invoke start
+    (images built by Terraform's builder invocations take their bases from `mirror`)."""
+    options = LocalOptions(registry_mirror=mirror.url, concurrency=2)
+    running = emulator.start(port=0, run_functions=True, output=lambda line: None, options=options)
     yield running.endpoint
     running.stop()
 

@@ -113,7 +113,12 @@ def start(
     server = make_server(host, port, moto_app, threaded=True, request_handler=MotoRequestHandler)
     endpoint = f"http://{host}:{server.server_port}"
     app = registry.wsgi(moto_app, PATCHES.install())
-    restore = [PATCHES.release, lambda: setattr(notifications, "_invoke_awslambda", _run_nothing), module_list()]
+    restore = [
+        PATCHES.release,
+        lambda: setattr(notifications, "_invoke_awslambda", _run_nothing),
+        module_list(),
+        image_config_as_aws(),
+    ]
     service = None
     if run_functions:
         service = LocalService(endpoint, verbose, output, options)
@@ -144,6 +149,28 @@ def module_list() -> Callable[[], None]:
     modules = tuple(original())
     backends.list_of_moto_modules = lambda: modules
     return lambda: setattr(backends, "list_of_moto_modules", original)
+
+
+def image_config_as_aws() -> Callable[[], None]:
+    """Leave ImageConfigResponse out when an image function has no ImageConfig, as Lambda does; the
+    returned callable undoes it.
+
+    moto answers `"Command": [], "EntryPoint": []`, and the aws provider then plans to remove them
+    after every apply.
+    """
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction.get_configuration
+
+    def get_configuration(self: LambdaFunction, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config: dict[str, Any] = original(self, *args, **kwargs)
+        image_config = config.get("ImageConfigResponse", {}).get("ImageConfig", {})
+        if "ImageConfigResponse" in config and not any(image_config.values()):
+            del config["ImageConfigResponse"]
+        return config
+
+    LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
+    return lambda: setattr(LambdaFunction, "get_configuration", original)
 
 
 def quiet(app: Flask) -> Flask:

@@ -16,6 +16,8 @@ import io
 import json
 import os
 import sys
+import tempfile
+import threading
 import time
 import uuid
 import zipfile
@@ -79,15 +81,20 @@ class LambdaRuntime:
     ) -> None:
         self.aws = aws
         self.code = code
+        self._unpacking = threading.Lock()
         self.workdir = workdir
         self.extra_env = dict(extra_env or {})
 
     def task_root(self, function: DeployedFunction) -> Path:
         digest = str(function.configuration["CodeSha256"]).replace("/", "_")
         target = self.workdir / "lambda" / f"{function.name}-{digest}"
-        if not target.is_dir():
-            with zipfile.ZipFile(io.BytesIO(self.code(function))) as archive:
-                archive.extractall(target)
+        with self._unpacking:  # invocations run side by side: one unpacks, the others wait for it
+            if not target.is_dir():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=target.parent))  # no half-unpacked target
+                with zipfile.ZipFile(io.BytesIO(self.code(function))) as archive:
+                    archive.extractall(staging)
+                staging.rename(target)
         return target
 
     def environment(self, function: DeployedFunction, task_root: Path, stream: str) -> dict[str, str]:

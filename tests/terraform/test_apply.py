@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from faas_supervisor import contract
 
 from render.local import emulator
 from tests.helpers import EXAMPLE_FILES, render, requires_terraform, terraform
@@ -67,18 +68,28 @@ def test_workflow_applies_replans_clean_and_destroys(aws_env: dict[str, str], tm
 def check_deployment(subnet: str) -> None:
     lam, batch, s3, iam = (boto3.client(name) for name in ("lambda", "batch", "s3", "iam"))
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
-    assert set(functions) == {"video-split", "frame-stats"}
+    assert set(functions) == {"video-split", "frame-stats", "video-process-image-builder"}
+    builder = functions.pop("video-process-image-builder")
+    assert builder["Handler"] == contract.BUILDER_HANDLER
     split = lam.get_function(FunctionName="video-split")["Configuration"]
     assert split["Handler"] == "faas_supervisor.lambda_function.lambda_handler"
     assert split["Runtime"] == "python3.12"
     environment = split["Environment"]["Variables"]
     assert environment["FAAS_JOB_DEFINITION"] == "video-split"
     assert environment["FAAS_JOB_QUEUE"].startswith("arn:aws:batch:")
-    assert (
-        "Environment" not in lam.get_function(FunctionName="frame-stats")["Configuration"]
-        or "FAAS_JOB_QUEUE"
-        not in lam.get_function(FunctionName="frame-stats")["Configuration"]["Environment"]["Variables"]
-    )
+    stats = lam.get_function(FunctionName="frame-stats")
+    assert "FAAS_JOB_QUEUE" not in stats["Configuration"].get("Environment", {}).get("Variables", {})
+    # frame-stats runs its own image, pinned by the digest the builder pushed to the emulator's ECR
+    assert stats["Configuration"]["PackageType"] == "Image"
+    ecr = boto3.client("ecr")
+    repositories = {r["repositoryName"]: r for r in ecr.describe_repositories()["repositories"]}
+    assert set(repositories) == {"video-process/frame-stats", "video-process/video-split"}
+    stats_uri = stats["Code"]["ImageUri"]
+    assert stats_uri.startswith(repositories["video-process/frame-stats"]["repositoryUri"] + "@sha256:")
+    described = ecr.describe_images(
+        repositoryName="video-process/frame-stats", imageIds=[{"imageDigest": stats_uri.split("@")[1]}]
+    )["imageDetails"][0]
+    assert described["imageTags"][0].startswith("faas-")
 
     queues = batch.describe_job_queues()["jobQueues"]
     assert [q["jobQueueArn"] for q in queues] == [environment["FAAS_JOB_QUEUE"]]
@@ -86,7 +97,8 @@ def check_deployment(subnet: str) -> None:
     assert len(environments) == 1 and environments[0]["computeResources"]["subnets"] == [subnet]
     definition = batch.describe_job_definitions(jobDefinitionName="video-split", status="ACTIVE")["jobDefinitions"][0]
     container = definition["containerProperties"]
-    assert container["image"] == "python:3.12-alpine"
+    assert container["image"].startswith(repositories["video-process/video-split"]["repositoryUri"] + "@sha256:")
+    assert not container.get("command") and not container.get("volumes")  # the image's entry point runs the job
     assert {r["type"]: r["value"] for r in container["resourceRequirements"]} == {"MEMORY": "2048", "VCPU": "1"}
     job_env = {e["name"]: e["value"] for e in container["environment"]}
     assert job_env["LITERAL"] == LITERAL
@@ -94,6 +106,7 @@ def check_deployment(subnet: str) -> None:
         "/functions/video-split/function_config.json"
     )
     assert [e["name"] for e in container["environment"]] == sorted(job_env)
+    assert job_env["AWS_REGION"] == job_env["AWS_DEFAULT_REGION"] == "us-east-1"
 
     buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert "video-process-faas" in buckets
@@ -134,6 +147,7 @@ def check_nothing_left() -> None:
     assert batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"] == []
     assert s3.list_buckets()["Buckets"] == []
     assert [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]] == []
+    assert boto3.client("ecr").describe_repositories()["repositories"] == []
 
 
 KITCHEN_SINK = """\
