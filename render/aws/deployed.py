@@ -1,9 +1,10 @@
 """A deployed faas-render function, as AWS's public APIs (and the rendered root) describe it.
 
-Its input and output folders are in the function_config.json it was deployed with: inside the
-Lambda zip, which is read from the rendered root (`artifacts/lambda/NAME.zip`, checked against
-the deployed CodeSha256, since moto cannot serve the code back), or, for Batch functions, the copy
-staged for the job (the job definition's configuration URI).
+Its input and output folders are in the function_config.json it was deployed with: in the top
+layer of its image (read back through the ECR API), inside the Lambda zip, which is read from the
+rendered root (`artifacts/lambda/NAME.zip`, checked against the deployed CodeSha256, since moto
+cannot serve the code back), or, for Batch functions, the copy staged for the job (the job
+definition's configuration URI).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
+import tarfile
+import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +29,7 @@ from faas_supervisor.errors import ConfigError
 from render.aws.connection import Aws, CommandError
 
 ZIP_FOLDER = "artifacts/lambda"
+MAX_FUNCTION_LAYER = 16 * 1024 * 1024  # a configuration and a script
 ROOT_HINT = "pass --root DIR, the directory faas-render rendered the deployment into"
 
 
@@ -98,11 +103,41 @@ def read_s3_uri(aws: Aws, uri: str) -> bytes:
 
 def function_config(aws: Aws, function: DeployedFunction, root: Path) -> FunctionConfig:
     """The function configuration the function was deployed with."""
+    if function.image_uri:
+        return image_config(aws, function.image_uri)
     if not (root / ZIP_FOLDER / f"{function.name}.zip").is_file() and function.job_queue:
         uri = job_config_uri(aws, function)
         return load_config(read_s3_uri(aws, uri), uri)
     with zipfile.ZipFile(io.BytesIO(code_zip(function, root))) as archive:
         return load_config(archive.read(CONFIG_FILE_NAME), f"{function.name}.zip:{CONFIG_FILE_NAME}")
+
+
+def image_config(aws: Aws, image_uri: str) -> FunctionConfig:
+    """function_config.json from the image's top layer (the function layer: contract.IMAGE_TASK_ROOT)."""
+    repository, _, digest = image_uri.partition("/")[2].partition("@")
+    if not digest:
+        raise CommandError(f"the function's image {image_uri} is not pinned by digest: not deployed by faas-render")
+    ecr = aws.client("ecr")
+    try:
+        found = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageDigest": digest}])["images"]
+        top = json.loads(found[0]["imageManifest"])["layers"][-1]
+        url = ecr.get_download_url_for_layer(repositoryName=repository, layerDigest=top["digest"])["downloadUrl"]
+    except (ClientError, IndexError, KeyError, ValueError) as error:
+        raise CommandError(f"cannot read the image {image_uri}: {error}") from None
+    if top.get("size", 0) > MAX_FUNCTION_LAYER:
+        raise CommandError(f"the top layer of {image_uri} is not a faas-render function layer")
+    with urllib.request.urlopen(url, timeout=60) as answer:  # a presigned URL (ECR's own, or the emulator's)
+        layer = answer.read(MAX_FUNCTION_LAYER + 1)
+    if "sha256:" + hashlib.sha256(layer).hexdigest() != top["digest"]:
+        raise CommandError(f"the top layer of {image_uri} does not match its digest")
+    name = f"{contract.IMAGE_TASK_ROOT.strip('/')}/{CONFIG_FILE_NAME}"
+    try:
+        with tarfile.open(fileobj=io.BytesIO(layer)) as archive:
+            member = archive.extractfile(name)
+            data = member.read() if member else b""
+    except (tarfile.TarError, KeyError):
+        raise CommandError(f"the image {image_uri} has no /{name}: not deployed by faas-render") from None
+    return load_config(data, f"{image_uri}:/{name}")
 
 
 def load_config(data: bytes, source: str) -> FunctionConfig:

@@ -35,9 +35,14 @@ def mode(aws: Aws, function: DeployedFunction) -> str:
     return str(json.loads(read_s3_uri(aws, job_config_uri(aws, function)))["execution_mode"])
 
 
-def row(aws: Aws, function: DeployedFunction) -> tuple[str, ...]:
+def row(aws: Aws, function: DeployedFunction) -> tuple[str, ...] | None:
+    """The function's line, or None when it is not a faas-render function."""
     config = function.configuration
+    if not function.is_faas_render and config.get("PackageType") != "Image":
+        return None
     tags = aws.client("lambda").list_tags(Resource=config["FunctionArn"]).get("Tags", {})
+    if not function.is_faas_render and DEPLOYMENT_TAG not in tags:  # an image function of someone else's
+        return None
     return (
         function.name,
         mode(aws, function),
@@ -56,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         for page in aws.client("lambda").get_paginator("list_functions").paginate()
         for c in page["Functions"]
     ]
-    rows = [row(aws, f) for f in sorted(functions, key=lambda f: f.name) if f.is_faas_render]
+    rows = [line for f in sorted(functions, key=lambda f: f.name) if (line := row(aws, f))]
     if not rows:
         print(f"no faas-render functions in {aws.describe()}")
         return 0

@@ -174,10 +174,10 @@ def _image_view(
         "environment": IMAGE_ENVIRONMENT,
         "credentials_secret": function.registry_credentials,
     }
-    if function.image_file:
-        view["base_archive"] = {"bucket": ARTIFACTS_BUCKET, "key": _object_key(f"base/{function.name}")}
-    else:
-        view["base_image"] = function.image
+    view["base_image"] = function.image  # or, from an image_file, the staged archive
+    view["base_archive"] = (
+        {"bucket": ARTIFACTS_BUCKET, "key": _object_key(f"base/{function.name}")} if function.image_file else None
+    )
     return view
 
 

@@ -210,6 +210,7 @@ def lambda_handler(event: Any, context: Any) -> Any:
         raise error
     uploaded = [u for o in outcomes for u in o.uploaded]
     log.info("request %s: done, %d run(s), %d object(s) uploaded", request_id, len(outcomes), len(uploaded))
-    return _respond(
-        parsed, {"status": "succeeded", "request_id": request_id, "runs": len(outcomes), "uploaded": uploaded}
-    )
+    result = {"status": "succeeded", "request_id": request_id, "runs": len(outcomes), "uploaded": uploaded}
+    # What the script or the image's command printed, as SCAR answers it (e.g. cowsay's cow).
+    result["output"] = "".join(o.result.stdout for o in outcomes if o.result)
+    return _respond(parsed, result)

@@ -5,8 +5,8 @@ group is killed with SIGKILL (SCAR killed only the direct child, leaving its chi
 when the script exits normally, background processes it left in its group are killed too, so
 nothing keeps running into the next (warm) Lambda invocation. Processes that left the group
 (setsid, a double fork) are found by a per-run marker in their environment (RUN_MARKER, read
-from /proc/<pid>/environ) and killed as well. stdout is inherited (it goes to the function's
-log); stderr is copied to ours and its tail is kept for error messages.
+from /proc/<pid>/environ) and killed as well. stdout and stderr are copied to ours (the function's
+log); the first MiB of stdout is kept for the answer, the tail of stderr for error messages.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from pathlib import Path
 from .errors import SupervisorError
 
 STDERR_TAIL_BYTES = 4096
+# The script's stdout, answered to a synchronous invocation as SCAR does (Lambda answers 6 MB at most).
+STDOUT_KEPT_BYTES = 1024 * 1024
 RUN_MARKER = "_FAAS_RUN_ID"  # in the script's environment: finds the run's processes that left its group
 _KILL_ROUNDS = 20  # a process may fork while we kill: look again until none is left
 
@@ -36,19 +38,21 @@ class RunResult:
     timed_out: bool
     stderr_tail: str
     duration: float
+    stdout: str = ""  # its first STDOUT_KEPT_BYTES
 
     @property
     def ok(self) -> bool:
         return self.returncode == 0 and not self.timed_out
 
 
-class _StderrPump(threading.Thread):
-    """Copy the child's stderr to our fd 2, keeping the last STDERR_TAIL_BYTES."""
+class _Pump(threading.Thread):
+    """Copy a pipe of the child to our own fd `copy_to` (the log), keeping the last `tail` bytes
+    (stderr, for error messages) or the first `head` bytes (stdout, for the answer)."""
 
-    def __init__(self, fd: int) -> None:
-        super().__init__(name="faas-stderr", daemon=True)
-        self.fd = fd
-        self.tail = bytearray()
+    def __init__(self, fd: int, copy_to: int, tail: int = 0, head: int = 0) -> None:
+        super().__init__(name=f"faas-pipe-{copy_to}", daemon=True)
+        self.fd, self.copy_to, self._tail, self._head = fd, copy_to, tail, head
+        self.kept = bytearray()
 
     def run(self) -> None:
         while True:
@@ -59,9 +63,15 @@ class _StderrPump(threading.Thread):
             if not chunk:
                 return
             with contextlib.suppress(OSError):
-                os.write(2, chunk)
-            self.tail += chunk
-            del self.tail[:-STDERR_TAIL_BYTES]
+                os.write(self.copy_to, chunk)
+            if self._tail:
+                self.kept += chunk
+                del self.kept[: -self._tail]
+            elif len(self.kept) < self._head:
+                self.kept += chunk[: self._head - len(self.kept)]
+
+    def text(self) -> str:
+        return bytes(self.kept).decode("utf-8", errors="replace")
 
 
 def _kill_group(pgid: int) -> None:
@@ -133,6 +143,7 @@ def run(
             env={**env, RUN_MARKER: marker},
             cwd=cwd,
             stdin=subprocess.DEVNULL if has_devnull else subprocess.PIPE,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
@@ -140,9 +151,13 @@ def run(
         raise _start_error(argv, env, exc) from exc
     if proc.stdin is not None:
         proc.stdin.close()
-    assert proc.stderr is not None
-    pump = _StderrPump(proc.stderr.fileno())
-    pump.start()
+    assert proc.stdout is not None and proc.stderr is not None
+    pumps = [
+        _Pump(proc.stdout.fileno(), 1, head=STDOUT_KEPT_BYTES),
+        _Pump(proc.stderr.fileno(), 2, tail=STDERR_TAIL_BYTES),
+    ]
+    for pump in pumps:
+        pump.start()
     timed_out = False
     try:
         proc.wait(timeout=timeout)
@@ -154,8 +169,9 @@ def run(
         # Background processes of the script: same group, killed with it; then those that left it.
         _kill_group(proc.pid)
         _kill_escaped(f"{RUN_MARKER}={marker}".encode())
-        pump.join(timeout=5)
-        if not pump.is_alive():  # else a process that left the group still holds the pipe
-            proc.stderr.close()
-    tail = bytes(pump.tail).decode("utf-8", errors="replace")
-    return RunResult(None if timed_out else proc.returncode, timed_out, tail, time.monotonic() - start)
+        for pump, pipe in zip(pumps, (proc.stdout, proc.stderr), strict=True):
+            pump.join(timeout=5)
+            if not pump.is_alive():  # else a process that left the group still holds the pipe
+                pipe.close()
+    output, tail = pumps[0].text(), pumps[1].text()
+    return RunResult(None if timed_out else proc.returncode, timed_out, tail, time.monotonic() - start, output)

@@ -158,7 +158,7 @@ functions:
       init_script: run.sh
       role_placeholder: ROLE
       container:
-        image: alpine
+        image: alpine:3.20
       output:
       - storage_provider: s3
         path: existing-bucket/api-results
@@ -172,7 +172,7 @@ functions:
       init_script: run.sh
       timeout: 900
       container:
-        image: nvidia/cuda:12.4.1-base-ubuntu22.04
+        image: alpine:3.20  # offline: the mirror's stand-in
       input:
       - storage_provider: s3
         path: existing-bucket/gpu-in
@@ -192,7 +192,7 @@ functions:
       execution_mode: batch
       init_script: run.sh
       container:
-        image: alpine
+        image: alpine:3.20
       input:
       - storage_provider: s3
         path: sink-created-bucket/fargate-in

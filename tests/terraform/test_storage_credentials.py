@@ -12,6 +12,7 @@ import io
 import json
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -63,13 +64,17 @@ def write_fdl(folder: Path, access_key: str, secret_key: str) -> Path:
 
 
 def everything_under(root: Path) -> str:
-    """Every file's text, zips unpacked (the Lambda packages hold function_config.json)."""
+    """Every file's text, zips and layers unpacked (they hold function_config.json)."""
     texts = []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and ".terraform" not in p.parts):
         data = path.read_bytes()
         if path.suffix == ".zip":
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 texts += [archive.read(name).decode(errors="replace") for name in archive.namelist()]
+        if path.name.endswith(".tar.gz"):
+            with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+                files = [layer.extractfile(member) for member in layer.getmembers() if member.isfile()]
+                texts += [file.read().decode(errors="replace") for file in files if file]
         texts.append(data.decode(errors="replace"))
     return "\n".join(texts)
 
@@ -86,8 +91,8 @@ def test_render_writes_parameter_names_not_keys(tmp_path: Path, capsys: pytest.C
     assert "ephemeral = true" in main_tf and 'required_version = ">= 1.11"' in main_tf
     assert 'credentials_parameters = [aws_ssm_parameter.storage_credentials["s3.partner"].name]' in main_tf
     assert 'credentials_parameters = ["/team/storage-keys"]' in main_tf
-    with zipfile.ZipFile(tmp_path / "out" / "artifacts" / "lambda" / "shout.zip") as archive:
-        config = json.loads(archive.read("function_config.json"))
+    with tarfile.open(tmp_path / "out" / "artifacts" / "layers" / "shout.tar.gz") as layer:
+        config = json.load(layer.extractfile("var/task/function_config.json"))  # type: ignore[arg-type]
     assert config["storage_providers"] == {
         "s3.partner": {"credentials_parameter": "/faas-render/secrets/storage/s3.partner", "region": "us-east-1"}
     }
@@ -153,8 +158,13 @@ def other_account_keys(endpoint: str) -> tuple[Any, str, str]:
 @pytest.mark.terraform
 @pytest.mark.slow
 def test_keys_reach_the_function_through_ssm_and_nothing_else(
-    aws_env: dict[str, str], moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    aws_env: dict[str, str],
+    moto_endpoint: str,
+    static_supervisor: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(static_supervisor))  # it runs in the function's image
     # Only the partner's keys open the partner's bucket (the in-process server reads this per request).
     monkeypatch.setenv("MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS", "false")
     partner_s3, access_key, secret_key = other_account_keys(moto_endpoint)

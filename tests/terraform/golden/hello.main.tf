@@ -72,7 +72,7 @@ module "image_builder" {
 
   function_name     = "hello-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "lW08IpEkHJhHWG+2SLb/K+xp3feWLwMYNbb58SK8rJM="
+  source_code_hash  = "Mp0UZ41fJsHg+cQEEwyaaMWfbKWK/b5fzTlYNUo//Sk="
   repository_prefix = "hello/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 

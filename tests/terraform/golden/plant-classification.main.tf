@@ -84,7 +84,7 @@ module "image_builder" {
 
   function_name     = "plants-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "lW08IpEkHJhHWG+2SLb/K+xp3feWLwMYNbb58SK8rJM="
+  source_code_hash  = "Mp0UZ41fJsHg+cQEEwyaaMWfbKWK/b5fzTlYNUo//Sk="
   repository_prefix = "plants/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -191,7 +191,7 @@ module "lambda_plant-classification" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_plant-classification.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/plant-classification.zip"
-  source_code_hash       = "8AFBMDa1Nt+O96OHbv0oFmE40vL12faKPt3LTQtcM48="
+  source_code_hash       = "MI/3TuMOc/GWfYX7euqfzUj5g0vEJd+LsDgA401pzgI="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256

@@ -96,7 +96,7 @@ module "image_builder" {
 
   function_name     = "video-process-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "lW08IpEkHJhHWG+2SLb/K+xp3feWLwMYNbb58SK8rJM="
+  source_code_hash  = "Mp0UZ41fJsHg+cQEEwyaaMWfbKWK/b5fzTlYNUo//Sk="
   repository_prefix = "video-process/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -204,7 +204,7 @@ module "lambda_video-split" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_video-split.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/video-split.zip"
-  source_code_hash       = "rLQq8j78pHiYpBbS7dvpi7x0kUJN/yuO3NDsdh1jzrc="
+  source_code_hash       = "Yz1420MJnNPSJHtZHQWaS5kJG1jEWHMOhvsfDZpewD4="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 512
