@@ -33,7 +33,7 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from faas_supervisor import contract  # noqa: E402
-from faas_supervisor.image import builder  # noqa: E402
+from faas_supervisor.image.builder import handler as build  # noqa: E402
 
 from render.local import emulator  # noqa: E402
 from render.main import render_fdl  # noqa: E402
@@ -83,7 +83,7 @@ def render(source: Path, root: Path) -> None:
 
 def timed_build(request: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     started = time.perf_counter()
-    result = builder.handler(request, None)
+    result = build(request, None)
     return time.perf_counter() - started, result
 
 

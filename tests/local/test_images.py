@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from faas_supervisor import contract
@@ -104,7 +105,10 @@ def test_invoke_answers_with_the_image_functions_result(deployed: Deployed) -> N
     s3, lam = deployed.client("s3"), deployed.client("lambda")
     s3.put_object(Bucket=BUCKET, Key="stage/invoked.txt", Body=b"invoked\n")
     s3.put_object(Bucket=BUCKET, Key="stage/fail.txt", Body=b"no\n")
-    record = {"eventSource": "aws:s3", "s3": {"bucket": {"name": BUCKET}, "object": {"key": "stage/invoked.txt"}}}
+    record: dict[str, Any] = {
+        "eventSource": "aws:s3",
+        "s3": {"bucket": {"name": BUCKET}, "object": {"key": "stage/invoked.txt"}},
+    }
     answer = lam.invoke(FunctionName="shout", Payload=json.dumps({"Records": [record]}).encode())
     result = json.loads(answer["Payload"].read())
     assert "FunctionError" not in answer and result["status"] == "succeeded", result
