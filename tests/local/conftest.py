@@ -11,21 +11,23 @@ import pytest
 from faas_supervisor.image import read_image
 
 from render.local.rootfs import unpack_image
-from tests.helpers import aws_variables, render
+from tests.helpers import Mirror, aws_variables, render
 from tests.local.faas_local import COUNT, FDL, UPPER, Running, faas_local
 from tests.local.images import archive_image
 from tests.supervisor.image_builders import busybox_layer
 
 
 @pytest.fixture(scope="package")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+def running(tmp_path_factory: pytest.TempPathFactory, mirror: Mirror, static_supervisor: Path) -> Iterator[Running]:
+    """The functions run in their images (alpine:3.20 from the mirror, with the real supervisor)."""
     work = tmp_path_factory.mktemp("local-service")
     (work / "fdl.yaml").write_text(FDL)
     (work / "upper.sh").write_text(UPPER)
     (work / "count.sh").write_text(COUNT)
-    with faas_local(work) as local, pytest.MonkeyPatch.context() as patch:
+    with faas_local(work, "--registry-mirror", mirror.url) as local, pytest.MonkeyPatch.context() as patch:
         for name, value in aws_variables(local.endpoint).items():
             patch.setenv(name, value)
+        patch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(static_supervisor))
         assert render(work / "fdl.yaml", work / "root", "--apply") == 0
         yield Running(local.endpoint, local.pid, local.log, work / "root")
 
