@@ -7,8 +7,10 @@ Batch functions on EC2, SPOT, GPU and Graviton hosts and stages the right binary
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tarfile
 import venv
 import zipfile
 from collections.abc import Iterator
@@ -125,13 +127,17 @@ def test_installed_faas_render_renders_every_kind_of_batch_host(installed: Path,
     )
     assert done.returncode == 0, done.stderr
     assert "building" not in done.stderr  # nothing compiled
-    staged = {p.name: elf_machine(p.read_bytes()) for p in (root / "artifacts").glob("faas-supervisor-*")}
-    assert staged == {"faas-supervisor-x86_64": EM_X86_64, "faas-supervisor-arm64": EM_AARCH64}
+    staged = {}
+    for layer in (root / "artifacts" / "layers").glob("supervisor-*.tar.gz"):
+        with tarfile.open(layer) as archive:
+            binary = archive.extractfile("opt/faas-render/bin/faas-supervisor")
+            assert binary is not None
+            staged[layer.name] = elf_machine(binary.read())
+    assert staged == {"supervisor-x86_64.tar.gz": EM_X86_64, "supervisor-arm64.tar.gz": EM_AARCH64}
     main_tf = (root / "main.tf").read_text()
-    for name, (*_, architecture) in PROFILES.items():
-        block = main_tf[main_tf.index(f'module "batch_{name}"') :]
-        block = block[: block.index("\n}\n")]
-        assert f'object_keys["supervisor-{architecture}"]' in block, name
+    for name, (*_, architecture) in PROFILES.items():  # each job runs an image of its hosts' architecture
+        images = re.findall(rf'^module "image_{re.escape(name)}(?:_\w+)?" {{\n(.*?)^}}', main_tf, re.M | re.S)
+        assert any(f'architecture          = "{architecture}"' in image for image in images), name
 
 
 def test_installed_faas_works_and_names_the_extra_of_the_emulator(installed: Path) -> None:
