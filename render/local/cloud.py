@@ -285,8 +285,8 @@ class LocalCloud:
             if self.sandbox() is ON_HOST:
                 self._progress(ON_HOST_NOTICE.format(name=function.name))
             return
-        if not function.is_faas_render:  # the image builder, say: it runs on this host in AWS's place
-            return
+        if not function.is_faas_render or function.job_queue:  # the builder; a batch function's submitter
+            return  # (neither runs a user's script)
         with self._lock:
             noticed, self._noticed = self._noticed, True
         if not noticed:

@@ -82,7 +82,8 @@ def test_put_runs_the_workflow_locally(workflow: Workflow) -> None:
     assert put.code == 0, put.err
     assert "upload: " in put.out and "to s3://video-process-faas/input/sample.y4m" in put.out
     assert "local run: 6 run(s), 8 object(s) written" in put.out
-    assert "scripts run directly on this host" in put.err
+    assert "on this host" not in put.err  # every script runs in its image (video-split's zip only submits)
+    assert "[frame-stats] finished in" in put.err and "(cold start)" in put.err
     assert "[video-split] Lambda started by s3://video-process-faas/input/sample.y4m" in put.err
     assert f"[video-split] Batch job {workflow.job_id} succeeded" in put.err
     for frame in FRAMES:
