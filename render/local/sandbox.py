@@ -4,8 +4,12 @@
 proot, then `unshare` + `chroot` as root. Every sandbox gives the same view: the root folder
 read-only, a writable /tmp of the asked size, /proc, a minimal /dev, the host's
 /etc/resolv.conf and /etc/hosts, and the host's network (127.0.0.1 reaches the local emulator).
-The memory limit is the address-space limit (RLIMIT_AS, through prlimit) except under podman,
-which uses its cgroup (and applies the CPU limit, which the others cannot). proot cannot mount:
+Under podman the memory limit is its cgroup's (and it applies the CPU limit, which the others
+cannot); the others bound the address space (RLIMIT_AS, through prlimit), which is not memory: a
+multithreaded program reserves far more than it uses (8 MiB of stack and up to 64 MiB of malloc
+arena per thread with glibc), so a 128 MB function's boto3 transfer threads would fail to start
+under a bound equal to its memory. address_space() leaves that headroom: it stops runaway
+allocations, not a process a little over its memory. proot cannot mount:
 its /tmp is the spec's host folder, and its root is read-only only because, started as root, it
 runs the command as nobody (the cache folders are world-readable for that). The handle is a
 Popen in its own session, so killing its process group stops everything it started.
@@ -72,8 +76,13 @@ def _bin(name: str) -> str:
     return shutil.which(name) or name
 
 
+def address_space(memory_mb: int) -> int:
+    """The RLIMIT_AS bound standing for `memory_mb` of memory (see the module's docstring)."""
+    return (4 * memory_mb + 1024) * MIB
+
+
 def _memory_prefix(spec: RunSpec) -> list[str]:
-    return [_bin("prlimit"), f"--as={spec.memory_mb * MIB}", "--"] if spec.memory_mb else []
+    return [_bin("prlimit"), f"--as={address_space(spec.memory_mb)}", "--"] if spec.memory_mb else []
 
 
 def _podman(spec: RunSpec) -> list[str]:
@@ -170,7 +179,7 @@ def _unshare_works() -> bool:
     return os.geteuid() == 0 and shutil.which("unshare") is not None
 
 
-RLIMIT_AS = "memory (address-space limit, RLIMIT_AS)"
+RLIMIT_AS = "memory (as an address-space bound, RLIMIT_AS)"
 SANDBOXES: tuple[tuple[Sandbox, Callable[[], bool]], ...] = (
     (Sandbox("podman", _podman, ("memory and CPUs (cgroup)", "/tmp size"), "podman"), _podman_works),
     (Sandbox("bwrap", _bwrap, (RLIMIT_AS, "/tmp size", "own PID namespace"), "bubblewrap"), _tool("bwrap")),

@@ -91,6 +91,6 @@ def test_host_network_name_files_proc_and_limits(
     assert lines[0] == "hello from the host"
     host_lines = [len([line for line in Path(name).read_text().splitlines() if line]) for name in sandbox.NAME_FILES]
     assert [int(count) for count in lines[1:3]] == host_lines
-    assert lines[-2].split()[3:5] == [str(256 * 1024 * 1024)] * 2
+    assert lines[-2].split()[3:5] == [str(sandbox.address_space(256))] * 2
     if "/tmp size" in chosen.limits:
         assert lines[-1].split()[1] == "64"
