@@ -89,7 +89,7 @@ demo: install
 # qemu-user; cached, so running this again with nothing changed only copies the binaries.
 binaries:
 	@for arch in $(BINARY_ARCHES); do \
-	  echo "==> $(BINARY_DIR)/linux-$$arch/faas-supervisor"; \
+	  echo "==> $(BINARY_DIR)/linux-$$arch/faas-supervisor.tar"; \
 	  $(PYTHON) $(BUILD_STATIC) --arch $$arch --out $(BINARY_DIR)/linux-$$arch || exit 1; \
 	done
 

@@ -29,6 +29,7 @@ from fdl_factory import NETWORK, write_fdl  # noqa: E402
 
 from render.local import emulator  # noqa: E402
 from render.terraform.run import terraform_environment  # noqa: E402
+from tests.helpers import write_bundle  # noqa: E402
 
 COUNTED = ("aws_batch_compute_environment", "aws_batch_job_queue")
 
@@ -82,8 +83,7 @@ def main() -> None:
             folder = Path(scratch)
             network = folder / "network.yaml"
             network.write_text(NETWORK)
-            stand_in = folder / "faas-supervisor"
-            stand_in.write_bytes(b"stand-in")
+            stand_in = write_bundle(folder / "faas-supervisor.tar", b"stand-in")
             env = {
                 **os.environ,
                 "AWS_ENDPOINT_URL": endpoint,

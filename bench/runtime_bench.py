@@ -1,7 +1,7 @@
 """The supervisor as a Lambda image's entry point (the Runtime API loop): start-up, overhead, size.
 
     python bench/runtime_bench.py [--quick] [--starts 21] [--events 40] [--warmup 3]
-                                  [--binary PATH | --no-binary]
+                                  [--bundle PATH | --no-bundle]
 
 One moto server (render.local.emulator.start(port=0)) and the tests' Runtime API server
 (tests/supervisor/runtime_api_server.py), both in this process; one task root holding
@@ -11,15 +11,15 @@ function_config.json and the script `cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"`.
   `GET /runtime/invocation/next` reaching the server; median of --starts fresh processes, each
   stopped (SIGTERM) once it has asked, after one unmeasured start (.pyc files, page cache). Also
   the CPU time (user + system) the process and its children used in their whole life, exit
-  included (for the static binary, removing what it unpacked), which other load on the machine
-  hardly changes, unlike the elapsed time. For
+  included, which other load on the machine hardly changes, unlike the elapsed time. For
   `python -m faas_supervisor` (PYTHONPATH to the sources, this environment's interpreter), the
-  static binary, and a floor: the same interpreter running a bare client that only sends
-  `GET next` (http.client, nothing else imported).
+  frozen supervisor (the bundle unpacked, run through its own loader), and a floor: the same
+  interpreter running a bare client that only sends `GET next` (http.client, nothing else
+  imported).
 - per invocation: the same event, task root and emulator for (a) the baseline, the zip handler
   `faas_supervisor.lambda_function.lambda_handler` called in-process by a long-lived worker (as
   the Python runtime calls it), timed around the call; (b) the Runtime API loop of
-  `python -m faas_supervisor` and (c) of the static binary, each a long-lived process with its
+  `python -m faas_supervisor` and (c) of the frozen supervisor, each a long-lived process with its
   own Runtime API server, timed at the server from the event handed out (the answer to `next`)
   to the response's arrival: the handler plus the loop's own work (HTTP both ways, JSON, the
   context). They take each event in turn (the order alternates), --events times after --warmup;
@@ -28,12 +28,13 @@ function_config.json and the script `cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"`.
   object (download, the script, upload: the target's case) and s3:TestEvent (nothing to run, so
   the loop's own cost is not hidden by the S3 calls' variance). Every answer is checked
   (`succeeded` with one object uploaded, `ignored`).
-- size: the static binary's bytes.
+- size: the bundle's bytes (the tar the package ships), unpacked (what an instance holds), and
+  its supervisor layer, gzipped (what a registry stores and a function's host pulls).
 
-The static binary is --binary, else render.terraform.supervisor_binary.supervisor_binary("x86_64") (built on first
-use, ~20 s; needs the [batch] extra); --no-binary leaves it out. --quick (3 starts, 5 events
-after 1 warm-up: a few seconds) is what the test suite runs. Targets: start-up under 300 ms,
-binary under 20 MB, overhead within 10 ms of the zip handler.
+The bundle is --bundle, else render.terraform.supervisor_binary.supervisor_binary("x86_64") (the
+packaged one, or built on first use, about a minute; needs the [batch] extra); --no-bundle leaves
+it out. --quick (3 starts, 5 events after 1 warm-up: a few seconds) is what the test suite runs.
+Targets: start-up under 300 ms, layer under 20 MB, overhead within 10 ms of the zip handler.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from faas_supervisor import contract  # noqa: E402
+
 from render.local import emulator  # noqa: E402
+from tests.helpers import supervisor_command, unpack_supervisor  # noqa: E402
 from tests.supervisor.runtime_api_server import RuntimeApiServer  # noqa: E402
 
 SUPERVISOR_SOURCES = REPO / "supervisor"
@@ -118,7 +122,7 @@ def base_env(endpoint: str, task_root: Path, tmpdir: Path) -> dict[str, str]:
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE="1024",
         LAMBDA_TASK_ROOT=str(task_root),
         PYTHONPATH=str(SUPERVISOR_SOURCES),
-        TMPDIR=str(tmpdir),  # the static binary unpacks itself there; removed at the end
+        TMPDIR=str(tmpdir),
     )
     return env
 
@@ -131,7 +135,7 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()  # SIGTERM: the static binary removes what it unpacked
+    proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
@@ -268,14 +272,32 @@ EVENTS = (
 )
 
 
-def static_binary(args: argparse.Namespace) -> Path | None:
-    if args.no_binary:
+def supervisor_bundle(args: argparse.Namespace) -> Path | None:
+    if args.no_bundle:
         return None
-    if args.binary:
-        return Path(args.binary)
+    if args.bundle:
+        return Path(args.bundle)
     from render.terraform.supervisor_binary import supervisor_binary
 
     return supervisor_binary("x86_64")
+
+
+def sizes(bundle: Path, unpacked: Path) -> dict[str, int]:
+    from render.terraform.images import supervisor_layer
+
+    return {
+        f"bundle (`{bundle.name}`)": bundle.stat().st_size,
+        "unpacked": sum(p.stat().st_size for p in unpacked.rglob("*") if p.is_file()),
+        "supervisor layer (gzip)": supervisor_layer(bundle, "x86_64").layer.size,
+    }
+
+
+def print_sizes(measured: dict[str, int]) -> None:
+    print("| frozen supervisor (x86_64) | bytes | MiB | target 20 MB |")
+    print("| --- | ---: | ---: | --- |")
+    for name, size in measured.items():
+        target = verdict(size < SIZE_TARGET_BYTES) if name.startswith("supervisor layer") else ""
+        print(f"| {name} | {size} | {size / 2**20:.1f} | {target} |")
 
 
 def verdict(ok: bool) -> str:
@@ -320,12 +342,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=40, help="timed events per runner")
     parser.add_argument("--warmup", type=int, default=3)
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--binary", help="the static supervisor to measure (default: build or reuse the cached one)")
-    which.add_argument("--no-binary", action="store_true", help="leave the static binary out")
+    which.add_argument("--bundle", help="the supervisor bundle to measure (default: the packaged or a cached build)")
+    which.add_argument("--no-bundle", action="store_true", help="leave the frozen supervisor out")
     args = parser.parse_args()
     if args.quick:
         args.starts, args.events, args.warmup = 3, 5, 1
-    binary = static_binary(args)
+    bundle = supervisor_bundle(args)
     load_before = os.getloadavg()
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
@@ -353,19 +375,21 @@ def main() -> None:
             "bare client": [sys.executable, "-c", BARE_CLIENT],
             "python -m faas_supervisor": [sys.executable, "-m", "faas_supervisor"],
         }
-        if binary is not None:
-            entry_points["static binary"] = [str(binary)]
+        frozen = supervisor_command(unpack_supervisor(bundle, scratch / "unpacked")) if bundle else None
+        if frozen is not None:
+            entry_points["frozen supervisor"] = frozen
         startups = {name: startup_ms(argv, env, args.starts) for name, argv in entry_points.items()}
         runners = [
             Worker(env, scratch / "worker.log"),
             Loop("Runtime API loop, python -m", entry_points["python -m faas_supervisor"], env, scratch / "py.log"),
         ]
-        if binary is not None:
-            runners.append(Loop("Runtime API loop, static binary", [str(binary)], env, scratch / "bin.log"))
+        if frozen is not None:
+            runners.append(Loop("Runtime API loop, frozen supervisor", frozen, env, scratch / "bin.log"))
         times = {
             label: per_invocation_ms(runners, event, status, args.events, args.warmup)
             for label, event, status in EVENTS
         }
+        measured = sizes(bundle, scratch / "unpacked" / contract.SUPERVISOR_HOME.lstrip("/")) if bundle else {}
     finally:
         for runner in runners:
             runner.close()
@@ -381,12 +405,9 @@ def main() -> None:
     for label, by_runner in times.items():
         print()
         print_overhead(label, by_runner)
-    if binary is not None:
-        size = binary.stat().st_size
+    if measured:
         print()
-        print("| static binary | bytes | MiB | target 20 MB |")
-        print("| --- | ---: | ---: | --- |")
-        print(f"| `{binary.name}` | {size} | {size / 2**20:.1f} | {verdict(size < SIZE_TARGET_BYTES)} |")
+        print_sizes(measured)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 """Measure what the Lambda runtime pays for the supervisor: zip size and handler import time.
 
-    python supervisor/bench_import.py [-n RUNS] [--binary PATH]
+    python supervisor/bench_import.py [-n RUNS] [--json]
 
 - zip size: the faas_supervisor sources zipped as the renderer does (deflate level 9, fixed
   timestamps), both the whole package and the Lambda subset (without batch_job.py, __main__.py, runtime_api.py);
 - import time: median over RUNS fresh interpreters of `import faas_supervisor.lambda_function`
   after `import boto3` (boto3 is already in the Lambda runtime, so what counts is the time
-  beyond it), plus the handler import alone (boto3 must stay unimported: it is imported lazily);
-- with --binary: the static binary's size and its start-up time (median of RUNS runs that stop
-  at the first check, FAAS_CONFIG_URI missing).
+  beyond it), plus the handler import alone (boto3 must stay unimported: it is imported lazily).
+
+The frozen supervisor's size and start-up are bench/runtime_bench.py's.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -63,20 +62,9 @@ def probe(runs: int, with_boto3: bool) -> tuple[float, float, bool]:
     return statistics.median(boto), statistics.median(handler), loaded
 
 
-def binary_startup(binary: Path, runs: int) -> float:
-    env = {"PATH": "/usr/bin:/bin"}
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([str(binary)], check=False, env=env, capture_output=True)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", "--runs", type=int, default=21)
-    ap.add_argument("--binary", type=Path, help="static supervisor binary to time")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
 
@@ -94,9 +82,6 @@ def main() -> None:
         "handler_import_alone_ms": round(handler_alone_ms, 1),
         "handler_import_loads_boto3": boto_loaded,
     }
-    if args.binary:
-        result["binary_bytes"] = args.binary.stat().st_size
-        result["binary_startup_ms"] = round(binary_startup(args.binary, args.runs), 1)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

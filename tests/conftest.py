@@ -14,11 +14,12 @@ from typing import Any
 import botocore.loaders
 import botocore.session
 import pytest
+from faas_supervisor import contract
 
 from render.local import emulator
 from render.local.cloud import LocalOptions
 from render.terraform.supervisor_binary import SupervisorBinaryError, native_architecture, supervisor_binary
-from tests.helpers import LocalRegistry, Mirror, aws_variables, start_registry
+from tests.helpers import LocalRegistry, Mirror, aws_variables, start_registry, write_bundle
 from tools.base_images import BuildError, build_and_push
 from tools.debs import DebError
 
@@ -60,14 +61,13 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 @pytest.fixture(scope="session")
 def stand_in_supervisor(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Fixed bytes in place of the static supervisor binary, so renders are fast and stable.
+    """A bundle of fixed bytes in place of the frozen supervisor, so renders are fast and stable.
 
-    The renderer only stages the file and records its sha256; the real binary is built and run
+    The renderer only turns the bundle into the supervisor layer; the real one is built and run
     by the supervisor's own tests.
     """
-    path = tmp_path_factory.mktemp("supervisor") / "faas-supervisor"
-    path.write_bytes(b"#!/bin/sh\necho stand-in supervisor\n")
-    return path
+    folder = tmp_path_factory.mktemp("supervisor")
+    return write_bundle(folder / contract.SUPERVISOR_BUNDLE, b"#!/bin/sh\necho stand-in supervisor\n")
 
 
 @pytest.fixture(autouse=True)
@@ -124,7 +124,7 @@ def _user_cache() -> Path:
 
 @pytest.fixture(scope="session")
 def static_supervisor() -> Path:
-    """The real static binary (not tests/conftest.py's stand-in), built on first use.
+    """The real frozen supervisor (not the stand-in above): the packaged bundle, or built on first use.
 
     Cached in the developer's own cache (tests/conftest.py isolates HOME), so only the first
     run pays the ~20 s build.

@@ -7,10 +7,12 @@ import io
 import shutil
 import subprocess
 import sys
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from faas_supervisor import contract
 
 import tools.registry
 from render.cli import main as faas_render_main
@@ -101,3 +103,28 @@ class Mirror:
     url: str
     images: dict[str, PushedImage]  # by Docker Hub name, "alpine:3.20"
     cache: Path  # the .debs, their resolution and the layers built of them
+
+
+def write_bundle(path: Path, program: bytes) -> Path:
+    """A supervisor bundle (contract.SUPERVISOR_BUNDLE's form) holding only `program`: a stand-in."""
+    with tarfile.open(path, "w") as tar:
+        info = tarfile.TarInfo(contract.SUPERVISOR_NAME)
+        info.mode, info.size = 0o755, len(program)
+        tar.addfile(info, io.BytesIO(program))
+    return path
+
+
+def unpack_supervisor(bundle: Path, root: Path) -> Path:
+    """Unpack a supervisor bundle (contract.SUPERVISOR_BUNDLE) where an image has it, under `root`."""
+    home = root / contract.SUPERVISOR_HOME.lstrip("/")
+    home.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(bundle) as tar:
+        tar.extractall(home, filter="data")
+    return home
+
+
+def supervisor_command(home: Path) -> list[str]:
+    """The command running an unpacked supervisor wherever it is: through the loader in its lib/ (an
+    image runs contract.SUPERVISOR_PATH itself, whose interpreter is that loader at SUPERVISOR_HOME)."""
+    (loader,) = (home / "lib").glob("ld-linux-*")
+    return [str(loader), str(home / contract.SUPERVISOR_NAME)]

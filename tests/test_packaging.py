@@ -7,6 +7,7 @@ Batch functions on EC2, SPOT, GPU and Graviton hosts and stages the right binary
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from faas_supervisor.contract import SUPERVISOR_BUNDLE, SUPERVISOR_NAME, SUPERVISOR_PATH
 
 from render.terraform.supervisor_binary import packaged_binary
 from tests.helpers import REPO
@@ -31,7 +33,7 @@ pytestmark = [
 
 EM_X86_64, EM_AARCH64 = 62, 183
 ELF_MACHINE = {"x86_64": EM_X86_64, "arm64": EM_AARCH64}
-BINARIES = {f"faas_supervisor/bin/linux-{a}/faas-supervisor": a for a in ELF_MACHINE}
+BUNDLES = {f"faas_supervisor/bin/linux-{a}/{SUPERVISOR_BUNDLE}": a for a in ELF_MACHINE}
 
 
 def elf_machine(content: bytes) -> int:
@@ -100,10 +102,11 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def test_the_wheel_is_universal_and_carries_both_supervisors(wheel: Path) -> None:
     assert wheel.name.endswith("-py3-none-any.whl")
     with zipfile.ZipFile(wheel) as archive:
-        for name, architecture in BINARIES.items():
-            info = archive.getinfo(name)
-            assert info.external_attr >> 16 & 0o777 == 0o755, name
-            assert elf_machine(archive.read(name)) == ELF_MACHINE[architecture], name
+        for name, architecture in BUNDLES.items():
+            with tarfile.open(fileobj=io.BytesIO(archive.read(name))) as bundle:
+                program = bundle.extractfile(SUPERVISOR_NAME)
+                assert program is not None, name
+                assert elf_machine(program.read()) == ELF_MACHINE[architecture], name
         assert not [n for n in archive.namelist() if n.startswith(("supervisor/build", "build/"))]
 
 
@@ -130,7 +133,7 @@ def test_installed_faas_render_renders_every_kind_of_batch_host(installed: Path,
     staged = {}
     for layer in (root / "artifacts" / "layers").glob("supervisor-*.tar.gz"):
         with tarfile.open(layer) as archive:
-            binary = archive.extractfile("opt/faas-render/bin/faas-supervisor")
+            binary = archive.extractfile(SUPERVISOR_PATH.lstrip("/"))
             assert binary is not None
             staged[layer.name] = elf_machine(binary.read())
     assert staged == {"supervisor-x86_64.tar.gz": EM_X86_64, "supervisor-arm64.tar.gz": EM_AARCH64}

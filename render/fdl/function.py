@@ -50,7 +50,7 @@ UNSUPPORTED: dict[tuple[str, ...], str] = {
 IGNORED: dict[tuple[str, ...], str] = {
     ("lambda", "preheat"): "preheat is not needed (nothing is pulled at start-up) and is ignored",
     ("lambda", "deployment", "bucket"): "deployment.bucket is ignored: the zip is uploaded by Terraform directly",
-    ("lambda", "container", "alpine"): "container.alpine is not needed (the supervisor is a static binary that "
+    ("lambda", "container", "alpine"): "container.alpine is not needed (the supervisor brings its own C library and "
     "runs in musl and glibc images alike) and is ignored",
     ("ecr", "delete_image"): "ecr.delete_image is not needed: the image's repository belongs to the deployment and "
     "`terraform destroy` deletes it with its images",

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from render.local import elf
+
 MIB = 1024 * 1024
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 NAME_FILES = ("/etc/resolv.conf", "/etc/hosts")
@@ -151,12 +153,17 @@ def _unshare(spec: RunSpec) -> list[str]:
 
 def _on_host(spec: RunSpec) -> list[str]:
     program, *arguments = spec.argv
+    loader: list[str] = []
     if program.startswith("/") and (spec.root / program.lstrip("/")).is_file():
         program = str(spec.root / program.lstrip("/"))
+        # A program whose loader only the image has (the supervisor's) runs through that loader.
+        named = elf.file_interpreter(Path(program))
+        if named and not Path(named).exists() and (spec.root / named.lstrip("/")).is_file():
+            loader = [str(spec.root / named.lstrip("/"))]
     settings = [f"TMPDIR={spec.scratch}", f"HOME={spec.scratch}"]
     if task_root := spec.env.get("LAMBDA_TASK_ROOT"):
         settings.append(f"LAMBDA_TASK_ROOT={spec.root / task_root.lstrip('/')}")
-    return [_bin("env"), f"--chdir={spec.scratch}", *settings, program, *arguments]
+    return [_bin("env"), f"--chdir={spec.scratch}", *settings, *loader, program, *arguments]
 
 
 def _works(argv: list[str]) -> bool:

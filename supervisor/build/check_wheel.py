@@ -1,58 +1,81 @@
-"""Check a faas-render wheel before release: platform independent, carrying both static binaries.
+"""Check a faas-render wheel before release: platform independent, carrying both frozen supervisors.
 
     python supervisor/build/check_wheel.py dist/faas_render-X.Y.Z-py3-none-any.whl
 
-Lists the binaries (size, mode, sha256) and fails unless the wheel is tagged py3-none-any and
-holds faas_supervisor/bin/linux-{x86_64,arm64}/faas-supervisor, each mode 0755, static (no
-program interpreter), for the right machine and under 20 MB; and holds none of the builder.
+Lists the supervisors (size, sha256) and fails unless the wheel is tagged py3-none-any and holds
+faas_supervisor/bin/linux-{x86_64,arm64}/faas-supervisor.tar, each a folder whose program
+``faas-supervisor`` (mode 0755) is an ELF executable for the right machine whose interpreter is
+the loader in the folder's own lib/, the tar under 30 MB; and holds none of the builder.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import struct
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the contract is standard library only
+from faas_supervisor.contract import SUPERVISOR_HOME as HOME  # noqa: E402
+from faas_supervisor.contract import SUPERVISOR_NAME as PROGRAM  # noqa: E402
+
 EXPECTED_TAG = "py3-none-any"
-MAX_SIZE = 20_000_000
+MAX_SIZE = 30_000_000
 PT_INTERP = 3
-BINARIES = {  # path in the wheel: ELF e_machine
-    "faas_supervisor/bin/linux-x86_64/faas-supervisor": 62,
-    "faas_supervisor/bin/linux-arm64/faas-supervisor": 183,
+BUNDLES = {  # path in the wheel: ELF e_machine
+    "faas_supervisor/bin/linux-x86_64/faas-supervisor.tar": 62,
+    "faas_supervisor/bin/linux-arm64/faas-supervisor.tar": 183,
 }
 BUILDER_MODULES = ("build_static.py", "freeze.py", "rootfs.py", "cache.py", "check_wheel.py", "entry.py")
 
 
-def elf_problems(data: bytes, machine: int) -> list[str]:
+def interpreter(data: bytes) -> str | None:
+    """The PT_INTERP path of a 64-bit little-endian ELF file."""
+    (phoff,) = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        kind, _, offset, _, _, size = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+        if kind == PT_INTERP:
+            return data[offset : offset + size].rstrip(b"\0").decode()
+    return None
+
+
+def program_problems(tar: tarfile.TarFile, machine: int) -> list[str]:
+    try:
+        member = tar.getmember(PROGRAM)
+    except KeyError:
+        return [f"no {PROGRAM}"]
+    reader = tar.extractfile(member)
+    data = reader.read() if reader else b""
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        return ["not a 64-bit little-endian ELF file"]
+        return [f"{PROGRAM}: not a 64-bit little-endian ELF file"]
     problems = []
     (found,) = struct.unpack_from("<H", data, 0x12)
     if found != machine:
-        problems.append(f"ELF machine {found}, expected {machine}")
-    (phoff,) = struct.unpack_from("<Q", data, 0x20)
-    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
-    if any(struct.unpack_from("<I", data, phoff + i * phentsize)[0] == PT_INTERP for i in range(phnum)):
-        problems.append("has a program interpreter (not static)")
+        problems.append(f"{PROGRAM}: ELF machine {found}, expected {machine}")
+    if member.mode & 0o777 != 0o755:
+        problems.append(f"{PROGRAM}: mode {member.mode & 0o777:04o}, expected 0755")
+    loader = interpreter(data) or ""
+    if not loader.startswith(f"{HOME}/lib/") or loader.removeprefix(f"{HOME}/") not in tar.getnames():
+        problems.append(f"{PROGRAM}: interpreter {loader!r} is not the loader in the bundle's lib/")
     return problems
 
 
-def binary_problems(wheel: zipfile.ZipFile, name: str, machine: int) -> list[str]:
+def bundle_problems(wheel: zipfile.ZipFile, name: str, machine: int) -> list[str]:
     try:
-        info = wheel.getinfo(name)
+        data = wheel.read(name)
     except KeyError:
         return ["missing"]
-    data = wheel.read(info)
-    mode = (info.external_attr >> 16) & 0o7777
-    print(f"  {name}  {len(data) / 1e6:.1f} MB  mode {mode:04o}  sha256 {hashlib.sha256(data).hexdigest()}")
-    problems = elf_problems(data, machine)
-    if mode != 0o755:
-        problems.append(f"mode {mode:04o}, expected 0755")
-    if len(data) >= MAX_SIZE:
-        problems.append(f"{len(data)} bytes, limit {MAX_SIZE}")
-    return problems
+    print(f"  {name}  {len(data) / 1e6:.1f} MB  sha256 {hashlib.sha256(data).hexdigest()}")
+    problems = [] if len(data) < MAX_SIZE else [f"{len(data)} bytes, limit {MAX_SIZE}"]
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            return problems + program_problems(tar, machine)
+    except tarfile.TarError as error:
+        return [*problems, f"not a tar: {error}"]
 
 
 def wheel_problems(path: Path) -> list[str]:
@@ -61,8 +84,8 @@ def wheel_problems(path: Path) -> list[str]:
         problems.append(f"{path.name}: not tagged {EXPECTED_TAG}")
     with zipfile.ZipFile(path) as wheel:
         print(f"{path}:")
-        for name, machine in BINARIES.items():
-            problems += [f"{name}: {problem}" for problem in binary_problems(wheel, name, machine)]
+        for name, machine in BUNDLES.items():
+            problems += [f"{name}: {problem}" for problem in bundle_problems(wheel, name, machine)]
         # The builder would land at the top of the wheel (its folder is no package) or under its own path.
         builder = [n for n in wheel.namelist() if n in BUILDER_MODULES or "supervisor/build" in n]
         problems += [f"{name}: builder file shipped" for name in builder]

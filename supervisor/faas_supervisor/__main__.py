@@ -1,4 +1,4 @@
-"""``python -m faas_supervisor [--] [COMMAND ARGS...]``, also what the static binary runs.
+"""``python -m faas_supervisor [--] [COMMAND ARGS...]``, also what the frozen supervisor runs.
 
 With AWS_LAMBDA_RUNTIME_API set (the supervisor is the entry point of a Lambda function's image)
 it serves the Lambda Runtime API (runtime_api.py); otherwise it runs the Batch job

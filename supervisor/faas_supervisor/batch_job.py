@@ -1,4 +1,4 @@
-"""The AWS Batch job (``python -m faas_supervisor`` and the static binary, see __main__.py).
+"""The AWS Batch job (``python -m faas_supervisor`` and the frozen supervisor, see __main__.py).
 
 Reads the function config from FAAS_CONFIG_URI, fetches the script (the config's sibling
 object), takes the event from FAAS_EVENT or FAAS_EVENT_URI, then runs the same staging / run /

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 CONFIG_FILE_NAME = "function_config.json"
 # The Lambda zip's handler (Python runtime).
 HANDLER = "faas_supervisor.lambda_function.lambda_handler"
-# Where a Batch job's container finds the static supervisor.
-SUPERVISOR_DIR = "/opt/faas-render/bin"
+# The frozen supervisor, as its image layer holds it: the program and lib/ beside it (its own C
+# library and loader, so it runs in any image). The package ships it per architecture as the tar
+# SUPERVISOR_BUNDLE of that folder (supervisor/build/freeze.py).
+SUPERVISOR_HOME = "/opt/faas-render"
 SUPERVISOR_NAME = "faas-supervisor"
-SUPERVISOR_PATH = f"{SUPERVISOR_DIR}/{SUPERVISOR_NAME}"
+SUPERVISOR_PATH = f"{SUPERVISOR_HOME}/{SUPERVISOR_NAME}"
+SUPERVISOR_BUNDLE = "faas-supervisor.tar"
 
 # A function's image: its base plus a layer holding the supervisor (SUPERVISOR_PATH, the entry
 # point) and a layer holding the function configuration and script under IMAGE_TASK_ROOT.

@@ -1,10 +1,9 @@
 """The environment the user script runs with.
 
 Base: our own process environment minus the supervisor's internals, i.e. ``FAAS_*`` (Terraform's
-settings for us and the event passed to Batch), and, when we run from the static binary
-(PyInstaller + staticx), the ``_PYI_*`` / ``STATICX_*`` variables and the ``LD_LIBRARY_PATH``
-that points at our bundled libraries (restored from ``LD_LIBRARY_PATH_ORIG``), so the user's
-programs never load our libssl or libz.
+settings for us and the event passed to Batch), and, when we run frozen (PyInstaller), the
+``_PYI_*`` variables and the ``LD_LIBRARY_PATH`` that points at our bundled libraries (restored
+from ``LD_LIBRARY_PATH_ORIG``), so the user's programs never load our libssl or libz.
 
 On top, lowest first: ``CONT_VAR_*`` (API Gateway query parameters), ``container.environment``
 (literal values), then the programming-model variables (INPUT_FILE_PATH, TMP_INPUT_DIR, ...).
@@ -17,7 +16,7 @@ from collections.abc import Mapping
 
 from . import contract
 
-INTERNAL_PREFIXES = (contract.INTERNAL_PREFIX, "_PYI_", "STATICX_")
+INTERNAL_PREFIXES = (contract.INTERNAL_PREFIX, "_PYI_")
 
 
 def is_frozen() -> bool:

@@ -1,6 +1,6 @@
 """The AWS Lambda Runtime API loop: the supervisor as the entry point of a function's image.
 
-``python -m faas_supervisor`` (and the static binary) come here when AWS_LAMBDA_RUNTIME_API is
+``python -m faas_supervisor`` (and the frozen supervisor) come here when AWS_LAMBDA_RUNTIME_API is
 set. Initialisation (function config, script or command) happens once, before the first
 ``next``; a failure is posted to ``/runtime/init/error`` and the process exits. Then, forever:
 take the next event, call the same ``lambda_function.lambda_handler`` as the Lambda zip, post its

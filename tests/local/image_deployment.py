@@ -1,7 +1,7 @@
 """Image functions and Batch jobs deployed straight into a running emulator with boto3, no Terraform.
 
 `push_function_image` assembles an image as the image builder does (a busybox base, the
-supervisor layer at contract.SUPERVISOR_PATH, the function layer under contract.IMAGE_TASK_ROOT,
+supervisor layer the renderer makes, the function layer under contract.IMAGE_TASK_ROOT,
 the supervisor as entry point) and pushes it into the emulator's ECR with EcrDestination;
 `Deployment` creates the Lambda functions from such images (PackageType Image, Code.ImageUri =
 repositoryUri@digest), their input bucket's notification, and for the Batch ones a job queue and a
@@ -19,6 +19,7 @@ import boto3
 from faas_supervisor import contract
 from faas_supervisor.image import ArchiveSource, EcrDestination, Layer, LayerEntry, assemble, build_layer
 
+from render.terraform.images import supervisor_layer
 from tests.supervisor.image_builders import base_config, busybox_layer, write_oci_layout
 
 APPLETS = ("tr", "basename", "wc", "cat", "sed", "sleep", "test", "[")
@@ -65,7 +66,7 @@ def push_function_image(
     except ecr.exceptions.RepositoryAlreadyExistsException:
         uri = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryUri"]
     layers = [
-        build_layer([LayerEntry(contract.SUPERVISOR_PATH, supervisor.read_bytes(), 0o755)], "supervisor"),
+        supervisor_layer(supervisor, "x86_64").layer,
         function_layer(config, script),
     ]
     environment = {"LAMBDA_TASK_ROOT": contract.IMAGE_TASK_ROOT}

@@ -14,16 +14,17 @@ from typing import Any
 
 import boto3
 import pytest
+from faas_supervisor import contract
 from faas_supervisor.image import LayerEntry, build_layer, read_image
 
 from render.local import sandbox
 from render.local.image_runner import ImageFunctions, LocalImageFunction
 from render.local.rootfs import unpack_image
 from render.local.runtime_api import PREFIX, RuntimeApi
+from render.terraform.images import supervisor_layer
 from tests.local.images import archive_image
 from tests.supervisor.image_builders import busybox_layer
 
-SUPERVISOR = "/opt/faas/faas-supervisor"
 SHOUT = "#!/bin/sh\nexec tr a-z A-Z\n"  # a tool only the image has
 UPPER = 'shout < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/$(basename "$INPUT_FILE_PATH").up"\n'
 
@@ -74,7 +75,7 @@ def test_supervisor_image_runs_warm_fails_and_times_out(
     top.chmod(0o755)
     task = {"output": [{"bucket": dst, "key_prefix": "out"}], "script": "script.sh"}
     scripts = {"upper": UPPER, "broken": "echo failing >&2; exit 3\n", "sleepy": "sleep 30\n"}
-    base = [busybox_layer(), build_layer([LayerEntry(SUPERVISOR, static_supervisor.read_bytes(), 0o755)])]
+    base = [busybox_layer(), supervisor_layer(static_supervisor, "x86_64").layer]
     functions = {}
     try:
         for name, script in scripts.items():
@@ -90,7 +91,7 @@ def test_supervisor_image_runs_warm_fails_and_times_out(
             env = {"TIMEOUT_THRESHOLD": "-60"} if name == "sleepy" else {}
             timeout = 2 if name == "sleepy" else 60
             functions[name] = LocalImageFunction.from_image(
-                name, unpacked, env, entry_point=[SUPERVISOR], memory_mb=1024, timeout_s=timeout
+                name, unpacked, env, entry_point=[contract.SUPERVISOR_PATH], memory_mb=1024, timeout_s=timeout
             )
         runner = ImageFunctions(sandbox.detect(), aws_env, top / "instances", max_instances=1)
         try:

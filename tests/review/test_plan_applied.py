@@ -18,7 +18,7 @@ from render.local import emulator
 from render.review.changes import Group, Review
 from render.review.plan import load_plan, review
 from render.review.report import format_markdown, format_text
-from tests.helpers import render, requires_terraform, terraform
+from tests.helpers import render, requires_terraform, terraform, write_bundle
 
 pytestmark = [requires_terraform(), pytest.mark.terraform, pytest.mark.slow]
 
@@ -112,9 +112,8 @@ def saved_plan(state: Applied, name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def supervisor_upgrade(applied: Applied) -> Review:
-    """A new supervisor binary: a new supervisor layer, so every image is rebuilt."""
-    new_supervisor = applied.root.parent / "faas-supervisor-2"
-    new_supervisor.write_bytes(applied.supervisor.read_bytes() + b"# a new release\n")
+    """A new supervisor: a new supervisor layer, so every image is rebuilt."""
+    new_supervisor = write_bundle(applied.root.parent / "faas-supervisor-2.tar", b"#!/bin/sh\necho a new release\n")
     render_workflow(applied, extra_output="", second_function=FRAME_STATS, supervisor=new_supervisor)
     return review(load_plan(saved_plan(applied, "supervisor-upgrade").read_bytes(), "supervisor-upgrade.json"))
 
@@ -132,7 +131,7 @@ def groups_of(result: Review) -> dict[str, Group]:
 
 def test_supervisor_upgrade_rebuilds_the_images_and_keeps_the_compute_environment(supervisor_upgrade: Review) -> None:
     groups = groups_of(supervisor_upgrade)
-    # frame-stats has no image (a zip on the Python runtime): a new supervisor binary does not touch it
+    # frame-stats has no image (a zip on the Python runtime): a new supervisor does not touch it
     assert set(groups) == {"storage (shared)", "function video-split"}
     changes = {(c.type, c.action) for c in groups["function video-split"].changes}
     assert ("aws_lambda_invocation", "update") in changes or ("aws_lambda_invocation", "replace") in changes

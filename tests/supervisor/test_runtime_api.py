@@ -1,7 +1,7 @@
 """The supervisor as a Lambda image's entry point: the Runtime API loop, end to end.
 
-Each test starts the supervisor as a real process (the Python module, and the static binary)
-against a Runtime API served by the test (runtime_api_server.py) and the moto server.
+Each test starts the supervisor as a real process (the Python module, and the frozen bundle of
+each architecture, unpacked) against a Runtime API served by the test (runtime_api_server.py) and the moto server.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from faas_supervisor.runtime_api import (
 )
 
 from render.terraform.supervisor_binary import packaged_binary
+from tests.helpers import supervisor_command, unpack_supervisor
 
 from .runtime_api_server import FUNCTION_ARN, RuntimeApiServer
 
@@ -51,13 +52,14 @@ BWRAP_READ_ONLY_ROOT = ("--ro-bind", "/", "/", "--tmpfs", "/tmp", "--dev", "/dev
 class Supervisors:
     """Starts the supervisor (`program`) against `api`; stops what it started at the end.
 
-    Each process gets its own TMPDIR under `scratch` (the static binary unpacks itself there).
+    Each process gets its own TMPDIR under `scratch`.
     """
 
     program: list[str]
     env: dict[str, str]
     api: RuntimeApiServer
     scratch: Path
+    unpacked: Path | None = None  # the bundle's folder, for a frozen supervisor
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(
@@ -87,7 +89,7 @@ class Supervisors:
 
     def stop(self) -> None:
         for proc in self.started:
-            proc.terminate()  # not SIGKILL: the static binary removes what it unpacked on SIGTERM
+            proc.terminate()
         for proc in self.started:
             try:
                 proc.wait(timeout=10)
@@ -96,32 +98,33 @@ class Supervisors:
                 proc.wait()
 
 
-def arm64_binary() -> Path:
+def arm64_bundle() -> Path:
     """The packaged arm64 supervisor, run through the kernel's binfmt_misc handler for qemu-user."""
-    binary = packaged_binary("arm64")
-    if not binary.is_file():
+    bundle = packaged_binary("arm64")
+    if not bundle.is_file():
         pytest.skip("the packaged arm64 supervisor is not built: run `make binaries`")
     handler = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
     if not handler.is_file() or not handler.read_text().startswith("enabled"):
         pytest.skip("no binfmt_misc handler for aarch64 (Debian: qemu-user-static, binfmt-support)")
-    return binary
+    return bundle
 
 
 @pytest.fixture(
-    params=["module", pytest.param("binary", marks=pytest.mark.slow), pytest.param("arm64", marks=pytest.mark.slow)]
+    params=["module", pytest.param("bundle", marks=pytest.mark.slow), pytest.param("arm64", marks=pytest.mark.slow)]
 )
 def supervisors(request: pytest.FixtureRequest, aws: Aws, tmp_path: Path) -> Iterator[Supervisors]:
-    """The supervisor as `python -m faas_supervisor`, as this machine's static binary, and as the
+    """The supervisor as `python -m faas_supervisor`, as this machine's frozen bundle, and as the
     arm64 one under emulation."""
+    unpacked = None
     if request.param == "module":
         program = [sys.executable, "-m", "faas_supervisor"]
         env = {"PYTHONPATH": str(SUPERVISOR_SOURCES)}
-    elif request.param == "binary":
-        program, env = [str(request.getfixturevalue("static_supervisor"))], {}
     else:
-        program, env = [str(arm64_binary())], {}
+        bundle = request.getfixturevalue("static_supervisor") if request.param == "bundle" else arm64_bundle()
+        unpacked = unpack_supervisor(bundle, tmp_path / "unpacked")
+        program, env = supervisor_command(unpacked), {}
     api = RuntimeApiServer()
-    runs = Supervisors(program, env, api, tmp_path / "supervisors")
+    runs = Supervisors(program, env, api, tmp_path / "supervisors", unpacked)
     runs.scratch.mkdir()
     yield runs
     runs.stop()
@@ -311,8 +314,18 @@ def test_writes_nothing_outside_tmp(
         script='cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/copy.txt"\npwd > "$TMP_OUTPUT_DIR/pwd"\n'
         'if touch /probe 2>/dev/null; then echo writable; else echo read-only; fi > "$TMP_OUTPUT_DIR/root"\n',
     )
-    # The task root lives under /tmp here: bound back (read-only) over the fresh /tmp.
-    sandbox = (bwrap, *BWRAP_READ_ONLY_ROOT, "--dir", "/tmp/scratch", "--ro-bind", str(root), str(root))
+    # The task root (and an unpacked bundle) live under /tmp here: bound back (read-only) over the fresh /tmp.
+    sandbox: tuple[str, ...] = (
+        bwrap,
+        *BWRAP_READ_ONLY_ROOT,
+        "--dir",
+        "/tmp/scratch",
+        "--ro-bind",
+        str(root),
+        str(root),
+    )
+    if supervisors.unpacked:
+        sandbox += ("--ro-bind", str(supervisors.unpacked), str(supervisors.unpacked))
     supervisors.start(root, wrapper=(*sandbox, "--die-with-parent", "--"), env={"TMPDIR": "/tmp/scratch"})
     posted = supervisors.api.wait(supervisors.api.invoke(s3_event(src, "in/a.txt")))
     assert posted.kind == "response", posted.body.decode() + supervisors.log_text()

@@ -99,7 +99,6 @@ def test_child_environment_hygiene() -> None:
         "LD_LIBRARY_PATH": "/tmp/_MEIabc",
         "LD_LIBRARY_PATH_ORIG": "/opt/lib",
         "_PYI_ARCHIVE_FILE": "x",
-        "STATICX_BUNDLE_DIR": "y",
         "FAAS_EVENT": "{}",
         "AWS_ACCESS_KEY_ID": "k",
     }

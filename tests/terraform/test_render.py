@@ -10,11 +10,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from faas_supervisor import contract
 
 from render import __version__
 from render.fdl.load import load_deployment
 from render.terraform.root_module import render_root
-from tests.helpers import EXAMPLE_FILES, NETWORK_CONFIG, render
+from tests.helpers import EXAMPLE_FILES, NETWORK_CONFIG, render, write_bundle
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -97,7 +98,7 @@ def test_lambda_functions_with_an_image_run_it(tmp_path: Path) -> None:
         assert sorted(layer.getnames()) == ["var", "var/task", "var/task/function_config.json", "var/task/hello.sh"]
         assert layer.getmember("var/task/hello.sh").mode == 0o755
     with tarfile.open(tmp_path / "artifacts/layers/supervisor-x86_64.tar.gz") as layer:
-        assert layer.getmember("opt/faas-render/bin/faas-supervisor").mode == 0o755
+        assert layer.getmember(contract.SUPERVISOR_PATH.lstrip("/")).mode == 0o755
 
 
 def test_a_script_change_changes_only_the_function_layer(tmp_path: Path) -> None:
@@ -224,9 +225,7 @@ def test_each_compute_profile_gets_the_supervisor_of_its_architecture(tmp_path: 
 
     def binary(architecture: str) -> Path:
         asked.append(architecture)
-        path = tmp_path / f"supervisor-{architecture}"
-        path.write_bytes(architecture.encode())
-        return path
+        return write_bundle(tmp_path / f"supervisor-{architecture}.tar", architecture.encode())
 
     rendered = render_root(deployment, module_source=lambda name: f"./modules/{name}", supervisor_binary=binary)
     assert sorted(asked) == ["arm64", "x86_64"]

@@ -59,9 +59,9 @@ module "storage" {
     }
     "layer/supervisor-x86_64" = {
       bucket      = "_artifacts"
-      key         = "layers/612def55f944f18423fd3566dfc353052283f5ef3a9ef20920822500ed8a0292.tar.gz"
+      key         = "layers/e3fc7515405b025ad6f077a292cdb20877efae18f42ffc17a48a2603c54b747e.tar.gz"
       source      = "${path.module}/artifacts/layers/supervisor-x86_64.tar.gz"
-      source_hash = "612def55f944f18423fd3566dfc353052283f5ef3a9ef20920822500ed8a0292"
+      source_hash = "e3fc7515405b025ad6f077a292cdb20877efae18f42ffc17a48a2603c54b747e"
     }
   }
 
@@ -84,7 +84,7 @@ module "image_builder" {
 
   function_name     = "plants-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "Mp0UZ41fJsHg+cQEEwyaaMWfbKWK/b5fzTlYNUo//Sk="
+  source_code_hash  = "gHbzKoiG8EByf+DWcOvbN2PFoH8dPaD8iNkCVsL8zJM="
   repository_prefix = "plants/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -131,7 +131,7 @@ module "image_plant-classification" {
   builder_function_name = module.image_builder.function_name
   architecture          = "x86_64"
   base_image            = "deephdc/deep-oc-plant-classification-theano"
-  entrypoint            = ["/opt/faas-render/bin/faas-supervisor"]
+  entrypoint            = ["/opt/faas-render/faas-supervisor"]
 
   environment = {
     "LAMBDA_TASK_ROOT" = "/var/task"
@@ -141,9 +141,9 @@ module "image_plant-classification" {
     {
       bucket  = module.storage.bucket_names["_artifacts"]
       key     = module.storage.object_keys["layer/supervisor-x86_64"]
-      digest  = "sha256:612def55f944f18423fd3566dfc353052283f5ef3a9ef20920822500ed8a0292"
-      diff_id = "sha256:29f5ff45365aef3e1a575ccc2f295599224320924879c24dab7d6a2af9e752b5"
-      size    = 189
+      digest  = "sha256:e3fc7515405b025ad6f077a292cdb20877efae18f42ffc17a48a2603c54b747e"
+      diff_id = "sha256:5be1b1322d6c2dd3c82d5c1ca6cb783decde1f01c756cf10091f7b072e02367b"
+      size    = 178
       comment = "faas-render 0.1.0: supervisor (x86_64)"
     },
     {
@@ -191,7 +191,7 @@ module "lambda_plant-classification" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_plant-classification.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/plant-classification.zip"
-  source_code_hash       = "MI/3TuMOc/GWfYX7euqfzUj5g0vEJd+LsDgA401pzgI="
+  source_code_hash       = "z8UzShsAR5n2o50YxdIAvT9eIDHcA+MgDjXXu4/4MdE="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256

@@ -1,7 +1,8 @@
-"""The static supervisor binary runs a Batch job in a chroot holding only a static busybox and /proc.
+"""The frozen supervisor runs a Batch job in a chroot holding only itself, a static busybox and /proc.
 
-No Python, no glibc, no /etc, no /dev: the binary reads its config and script from (moto) S3,
-runs the script with busybox's /bin/sh and uploads the output.
+No Python, no C library but its own, no /etc, no /dev: unpacked where its image layer puts it,
+it reads its config and script from (moto) S3, runs the script with busybox's /bin/sh and
+uploads the output.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import struct
 import subprocess
 from pathlib import Path
 
 import pytest
+from faas_supervisor.contract import SUPERVISOR_PATH
 
+from tests.helpers import unpack_supervisor
 from tests.supervisor.conftest import Aws, S3Event
 
 pytestmark = pytest.mark.slow
@@ -57,7 +59,7 @@ def chroot_runner() -> list[str] | None:
     return None
 
 
-def test_static_binary_runs_batch_job_in_busybox_chroot(
+def test_frozen_supervisor_runs_batch_job_in_busybox_chroot(
     aws: Aws, s3_event: S3Event, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     busybox = static_busybox()
@@ -67,19 +69,17 @@ def test_static_binary_runs_batch_job_in_busybox_chroot(
     if prefix is None:
         pytest.skip("needs root (chroot, mount /proc) or unprivileged user namespaces (unshare -r)")
 
-    binary = request.getfixturevalue("static_supervisor")  # after the skips: building takes ~20 s
-    assert stat.S_IMODE(binary.stat().st_mode) == 0o755
-    assert is_static_elf(binary)
+    bundle = request.getfixturevalue("static_supervisor")  # after the skips: it may have to be built
 
     root = tmp_path / "root"
     for d in ("bin", "proc", "tmp"):
         (root / d).mkdir(parents=True)
     (root / "tmp").chmod(0o1777)
     shutil.copy2(busybox, root / "bin" / "busybox")
-    shutil.copy2(binary, root / "faas-supervisor")
+    unpack_supervisor(bundle, root)
     for applet in ("sh", "cat", "tr", "env", "sort", "grep", "sed", "ls"):
         (root / "bin" / applet).symlink_to("busybox")
-    assert sorted(p.name for p in root.iterdir()) == ["bin", "faas-supervisor", "proc", "tmp"]
+    assert sorted(p.name for p in root.iterdir()) == ["bin", "opt", "proc", "tmp"]
 
     artifacts, src, dst = aws.bucket("art"), aws.bucket("in"), aws.bucket("out")
     s3 = aws.client("s3")
@@ -115,7 +115,7 @@ def test_static_binary_runs_batch_job_in_busybox_chroot(
             tools[tool] = found
     if len(tools) < 3:
         pytest.skip(f"host tools missing: {[t for t in ('mount', 'umount', 'chroot') if t not in tools]}")
-    inner = f"{tools['mount']} -t proc proc {root}/proc && exec {tools['chroot']} {root} /faas-supervisor"
+    inner = f"{tools['mount']} -t proc proc {root}/proc && exec {tools['chroot']} {root} {SUPERVISOR_PATH}"
     if prefix:  # user namespace: mount and chroot happen inside it
         print("entering the chroot through", " ".join(prefix))
         argv = [*prefix, "/bin/sh", "-c", inner]
@@ -124,7 +124,7 @@ def test_static_binary_runs_batch_job_in_busybox_chroot(
         subprocess.run([tools["mount"], "-t", "proc", "proc", str(root / "proc")], check=True)
         try:
             proc = subprocess.run(
-                [tools["chroot"], str(root), "/faas-supervisor"],
+                [tools["chroot"], str(root), SUPERVISOR_PATH],
                 check=False,
                 env=env,
                 capture_output=True,
@@ -138,5 +138,5 @@ def test_static_binary_runs_batch_job_in_busybox_chroot(
     assert aws.read(dst, "res/result.txt") == b"FROM THE CHROOT\n"
     child_env = dict(line.split("=", 1) for line in aws.read(dst, "res/env.txt").decode().splitlines() if "=" in line)
     assert child_env["LD_LIBRARY_PATH"] == "/opt/user/lib"  # restored, not our bundled libraries
-    assert not [k for k in child_env if k.startswith(("_PYI_", "STATICX_", "FAAS_", "LD_LIBRARY_PATH_ORIG"))]
+    assert not [k for k in child_env if k.startswith(("_PYI_", "FAAS_", "LD_LIBRARY_PATH_ORIG"))]
     assert child_env["STORAGE_OBJECT_KEY"] == "in/hello world.txt"
