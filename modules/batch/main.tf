@@ -9,18 +9,25 @@ locals {
   is_ec2     = !local.is_fargate # EC2 or SPOT
 
   create_instance_role  = local.is_ec2 && var.instance_role_arn == null
-  create_service_role   = var.service_role_arn == null
   create_execution_role = local.is_fargate
 
   # IAM name_prefix is limited to 38 characters.
   short_name = substr(var.name, 0, 24)
 
   instance_profile_arn = local.is_ec2 ? (local.create_instance_role ? aws_iam_instance_profile.this[0].arn : var.instance_role_arn) : null
-  service_role_arn     = local.create_service_role ? aws_iam_role.service[0].arn : var.service_role_arn
 
   compute_environment_arn = local.is_fargate ? aws_batch_compute_environment.fargate[0].arn : aws_batch_compute_environment.this[0].arn
 
-  image_type = var.image_type != null ? var.image_type : (var.enable_gpu ? "ECS_AL2_NVIDIA" : "ECS_AL2023")
+  image_type = var.image_type != null ? var.image_type : (var.enable_gpu ? "ECS_AL2023_NVIDIA" : "ECS_AL2023")
+
+  # A job stuck RUNNABLE for one of these reasons is cancelled after var.runnable_timeout
+  # seconds, so that it stops blocking the head of the queue. These are the reasons Batch
+  # supports jobStateTimeLimitActions for; the others need a person to look.
+  runnable_cancel_reasons = [
+    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+  ]
 }
 
 ################################################################################
@@ -68,41 +75,6 @@ resource "aws_iam_instance_profile" "this" {
 }
 
 ################################################################################
-# Batch service role (unless given)
-################################################################################
-
-data "aws_iam_policy_document" "service_assume" {
-  count = local.create_service_role ? 1 : 0
-
-  statement {
-    sid     = "BatchAssumeRole"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["batch.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "service" {
-  count = local.create_service_role ? 1 : 0
-
-  name_prefix        = "${local.short_name}-service-"
-  description        = "AWS Batch service role of the compute profile ${var.name}"
-  assume_role_policy = data.aws_iam_policy_document.service_assume[0].json
-
-  tags = var.tags
-}
-
-resource "aws_iam_role_policy_attachment" "service" {
-  count = local.create_service_role ? 1 : 0
-
-  role       = aws_iam_role.service[0].name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSBatchServiceRole"
-}
-
-################################################################################
 # Task execution role (FARGATE): pulls images and writes the job logs
 ################################################################################
 
@@ -138,6 +110,37 @@ resource "aws_iam_role_policy_attachment" "execution" {
 }
 
 ################################################################################
+# Launch template (EC2/SPOT): instance metadata settings only, no user data
+################################################################################
+
+# Jobs get their credentials from their job role (through the ECS agent), so the
+# hosts' instance metadata, and the instance role's credentials with it, stay out of
+# the job containers' reach: IMDSv2 only, with a hop limit of 1 (a container on
+# Docker's bridge network is one hop further away).
+resource "aws_launch_template" "this" {
+  count = local.is_ec2 ? 1 : 0
+
+  name_prefix            = "${var.name}-"
+  description            = "Hosts of the Batch compute profile ${var.name}: IMDSv2 only, out of the jobs' reach"
+  update_default_version = true
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    # Batch tags the instances from compute_resources.tags, so this module manages no
+    # tag_specifications. (Ignoring them also avoids a perpetual diff on moto, which
+    # copies the template's own tags into its data.)
+    ignore_changes = [tag_specifications]
+  }
+}
+
+################################################################################
 # Compute environment
 ################################################################################
 
@@ -146,7 +149,8 @@ resource "aws_batch_compute_environment" "this" {
 
   compute_environment_name_prefix = "${var.name}-"
   type                            = "MANAGED"
-  service_role                    = local.service_role_arn
+  # null: Batch's service-linked role (AWSServiceRoleForBatch).
+  service_role = var.service_role_arn
 
   compute_resources {
     type                = var.compute_type
@@ -165,6 +169,11 @@ resource "aws_batch_compute_environment" "this" {
     ec2_configuration {
       image_type = local.image_type
     }
+
+    launch_template {
+      launch_template_id = aws_launch_template.this[0].id
+      version            = tostring(aws_launch_template.this[0].latest_version)
+    }
   }
 
   tags = var.tags
@@ -173,16 +182,20 @@ resource "aws_batch_compute_environment" "this" {
     create_before_destroy = true
     ignore_changes        = [compute_resources[0].desired_vcpus]
 
+    # Batch never picks up a new launch template version by itself. Planning the
+    # replacement up front also avoids the provider's "inconsistent final plan" error
+    # when the version is only known during apply (hashicorp/terraform-provider-aws#37440).
+    replace_triggered_by = [aws_launch_template.this[count.index].latest_version]
+
     precondition {
       condition     = var.min_vcpus <= var.max_vcpus && (var.desired_vcpus == 0 || (var.min_vcpus <= var.desired_vcpus && var.desired_vcpus <= var.max_vcpus))
       error_message = "Batch needs min_vcpus <= max_vcpus, and min_vcpus <= desired_vcpus <= max_vcpus when desired_vcpus is set (0 lets Batch start at min_vcpus)."
     }
   }
 
-  # The roles must keep their permissions while Batch creates and deletes the
+  # The instance role must keep its permissions while Batch creates and deletes the
   # compute environment.
   depends_on = [
-    aws_iam_role_policy_attachment.service,
     aws_iam_role_policy_attachment.instance,
     aws_iam_instance_profile.this,
   ]
@@ -195,7 +208,7 @@ resource "aws_batch_compute_environment" "fargate" {
 
   compute_environment_name_prefix = "${var.name}-"
   type                            = "MANAGED"
-  service_role                    = local.service_role_arn
+  service_role                    = var.service_role_arn
 
   compute_resources {
     type               = "FARGATE"
@@ -214,8 +227,6 @@ resource "aws_batch_compute_environment" "fargate" {
       error_message = "enable_gpu is not supported with compute_type FARGATE (Fargate has no GPUs)."
     }
   }
-
-  depends_on = [aws_iam_role_policy_attachment.service]
 }
 
 ################################################################################
@@ -230,6 +241,16 @@ resource "aws_batch_job_queue" "this" {
   compute_environment_order {
     order               = 1
     compute_environment = local.compute_environment_arn
+  }
+
+  dynamic "job_state_time_limit_action" {
+    for_each = local.runnable_cancel_reasons
+    content {
+      state            = "RUNNABLE"
+      reason           = job_state_time_limit_action.value
+      action           = "CANCEL"
+      max_time_seconds = var.runnable_timeout
+    }
   }
 
   tags = var.tags
@@ -281,6 +302,27 @@ resource "aws_batch_job_definition" "this" {
   propagate_tags        = true
 
   container_properties = jsonencode(local.job_container_properties[each.key])
+
+  # Retry when the host went away (a Spot reclaim: "Host EC2 (instance i-...) terminated."),
+  # never when the job itself failed or timed out. Rules match in order, and a failure no
+  # rule matches is retried, hence the final catch-all.
+  retry_strategy {
+    attempts = each.value.retry_attempts
+
+    evaluate_on_exit {
+      on_status_reason = "Host EC2*"
+      action           = "RETRY"
+    }
+
+    evaluate_on_exit {
+      on_status_reason = "*"
+      action           = "EXIT"
+    }
+  }
+
+  timeout {
+    attempt_duration_seconds = each.value.timeout
+  }
 
   tags = var.tags
 

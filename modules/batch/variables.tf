@@ -90,7 +90,7 @@ variable "instance_role_arn" {
 }
 
 variable "service_role_arn" {
-  description = "ARN of an existing AWS Batch service role. null creates one trusted by batch.amazonaws.com with the AWS managed policy AWSBatchServiceRole. Must be known at plan time."
+  description = "ARN of an existing AWS Batch service role. null (recommended) uses Batch's service-linked role AWSServiceRoleForBatch, which Batch creates when the account lacks it: a newly created custom role can leave the compute environment INVALID before IAM has propagated it, and with a custom role any change to the compute resources replaces the compute environment."
   type        = string
   default     = null
 }
@@ -102,20 +102,22 @@ variable "enable_gpu" {
 }
 
 variable "image_type" {
-  description = "Batch ec2_configuration image type of the container instances (EC2/SPOT). null selects ECS_AL2023, or ECS_AL2_NVIDIA when enable_gpu is true."
+  description = "Batch ec2_configuration image type of the container instances (EC2/SPOT). null selects ECS_AL2023, or ECS_AL2023_NVIDIA when enable_gpu is true."
   type        = string
   default     = null
 }
 
 variable "job_definitions" {
-  description = "Job definitions run on this compute profile, keyed by job definition name (the function name). image is the function's image (its entry point runs the job), pinned by digest; memory is in MiB; vcpus may be fractional on FARGATE; a null job_role_arn runs the job without a role."
+  description = "Job definitions run on this compute profile, keyed by job definition name (the function name). image is the function's image (its entry point runs the job), pinned by digest; memory is in MiB; vcpus may be fractional on FARGATE; a null job_role_arn runs the job without a role. retry_attempts (1-10) is how many times a job runs when its host goes away (a Spot reclaim); a job that fails or times out is not retried. timeout (seconds, >= 60) ends an attempt that runs longer."
   type = map(object({
-    image        = string
-    vcpus        = number
-    memory       = number
-    gpus         = optional(number, 0)
-    environment  = optional(map(string), {})
-    job_role_arn = string
+    image          = string
+    vcpus          = number
+    memory         = number
+    gpus           = optional(number, 0)
+    environment    = optional(map(string), {})
+    job_role_arn   = string
+    retry_attempts = optional(number, 3)
+    timeout        = optional(number, 86400)
   }))
   default = {}
 
@@ -130,6 +132,25 @@ variable "job_definitions" {
       length(v.image) > 0 && v.vcpus > 0 && v.memory > 0 && v.gpus >= 0
     ])
     error_message = "Each job definition needs an image, vcpus > 0, memory > 0, and gpus >= 0."
+  }
+
+  validation {
+    condition = alltrue([
+      for v in values(var.job_definitions) :
+      v.retry_attempts >= 1 && v.retry_attempts <= 10 && floor(v.retry_attempts) == v.retry_attempts && v.timeout >= 60 && floor(v.timeout) == v.timeout
+    ])
+    error_message = "Each job definition's retry_attempts must be a whole number from 1 to 10 (Batch's range), and its timeout whole seconds >= 60 (Batch's minimum)."
+  }
+}
+
+variable "runnable_timeout" {
+  description = "Seconds after which a job that Batch cannot place (no capacity, larger than any allowed instance type or than max_vcpus) is cancelled instead of blocking the head of the job queue: 600-86400, Batch's range for jobStateTimeLimitActions."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.runnable_timeout >= 600 && var.runnable_timeout <= 86400 && floor(var.runnable_timeout) == var.runnable_timeout
+    error_message = "runnable_timeout must be whole seconds from 600 to 86400 (Batch's range for jobStateTimeLimitActions)."
   }
 }
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from render.fdl.defaults import DEFAULT_GPU_INSTANCE_TYPES, DEFAULT_INSTANCE_TYPES
 from render.fdl.errors import Problem
+from render.fdl.instance_types import allowed
 from render.fdl.model import BatchJob, ComputeProfile
 from render.fdl.settings import FunctionSettings
 from render.fdl.yaml_source import KeyPath
@@ -98,6 +99,8 @@ def resolve_batch(
             )
     if not instance_types:
         instance_types = DEFAULT_GPU_INSTANCE_TYPES if gpu else DEFAULT_INSTANCE_TYPES
+    if compute_type != "FARGATE":
+        _placeable(fs, vcpus, memory, instance_types, problems)
     architecture = "x86_64" if compute_type == "FARGATE" else _single_architecture(fs, instance_types, problems)
     instance_role = _role(fs, ("batch", "compute_resources", "instance_role"), account, problems)
     service_role = _role(fs, ("batch", "service_role"), account, problems)
@@ -115,10 +118,58 @@ def resolve_batch(
         service_role=service_role,
         enable_gpu=gpu,
         architecture=architecture,
+        runnable_timeout=fs.get(("batch", "runnable_timeout")),
     )
     environment = dict(container_env)
     environment.update(fs.variables(("batch", "environment", "Variables")))
-    return BatchJob(vcpus, memory, 1 if gpu else 0, dict(sorted(environment.items())), profile)
+    return BatchJob(
+        vcpus,
+        memory,
+        1 if gpu else 0,
+        dict(sorted(environment.items())),
+        profile,
+        retry_attempts=fs.get(("batch", "retry_attempts")),
+        timeout=fs.get(("batch", "timeout")),
+    )
+
+
+def _placeable(
+    fs: FunctionSettings, vcpus: int, memory: int, instance_types: Sequence[str], problems: list[Problem]
+) -> None:
+    """Refuse a job no allowed instance type can hold: Batch would leave it RUNNABLE at the head
+    of the shared queue. Instance types not known here are given the benefit of the doubt."""
+    candidates = allowed(instance_types)
+    if not candidates or any(t.vcpus >= vcpus and t.registered_at_most >= memory for t in candidates):
+        return
+    roomiest = max(candidates, key=lambda t: (t.registered_at_most, t.vcpus))
+    most_vcpus = max(candidates, key=lambda t: (t.vcpus, t.registered_at_most))
+    hint = "; ask for less, or allow larger instance types in batch.compute_resources.instance_types"
+    if memory > roomiest.registered_at_most:
+        problems.append(
+            (
+                fs.origin(("batch", "memory")),
+                f"{memory} MiB is more than the {roomiest.registered_at_most:,} MiB the largest allowed instance type "
+                f"({roomiest.name}, {roomiest.memory_mib // 1024} GiB) registers for jobs at most: the job could "
+                f"never be placed{hint}",
+            )
+        )
+    elif vcpus > most_vcpus.vcpus:
+        problems.append(
+            (
+                fs.origin(("batch", "vcpus")),
+                f"{vcpus} vCPUs are more than the {most_vcpus.vcpus} of the largest allowed instance type "
+                f"({most_vcpus.name}): the job could never be placed{hint}",
+            )
+        )
+    else:
+        problems.append(
+            (
+                fs.origin(("batch", "memory")),
+                f"no allowed instance type has both {vcpus} vCPUs and {memory} MiB ({most_vcpus.name} has "
+                f"{most_vcpus.vcpus} vCPUs and registers at most {most_vcpus.registered_at_most:,} MiB): the job "
+                f"could never be placed{hint}",
+            )
+        )
 
 
 def _single_architecture(fs: FunctionSettings, instance_types: Sequence[str], problems: list[Problem]) -> str:

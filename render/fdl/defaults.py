@@ -31,6 +31,11 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
         "vcpus": 1,
         "memory": 1024,
         "enable_gpu": False,
+        # Ours: a job runs again when its host goes away, never after it failed; a job attempt
+        # stops after a day, and a job Batch cannot place is cancelled after an hour.
+        "retry_attempts": 3,
+        "timeout": 86400,
+        "runnable_timeout": 3600,
         "state": "ENABLED",
         "type": "MANAGED",
         "environment": {"Variables": {}},

@@ -51,6 +51,7 @@ class ComputeProfile:
     service_role: str | None
     enable_gpu: bool
     architecture: str  # "x86_64" or "arm64": of the hosts, so of the supervisor and the images
+    runnable_timeout: int  # seconds before a job Batch cannot place is cancelled (a queue setting)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class BatchJob:
     gpus: int
     environment: dict[str, str]
     profile: ComputeProfile
+    retry_attempts: int  # runs when the host goes away (Spot reclaim); failures are not retried
+    timeout: int  # seconds of one attempt
 
 
 @dataclass(frozen=True)

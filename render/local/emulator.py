@@ -5,7 +5,8 @@ sessions and AWS_ENDPOINT_URL=http://127.0.0.1:4566 reach it), and runs the func
 trigger and Invoke requests ask for (render/local/service.py, invocations.py); the tests start one
 per session on a free port. Its ECR keeps the images pushed to it and serves them back
 (render/local/ecr.py, registry.py).
-`create_network` makes the VPC, subnet and security group Batch functions need.
+Its Batch takes what the batch module sends (render/local/batch_api.py). `create_network` makes
+the VPC, subnet and security group Batch functions need.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def start(
     from moto.s3 import notifications
     from werkzeug.serving import make_server
 
-    from render.local import invocations, registry  # they patch moto, a test-only dependency elsewhere
+    from render.local import batch_api, invocations, registry  # they patch moto, a test-only dependency elsewhere
     from render.local.ecr import PATCHES
 
     check_free(host, port)
@@ -118,6 +119,7 @@ def start(
         lambda: setattr(notifications, "_invoke_awslambda", _run_nothing),
         module_list(),
         image_config_as_aws(),
+        batch_api.install(),
     ]
     service = None
     if run_functions:

@@ -295,6 +295,8 @@ def _profile_view(
             job["gpus"] = function.batch.gpus
         job["job_role_arn"] = Raw(f"module.{iam_module(function)}.job_role_arn")
         job["environment"] = dict(sorted(environment.items()))
+        job["retry_attempts"] = function.batch.retry_attempts
+        job["timeout"] = function.batch.timeout
         job_definitions[function.name] = job
     return {
         "module": profile_module(key),

@@ -134,6 +134,61 @@ CASES = {
         "functions.aws[0].batch.vcpus",
         "at most 4",
     ),
+    "job larger than any allowed instance type": (
+        fdl(
+            mode="batch",
+            extra="    batch:\n      memory: 1048576\n      compute_resources:\n        subnets: [subnet-1]\n        security_group_ids: [sg-1]\n",
+        ),
+        17,
+        "functions.aws[0].batch.memory",
+        "1048576 MiB is more than the 1,032,160 MiB the largest allowed instance type (r6i.32xlarge, 1024 GiB) "
+        "registers for jobs at most",
+    ),
+    "gpu job larger than the gpu family": (
+        fdl(
+            mode="batch",
+            extra="    batch:\n      memory: 393216\n      enable_gpu: true\n      compute_resources:\n        subnets: [subnet-1]\n        security_group_ids: [sg-1]\n",
+        ),
+        17,
+        "functions.aws[0].batch.memory",
+        "the largest allowed instance type (g4dn.metal, 384 GiB)",
+    ),
+    "job with more vcpus than any allowed instance type": (
+        fdl(
+            mode="batch",
+            extra="    batch:\n      vcpus: 4\n      compute_resources:\n        instance_types: [m5.large, c5.large]\n        max_v_cpus: 8\n        subnets: [subnet-1]\n        security_group_ids: [sg-1]\n",
+        ),
+        17,
+        "functions.aws[0].batch.vcpus",
+        "4 vCPUs are more than the 2 of the largest allowed instance type (m5.large)",
+    ),
+    "job fitting no single instance type": (
+        fdl(
+            mode="batch",
+            extra="    batch:\n      vcpus: 8\n      memory: 20000\n      compute_resources:\n        instance_types: [c5.2xlarge, r5.xlarge]\n        max_v_cpus: 8\n        subnets: [subnet-1]\n        security_group_ids: [sg-1]\n",
+        ),
+        18,
+        "functions.aws[0].batch.memory",
+        "no allowed instance type has both 8 vCPUs and 20000 MiB",
+    ),
+    "too many retries": (
+        fdl(mode="batch", extra="    batch:\n      retry_attempts: 11\n"),
+        17,
+        "functions.aws[0].batch.retry_attempts",
+        "11 is greater than the maximum of 10",
+    ),
+    "job timeout below batch's minimum": (
+        fdl(mode="batch", extra="    batch:\n      timeout: 30\n"),
+        17,
+        "functions.aws[0].batch.timeout",
+        "30 is less than the minimum of 60",
+    ),
+    "runnable timeout beyond batch's maximum": (
+        fdl(mode="batch", extra="    batch:\n      runnable_timeout: 90000\n"),
+        17,
+        "functions.aws[0].batch.runnable_timeout",
+        "90000 is greater than the maximum of 86400",
+    ),
     "unknown storage provider": (
         fdl().replace(
             "storage_provider: s3\n        path: bucket-one/out", "storage_provider: ftp\n        path: bucket-one/out"

@@ -183,6 +183,9 @@ functions:
       vcpus: 4
       memory: 8192
       enable_gpu: true
+      retry_attempts: 2
+      timeout: 3600
+      runnable_timeout: 900
       compute_resources:
         type: SPOT
         max_v_cpus: 8
@@ -247,6 +250,7 @@ def test_every_kind_of_function_applies_and_replans_clean(aws_env: dict[str, str
             0
         ]
         assert fargate_job["platformCapabilities"] == ["FARGATE"]
+        check_batch_limits(batch, iam, environments, {"gpu-fn": gpu_job, "fargate-fn": fargate_job})
         assert lam.get_function(FunctionName="api-fn")["Configuration"]["Role"] == role
         assert [api["name"] for api in apigw.get_rest_apis()["items"]] == ["api-fn-api"]
         notification = s3.get_bucket_notification_configuration(Bucket="existing-bucket")
@@ -261,3 +265,55 @@ def test_every_kind_of_function_applies_and_replans_clean(aws_env: dict[str, str
     assert "existing-bucket" in {b["Name"] for b in s3.list_buckets()["Buckets"]}  # referenced, never destroyed
     assert iam.get_role(RoleName="given-lambda-role")["Role"]["Arn"] == role
     assert batch.describe_compute_environments()["computeEnvironments"] == []
+    assert boto3.client("ec2").describe_launch_templates()["LaunchTemplates"] == []
+
+
+SERVICE_LINKED_ROLE = "arn:aws:iam::123456789012:role/aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch"
+CANCEL_REASONS = {
+    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+}
+
+
+def check_batch_limits(batch: Any, iam: Any, environments: dict[str, Any], jobs: dict[str, Any]) -> None:
+    """Retries, timeouts, stuck-job cancellation, the service-linked role and the hosts' settings."""
+    retries = {name: job["retryStrategy"] for name, job in jobs.items()}
+    for strategy in retries.values():
+        rules = [(r.get("onStatusReason"), r["action"].upper()) for r in strategy["evaluateOnExit"]]
+        assert rules == [("Host EC2*", "RETRY"), ("*", "EXIT")]  # only a lost host is retried
+    assert {name: r["attempts"] for name, r in retries.items()} == {"gpu-fn": 2, "fargate-fn": 3}
+    assert {name: job["timeout"]["attemptDurationSeconds"] for name, job in jobs.items()} == {
+        "gpu-fn": 3600,
+        "fargate-fn": 86400,
+    }
+
+    by_environment = {e["computeEnvironmentArn"]: kind for kind, e in environments.items()}
+    for queue in batch.describe_job_queues()["jobQueues"]:
+        kind = by_environment[queue["computeEnvironmentOrder"][0]["computeEnvironment"]]
+        actions = queue["jobStateTimeLimitActions"]
+        assert {a["reason"] for a in actions} == CANCEL_REASONS
+        assert {(a["state"], a["action"], a["maxTimeSeconds"]) for a in actions} == {
+            ("RUNNABLE", "CANCEL", 900 if kind == "SPOT" else 3600)
+        }
+
+    assert {e["serviceRole"] for e in environments.values()} == {SERVICE_LINKED_ROLE}
+    trusting_batch = [
+        role["Arn"]
+        for role in iam.list_roles()["Roles"]
+        if "batch.amazonaws.com" in json.dumps(role["AssumeRolePolicyDocument"])
+    ]
+    assert trusting_batch == [SERVICE_LINKED_ROLE]  # no custom service role was created
+    spot, fargate = environments["SPOT"]["computeResources"], environments["FARGATE"]["computeResources"]
+    assert spot["ec2Configuration"] == [{"imageType": "ECS_AL2023_NVIDIA"}]
+    template = spot["launchTemplate"]
+    version = boto3.client("ec2").describe_launch_template_versions(
+        LaunchTemplateId=template["launchTemplateId"], Versions=[template["version"]]
+    )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    assert version["MetadataOptions"] == {
+        "HttpEndpoint": "enabled",
+        "HttpTokens": "required",
+        "HttpPutResponseHopLimit": 1,
+    }
+    assert not version.get("UserData")  # the hosts run no script of ours
+    assert "launchTemplate" not in fargate and "ec2Configuration" not in fargate

@@ -189,6 +189,25 @@ def test_changing_compute_settings_keeps_the_profile_module(tmp_path: Path) -> N
     assert '["m6i"]' in rendered[0] and '["c7i"]' in rendered[1]
 
 
+def test_retries_and_timeouts_reach_the_job_definition_and_the_queue(tmp_path: Path) -> None:
+    """retry_attempts and timeout are the function's; runnable_timeout is its queue's, so it splits profiles."""
+    items = "".join(
+        [
+            ITEM.format(name="a", gpu="false", types="m6i") + "      retry_attempts: 5\n      timeout: 600\n",
+            ITEM.format(name="b", gpu="false", types="m6i") + "      runnable_timeout: 1200\n",
+        ]
+    )
+    fdl = tmp_path / "limits.yaml"
+    fdl.write_text(SHARED.format(items=items))
+    out = tmp_path / "out"
+    assert render(fdl, out, "--config", str(NETWORK_CONFIG)) == 0
+    main_tf = (out / "main.tf").read_text()
+    assert main_tf.count('source = "./modules/batch"') == 2
+    a, b = main_tf.split('module "batch_b"')
+    assert "runnable_timeout   = 3600" in a and "retry_attempts = 5" in a and "timeout        = 600\n" in a
+    assert "runnable_timeout   = 1200" in b and "retry_attempts = 3" in b and "timeout        = 86400" in b
+
+
 GRAVITON_AND_X86 = """\
 functions:
   aws:

@@ -56,8 +56,8 @@ run "gpu_requirements" {
   }
 
   assert {
-    condition     = aws_batch_compute_environment.this[0].compute_resources[0].ec2_configuration[0].image_type == "ECS_AL2_NVIDIA"
-    error_message = "enable_gpu must select the NVIDIA ECS AMI."
+    condition     = aws_batch_compute_environment.this[0].compute_resources[0].ec2_configuration[0].image_type == "ECS_AL2023_NVIDIA"
+    error_message = "enable_gpu must select the AL2023 NVIDIA ECS AMI (AWS is retiring the AL2 images)."
   }
 
   assert {
@@ -77,6 +77,99 @@ run "gpu_requirements" {
   assert {
     condition     = aws_batch_job_definition.this["classify"].platform_capabilities == toset(["EC2"])
     error_message = "EC2 profiles register EC2 job definitions."
+  }
+}
+
+run "retries_only_lost_hosts" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_batch_job_definition.this["classify"].retry_strategy[0].attempts == 3 &&
+      [for r in aws_batch_job_definition.this["classify"].retry_strategy[0].evaluate_on_exit : [r.on_status_reason, upper(r.action)]] == [["Host EC2*", "RETRY"], ["*", "EXIT"]]
+    )
+    error_message = "Jobs must be tried 3 times by default when their host goes away, and never again when they fail."
+  }
+
+  assert {
+    condition     = aws_batch_job_definition.this["classify"].timeout[0].attempt_duration_seconds == 86400
+    error_message = "Job attempts must time out after a day by default."
+  }
+}
+
+run "retries_and_timeout_are_settable" {
+  command = plan
+
+  variables {
+    job_definitions = {
+      classify = {
+        image          = "python:3.12-alpine"
+        vcpus          = 4
+        memory         = 15000
+        gpus           = 1
+        job_role_arn   = null
+        retry_attempts = 1
+        timeout        = 600
+      }
+    }
+  }
+
+  assert {
+    condition     = aws_batch_job_definition.this["classify"].retry_strategy[0].attempts == 1 && aws_batch_job_definition.this["classify"].timeout[0].attempt_duration_seconds == 600
+    error_message = "retry_attempts and timeout must reach the job definition."
+  }
+}
+
+run "retries_and_timeout_within_batch_limits" {
+  command = plan
+
+  variables {
+    job_definitions = {
+      classify = { image = "python:3.12-alpine", vcpus = 1, memory = 1024, job_role_arn = null, retry_attempts = 11, timeout = 30 }
+    }
+  }
+
+  expect_failures = [var.job_definitions]
+}
+
+run "stuck_jobs_are_cancelled" {
+  command = plan
+
+  assert {
+    condition = [for a in aws_batch_job_queue.this.job_state_time_limit_action : [a.state, a.action, a.max_time_seconds]] == [
+      ["RUNNABLE", "CANCEL", 3600],
+      ["RUNNABLE", "CANCEL", 3600],
+      ["RUNNABLE", "CANCEL", 3600],
+    ]
+    error_message = "Jobs stuck RUNNABLE must be cancelled after an hour by default."
+  }
+
+  assert {
+    condition     = toset([for a in aws_batch_job_queue.this.job_state_time_limit_action : a.reason]) == toset(["CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE", "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"])
+    error_message = "Every reason Batch can act on must cancel a stuck job."
+  }
+}
+
+run "runnable_timeout_within_batch_limits" {
+  command = plan
+
+  variables {
+    runnable_timeout = 300
+  }
+
+  expect_failures = [var.runnable_timeout]
+}
+
+run "hosts_keep_imds_to_themselves" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_launch_template.this[0].metadata_options[0].http_tokens == "required" &&
+      aws_launch_template.this[0].metadata_options[0].http_put_response_hop_limit == 1 &&
+      aws_launch_template.this[0].user_data == null
+    )
+    error_message = "The hosts' launch template must require IMDSv2 with a hop limit of 1, and hold no user data."
   }
 }
 
@@ -142,8 +235,8 @@ run "fargate" {
   }
 
   assert {
-    condition     = length(aws_iam_role.instance) == 0 && length(aws_iam_instance_profile.this) == 0
-    error_message = "FARGATE needs no instance role."
+    condition     = length(aws_iam_role.instance) == 0 && length(aws_iam_instance_profile.this) == 0 && length(aws_launch_template.this) == 0
+    error_message = "FARGATE needs no instance role and no launch template."
   }
 
   assert {

@@ -104,6 +104,7 @@ module "batch_plant-classification" {
   subnet_ids         = ["subnet-0123456789abcdef0"]
   security_group_ids = ["sg-0123456789abcdef0"]
   enable_gpu         = false
+  runnable_timeout   = 3600
 
   job_definitions = {
     "plant-classification" = {
@@ -115,6 +116,8 @@ module "batch_plant-classification" {
         "FAAS_ARTIFACTS_BUCKET" = module.storage.bucket_names["_artifacts"]
         "FAAS_CONFIG_URI"       = "s3://${module.storage.bucket_names["_artifacts"]}/${module.storage.object_keys["plant-classification/config"]}"
       }
+      retry_attempts = 3
+      timeout        = 86400
     }
   }
 

@@ -116,6 +116,7 @@ module "batch_video-split" {
   subnet_ids         = ["subnet-0123456789abcdef0"]
   security_group_ids = ["sg-0123456789abcdef0"]
   enable_gpu         = false
+  runnable_timeout   = 3600
 
   job_definitions = {
     "video-split" = {
@@ -128,6 +129,8 @@ module "batch_video-split" {
         "FAAS_CONFIG_URI"       = "s3://${module.storage.bucket_names["_artifacts"]}/${module.storage.object_keys["video-split/config"]}"
         "FRAMES_PER_SECOND"     = "1"
       }
+      retry_attempts = 3
+      timeout        = 86400
     }
   }
 
