@@ -118,7 +118,14 @@ def resolve_batch(
     )
     environment = dict(container_env)
     environment.update(fs.variables(("batch", "environment", "Variables")))
-    return BatchJob(vcpus, memory, 1 if gpu else 0, dict(sorted(environment.items())), profile)
+    return BatchJob(
+        vcpus,
+        memory,
+        1 if gpu else 0,
+        dict(sorted(environment.items())),
+        profile,
+        fs.get(("batch", "staged_events_expiration_days")),
+    )
 
 
 def _single_architecture(fs: FunctionSettings, instance_types: Sequence[str], problems: list[Problem]) -> str:

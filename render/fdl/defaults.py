@@ -31,6 +31,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
         "vcpus": 1,
         "memory": 1024,
         "enable_gpu": False,
+        "staged_events_expiration_days": 14,
         "state": "ENABLED",
         "type": "MANAGED",
         "environment": {"Variables": {}},

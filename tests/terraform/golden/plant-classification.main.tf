@@ -24,7 +24,8 @@ locals {
 }
 
 # S3: the buckets named in input/output paths, the deployment bucket (Batch only), the staged
-# objects, and one notification per bucket holding every function it triggers.
+# objects, one notification per bucket holding every function it triggers, and the expiry of the
+# events staged for Batch jobs.
 module "storage" {
   source = "./modules/storage"
 
@@ -71,6 +72,14 @@ module "storage" {
       function_name = module.lambda_plant-classification.function_name
       function_arn  = module.lambda_plant-classification.function_arn
       filter_prefix = "input/"
+    }
+  }
+
+  expirations = {
+    "staged-events/plant-classification" = {
+      bucket = "_artifacts"
+      prefix = "events/plant-classification/"
+      days   = 14
     }
   }
 

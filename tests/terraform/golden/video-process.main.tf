@@ -24,7 +24,8 @@ locals {
 }
 
 # S3: the buckets named in input/output paths, the deployment bucket (Batch only), the staged
-# objects, and one notification per bucket holding every function it triggers.
+# objects, one notification per bucket holding every function it triggers, and the expiry of the
+# events staged for Batch jobs.
 module "storage" {
   source = "./modules/storage"
 
@@ -83,6 +84,14 @@ module "storage" {
       function_name = module.lambda_frame-stats.function_name
       function_arn  = module.lambda_frame-stats.function_arn
       filter_prefix = "frames/"
+    }
+  }
+
+  expirations = {
+    "staged-events/video-split" = {
+      bucket = "_artifacts"
+      prefix = "events/video-split/"
+      days   = 14
     }
   }
 
