@@ -111,6 +111,14 @@ def test_staged_events_expire_keys_are_granted_and_foreign_notifications_stop_th
         assert render(fdl, root, "--config", str(config), "--plan") == 0
         assert "stopped" not in capfd.readouterr().err
 
+        # A function renamed in the FDL: its deployed notification is in the state, so still ours.
+        renamed = tmp_path / "renamed" / "audit.yaml"
+        renamed.parent.mkdir()
+        renamed.write_text(fdl.read_text().replace("name: audit-fn", "name: audit-renamed"))
+        (renamed.parent / "run.sh").write_text("#!/bin/sh\necho run\n")
+        assert render(renamed, root, "--config", str(config), "--plan") == 0
+        assert "stopped" not in capfd.readouterr().err
+
         # Another one added next to it: named, and the plan stops; the flag lets it run.
         add_foreign_queue(s3, sqs)
         assert render(fdl, root, "--config", str(config), "--plan") == 1
