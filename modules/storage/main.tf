@@ -94,6 +94,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
 ################################################################################
 
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  #checkov:skip=CKV_AWS_300:every rule aborts incomplete multipart uploads after a day, in the dynamic block checkov does not expand
   for_each = local.expiration_buckets
 
   bucket = local.bucket_names[each.key]
