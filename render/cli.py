@@ -9,6 +9,14 @@ from importlib import resources
 from pathlib import Path
 
 from render import __version__
+from render.aws.bucket_notifications import (
+    CheckSkipped,
+    existing_trigger_buckets,
+    foreign_notifications,
+    in_state,
+    rendered,
+)
+from render.aws.connection import CommandError, connect
 from render.commands.options import add_settings_arguments, settings_options
 from render.fdl.errors import FdlError
 from render.fdl.model import Deployment
@@ -86,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         steps.add_argument(
             f"--{step}", action="store_true", help=f"terraform {step}" + (" (implies --init)" if step != "init" else "")
         )
+    steps.add_argument(
+        "--replace-notifications",
+        action="store_true",
+        help="plan/apply even when existing buckets have notifications this deployment does not hold "
+        "(applying replaces a bucket's whole notification configuration, removing them)",
+    )
     parser.add_argument("--schema", action="store_true", help="print the FDL JSON Schema and exit")
     parser.add_argument("--version", action="version", version=f"faas-render {__version__}")
     return parser
@@ -150,12 +164,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if "init" not in requested:
         requested.insert(0, "init")
+    secrets = result.credentials.terraform_environment()
     try:
-        run_steps(args.output, requested, result.credentials.terraform_environment())
+        buckets = existing_trigger_buckets(deployment)
+        if buckets and not args.replace_notifications and {"plan", "apply"} & set(requested):
+            run_steps(args.output, ["init"], secrets)  # the check reads the root's state
+            requested.remove("init")
+            if not notifications_kept(args.output, deployment, buckets):
+                return EXIT_FAILED
+        run_steps(args.output, requested, secrets)
     except TerraformFailed as error:
         print(f"faas-render: {error}", file=sys.stderr)
         return EXIT_FAILED
     return 0
+
+
+def notifications_kept(directory: Path, deployment: Deployment, buckets: list[str]) -> bool:
+    """False, after saying which, when existing buckets have notifications applying would remove."""
+    try:
+        aws = connect(region=deployment.region)
+        foreign = foreign_notifications(aws, buckets, rendered(deployment) | in_state(directory))
+    except (CheckSkipped, CommandError) as error:
+        print(
+            f"faas-render: note: not checked whether the existing buckets {', '.join(buckets)} have notifications of "
+            f"their own, which applying would remove ({error})",
+            file=sys.stderr,
+        )
+        return True
+    if not foreign:
+        return True
+    print(
+        "faas-render: stopped: applying would remove these notifications of existing buckets (a bucket has one "
+        "notification configuration, and this deployment writes all of it):",
+        file=sys.stderr,
+    )
+    for notification in foreign:
+        print(f"  {notification}", file=sys.stderr)
+    print(
+        "Move them into the FDL (as functions triggered by the bucket) or onto another bucket, or pass "
+        "--replace-notifications to replace them.",
+        file=sys.stderr,
+    )
+    return False
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ locals {
 ################################################################################
 # Data access shared by the Lambda role and the Batch job role: read exactly the
 # input prefixes, write exactly the output prefixes, read the SSM parameters
-# holding other accounts' storage keys.
+# holding other accounts' storage keys, use the KMS keys of encrypted buckets.
 ################################################################################
 
 data "aws_iam_policy_document" "data_access" {
@@ -99,6 +99,17 @@ data "aws_iam_policy_document" "data_access" {
     content {
       sid       = "ReadStorageCredentials"
       actions   = ["ssm:GetParameter"]
+      resources = statement.value
+    }
+  }
+
+  # Objects of existing buckets encrypted with customer managed keys (SSE-KMS).
+  dynamic "statement" {
+    for_each = length(var.kms_key_arns) > 0 ? [distinct(var.kms_key_arns)] : []
+
+    content {
+      sid       = "UseBucketKeys"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
       resources = statement.value
     }
   }

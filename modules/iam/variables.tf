@@ -65,6 +65,17 @@ variable "credentials_parameters" {
   }
 }
 
+variable "kms_key_arns" {
+  description = "ARNs of the KMS keys that objects of the function's existing buckets are encrypted with (SSE-KMS): the Lambda role and the job role may use exactly these keys (kms:Decrypt, kms:GenerateDataKey). Key ARNs, not aliases."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.kms_key_arns : can(regex("^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", arn))])
+    error_message = "Each KMS key is a key ARN such as arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (an alias cannot grant access to a key)."
+  }
+}
+
 variable "artifacts_bucket" {
   description = "Name of the deployment (artifacts) bucket holding functions/NAME/ and events/NAME/. Required when job_queue_arn is set or create_job_role is true."
   type        = string

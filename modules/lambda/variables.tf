@@ -110,13 +110,14 @@ variable "layers" {
 }
 
 variable "environment" {
-  description = "Environment variables of the function (at most 4 KB in total). An empty map sets none (no environment block)."
+  description = "Environment variables of the function (at most 4 KB as a JSON document, as Lambda measures them). An empty map sets none (no environment block)."
   type        = map(string)
   default     = {}
 
   validation {
-    condition     = sum(concat([0], [for k, v in var.environment : length(k) + length(v)])) <= 4096
-    error_message = "Lambda environment variables are limited to 4 KB in total (names and values); stage large values in S3 instead."
+    # Lambda measures the variables as a JSON document; jsonencode escapes <, > and & where Lambda does not.
+    condition     = length(replace(replace(replace(jsonencode(var.environment), "\\u003c", "<"), "\\u003e", ">"), "\\u0026", "&")) <= 4096
+    error_message = "Lambda environment variables are limited to 4 KB, measured as a JSON document ({\"NAME\":\"value\",...}); stage large values in S3 instead."
   }
 }
 

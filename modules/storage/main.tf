@@ -26,6 +26,9 @@ locals {
 
   # Exactly one notification configuration per bucket, holding all its triggers.
   notification_buckets = toset([for n in values(var.notifications) : n.bucket])
+
+  # Exactly one lifecycle configuration per bucket, holding all its expirations.
+  expiration_buckets = toset([for e in values(var.expirations) : e.bucket])
 }
 
 ################################################################################
@@ -37,7 +40,7 @@ resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_21:versioning would keep every overwritten input and output; the data buckets are work areas
   #checkov:skip=CKV_AWS_144:cross-region replication doubles storage for data that can be produced again
   #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) encryption is on; SSE-KMS would need kms:Decrypt for every Lambda and Batch role
-  #checkov:skip=CKV2_AWS_61:object lifetimes depend on the workflow; add lifecycle rules in the caller
+  #checkov:skip=CKV2_AWS_61:object lifetimes of data buckets depend on the workflow; var.expirations sets rules where the caller wants them
   #checkov:skip=CKV2_AWS_62:a bucket gets its one notification when it triggers a function; output-only and deployment buckets need none
   for_each = local.created_buckets
 
@@ -84,6 +87,47 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
   }
 
   depends_on = [aws_s3_bucket_ownership_controls.this]
+}
+
+################################################################################
+# Expirations (e.g. the events staged for Batch jobs in the deployment bucket)
+################################################################################
+
+resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  #checkov:skip=CKV_AWS_300:every rule aborts incomplete multipart uploads after a day, in the dynamic block checkov does not expand
+  for_each = local.expiration_buckets
+
+  bucket = local.bucket_names[each.key]
+
+  dynamic "rule" {
+    for_each = { for id, e in var.expirations : id => e if e.bucket == each.key }
+
+    content {
+      id     = rule.key
+      status = "Enabled"
+
+      filter {
+        prefix = rule.value.prefix
+      }
+
+      expiration {
+        days = rule.value.days
+      }
+
+      abort_incomplete_multipart_upload {
+        days_after_initiation = 1
+      }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = contains(keys(local.created_buckets), each.key)
+      error_message = "Expirations refer to bucket \"${each.key}\", which is not a bucket this module creates: its own lifecycle rules would be replaced."
+    }
+  }
+
+  depends_on = [aws_s3_bucket_server_side_encryption_configuration.this]
 }
 
 ################################################################################

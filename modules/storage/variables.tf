@@ -70,6 +70,21 @@ variable "notifications" {
   }
 }
 
+variable "expirations" {
+  description = "Objects deleted some days after their creation, keyed by a literal id: bucket (a key of var.buckets, a created bucket: its lifecycle configuration is replaced), prefix (the keys it covers, non-empty) and days."
+  type = map(object({
+    bucket = string
+    prefix = string
+    days   = number
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for e in values(var.expirations) : length(e.prefix) > 0 && e.days >= 1 && floor(e.days) == e.days])
+    error_message = "Each expiration needs a non-empty prefix (an empty one would expire the whole bucket) and a whole number of days, at least 1."
+  }
+}
+
 variable "tags" {
   description = "Tags applied to the created buckets and the uploaded objects (S3 allows at most 10 tags per object)."
   type        = map(string)

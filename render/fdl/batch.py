@@ -130,6 +130,7 @@ def resolve_batch(
         profile,
         retry_attempts=fs.get(("batch", "retry_attempts")),
         timeout=fs.get(("batch", "timeout")),
+        staged_events_expiration_days=fs.get(("batch", "staged_events_expiration_days")),
     )
 
 

@@ -1,11 +1,12 @@
-"""Checks across the functions of one FDL: names, region, triggers, workflow loops."""
+"""Checks across the functions of one FDL: names, region, triggers, workflow loops, deployed environments."""
 
 from __future__ import annotations
 
 from faas_supervisor.contract import S3Location
 
 from render.fdl.errors import Location, Problem
-from render.fdl.model import Function
+from render.fdl.lambda_environment import LAMBDA_ENV_LIMIT, deployed_environment_size
+from render.fdl.model import Deployment, Function
 from render.fdl.settings import Settings
 
 
@@ -104,3 +105,19 @@ def check_workflow_loops(functions: list[Function], settings: Settings, problems
     for name in sorted(edges):
         if name not in done:
             visit(name)
+
+
+def check_lambda_environments(deployment: Deployment, settings: Settings, problems: list[Problem]) -> None:
+    """Lambda refuses more than 4 KB of environment, measured on the deployed variables as JSON."""
+    origins = {fs.get(("lambda", "name")): fs for fs in settings.functions}
+    for function in deployment.functions:
+        size = deployed_environment_size(deployment, function)
+        if size > LAMBDA_ENV_LIMIT:
+            added = " (with the job queue and bucket variables faas-render adds)" if function.batch else ""
+            problems.append(
+                (
+                    origins[function.name].origin(("lambda", "environment", "Variables")),
+                    f"the Lambda environment would be {size} bytes as JSON{added}; Lambda allows "
+                    f"{LAMBDA_ENV_LIMIT} (put large values in container.environment or in S3)",
+                )
+            )

@@ -36,6 +36,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
         "retry_attempts": 3,
         "timeout": 86400,
         "runnable_timeout": 3600,
+        "staged_events_expiration_days": 14,
         "state": "ENABLED",
         "type": "MANAGED",
         "environment": {"Variables": {}},

@@ -19,7 +19,6 @@ RESERVED_SCRIPT_NAMES = {CONFIG_FILE_NAME, "faas_supervisor"}
 RUNTIME = re.compile(r"^python3\.(\d+)$")
 MIN_PYTHON_MINOR = 12
 ZIP_RUNTIME = "python3.12"
-LAMBDA_ENV_LIMIT = 4096
 RESERVED_LAMBDA_ENV = {
     "_HANDLER",
     "_X_AMZN_TRACE_ID",
@@ -40,8 +39,6 @@ RESERVED_LAMBDA_ENV = {
     "LAMBDA_TASK_ROOT",
     "LAMBDA_RUNTIME_DIR",
 }
-# Room kept in the Lambda environment for the variables Terraform adds (queue ARN, bucket, ...).
-FAAS_ENV_RESERVE = 512
 
 UNSUPPORTED: dict[tuple[str, ...], str] = {
     ("lambda", "run_script"): "run_script (a script sent with each invocation) is not supported; use init_script",
@@ -59,6 +56,8 @@ IGNORED: dict[tuple[str, ...], str] = {
 ECR_IMAGE = re.compile(
     r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(@sha256:[0-9a-f]{64}|:[A-Za-z0-9_.-]+)$"
 )
+# API Gateway's integration timeout (REST APIs; more only through a quota increase).
+API_GATEWAY_TIMEOUT = 29
 SECRET_ID = re.compile(r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$")
 
 
@@ -88,6 +87,12 @@ def resolve_function(
     vpc = fs.get(("lambda", "vpc")) or {}
     file_system = (fs.get(("lambda", "file_system")) or [None])[0]
     api_name = fs.get(("api_gateway", "name"))
+    if api_name and lam["timeout"] > API_GATEWAY_TIMEOUT:
+        warnings.append(
+            f"{fs.origin(('lambda', 'timeout'))}: {lam['timeout']} s is longer than API Gateway waits for a function "
+            f"({API_GATEWAY_TIMEOUT} s): HTTP clients get 504 Gateway Timeout while the function keeps running "
+            "(S3 uploads still get the full timeout)"
+        )
     return Function(
         name=name,
         description=lam["description"],
@@ -229,21 +234,12 @@ def _check_image_settings(
 
 
 def _environments(fs: FunctionSettings, problems: list[Problem]) -> tuple[dict[str, str], dict[str, str]]:
-    """The Lambda function's own variables (checked against AWS's rules) and the script's."""
+    """The Lambda function's own variables (their size is checked by checks.py) and the script's."""
     lambda_env = fs.variables(("lambda", "environment", "Variables"))
     container_env = fs.variables(("lambda", "container", "environment", "Variables"))
     for key in sorted(set(lambda_env) & RESERVED_LAMBDA_ENV):
         problems.append(
             (fs.origin(("lambda", "environment", "Variables", key)), "this variable is reserved by AWS Lambda")
-        )
-    env_size = sum(len(k) + len(v) for k, v in lambda_env.items()) + FAAS_ENV_RESERVE
-    if env_size > LAMBDA_ENV_LIMIT:
-        problems.append(
-            (
-                fs.origin(("lambda", "environment", "Variables")),
-                f"the Lambda environment would be about {env_size} bytes; AWS allows 4 KB in total "
-                "(put large values in container.environment or in S3)",
-            )
         )
     return lambda_env, container_env
 

@@ -88,5 +88,14 @@ def resolve_buckets(
     result = {}
     for name in names:
         options = settings.buckets.get(name) or {}
-        result[name] = Bucket(name, bool(options.get("existing")), bool(options.get("force_destroy")))
+        existing, kms_key = bool(options.get("existing")), options.get("kms_key")
+        if kms_key and not existing:
+            problems.append(
+                (
+                    settings.bucket_origins[name],
+                    f"kms_key names the key an existing bucket is encrypted with; bucket {name!r} is created by "
+                    "the deployment (encrypted with SSE-S3): add existing: true, or remove kms_key",
+                )
+            )
+        result[name] = Bucket(name, existing, bool(options.get("force_destroy")), kms_key)
     return result

@@ -63,6 +63,7 @@ class BatchJob:
     profile: ComputeProfile
     retry_attempts: int  # runs when the host goes away (Spot reclaim); failures are not retried
     timeout: int  # seconds of one attempt
+    staged_events_expiration_days: int
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class Bucket:
     name: str
     existing: bool = False
     force_destroy: bool = False
+    kms_key: str | None = None  # the KMS key ARN an existing bucket's objects are encrypted with
 
 
 @dataclass
@@ -180,6 +182,15 @@ class Deployment:
     def functions_of(self, profile_name: str) -> list[Function]:
         profile = self.profiles[profile_name]
         return [f for f in self.functions if f.batch and f.batch.profile == profile]
+
+    @property
+    def artifacts_bucket_prefix(self) -> str:
+        """The deployment bucket's name_prefix (Terraform appends a unique suffix)."""
+        return f"{self.name[:24]}-artifacts-"
+
+    def job_queue_name(self, profile_name: str) -> str:
+        """The name of the Batch compute environment and job queue of a compute profile."""
+        return f"{self.name}-{profile_name}"
 
     @property
     def needs_artifacts_bucket(self) -> bool:

@@ -11,7 +11,13 @@ import re
 from pathlib import Path
 
 from render.fdl import schema_check
-from render.fdl.checks import check_triggers, check_unique_names, check_workflow_loops, single_region
+from render.fdl.checks import (
+    check_lambda_environments,
+    check_triggers,
+    check_unique_names,
+    check_workflow_loops,
+    single_region,
+)
 from render.fdl.errors import FdlError, Problem
 from render.fdl.function import resolve_function
 from render.fdl.locations import resolve_buckets
@@ -48,7 +54,7 @@ def resolve(settings: Settings, name: str | None = None, region: str | None = No
     if problems:
         raise FdlError(problems)
     source = settings.fdl.path.read_bytes()
-    return Deployment(
+    deployment = Deployment(
         name=deployment_name,
         region=deployment_region,
         source_name=settings.fdl.path.name,
@@ -58,6 +64,10 @@ def resolve(settings: Settings, name: str | None = None, region: str | None = No
         warnings=warnings,
         storage_providers=providers,
     )
+    check_lambda_environments(deployment, settings, problems)
+    if problems:
+        raise FdlError(problems)
+    return deployment
 
 
 def stack_name(fdl_path: Path) -> str:

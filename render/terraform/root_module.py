@@ -12,6 +12,7 @@ from faas_supervisor import contract
 from faas_supervisor.contract import CONFIG_FILE_NAME, S3Location
 
 from render import __version__
+from render.fdl.lambda_environment import lambda_environment
 from render.fdl.model import ComputeProfile, Deployment, Function, StorageProvider
 from render.fdl.storage_credentials import CREDENTIALS_VARIABLE
 from render.terraform.artifacts import Artifact, function_config, lambda_zip, staged_files
@@ -119,6 +120,7 @@ def render_root(
         "buckets": _buckets(deployment),
         "objects": objects,
         "notifications": _notifications(deployment),
+        "expirations": _expirations(deployment),
     }
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(assets_root())),
@@ -195,7 +197,7 @@ def _buckets(deployment: Deployment) -> dict[str, Any]:
     if deployment.needs_artifacts_bucket:
         # Staged configs, scripts and the supervisor are rebuilt by every render: nothing of
         # value is lost when `terraform destroy` empties this bucket.
-        buckets[ARTIFACTS] = {"name_prefix": f"{deployment.name[:24]}-artifacts-", "force_destroy": True}
+        buckets[ARTIFACTS] = {"name_prefix": deployment.artifacts_bucket_prefix, "force_destroy": True}
     for name, bucket in deployment.buckets.items():
         entry: dict[str, Any] = {"name": name}
         if bucket.existing:
@@ -222,6 +224,19 @@ def _notifications(deployment: Deployment) -> dict[str, Any]:
     return notifications
 
 
+def _expirations(deployment: Deployment) -> dict[str, Any]:
+    """The events a Batch function's Lambda stages for its jobs are deleted after some days."""
+    return {
+        f"staged-events/{function.name}": {
+            "bucket": ARTIFACTS,
+            "prefix": contract.staged_events_prefix(function.name),
+            "days": function.batch.staged_events_expiration_days,
+        }
+        for function in deployment.functions
+        if function.batch
+    }
+
+
 def lambda_module(function: Function) -> str:
     return f"{LAMBDA_MODULE_PREFIX}{function.name}"
 
@@ -238,15 +253,7 @@ def _function_view(
     deployment: Deployment, function: Function, zip_artifact: Artifact | None, images: dict[str, Any]
 ) -> dict[str, Any]:
     profile = profile_module(deployment.profile_name(function.batch.profile)) if function.batch else None
-    environment: dict[str, Any] = dict(function.lambda_environment)
-    if profile:
-        environment.update(
-            {
-                contract.ARTIFACTS_BUCKET: ARTIFACTS_BUCKET,
-                contract.JOB_DEFINITION: function.name,
-                contract.JOB_QUEUE: Raw(f"module.{profile}.job_queue_arn"),
-            }
-        )
+    environment = lambda_environment(function, ARTIFACTS_BUCKET, Raw(f"module.{profile}.job_queue_arn"))
     return {
         "name": function.name,
         "function": function,
@@ -260,10 +267,17 @@ def _function_view(
         "image_uri": images[function.architectures[0]]["uri"] if function.lambda_runs_image else None,
         "inputs": _locations(list(function.inputs)),
         "outputs": _locations([o.location for o in function.outputs if o.is_own_account]),
+        "kms_keys": sorted(
+            {
+                key
+                for location in [*function.inputs, *(o.location for o in function.outputs if o.is_own_account)]
+                if (key := deployment.buckets[location.bucket].kms_key)
+            }
+        ),
         "credentials_parameters": [
             _credentials_parameter(deployment.storage_providers[i]) for i in function.provider_idents
         ],
-        "environment": dict(sorted(environment.items())),
+        "environment": environment,
     }
 
 
@@ -300,7 +314,7 @@ def _profile_view(
         job_definitions[function.name] = job
     return {
         "module": profile_module(key),
-        "name": f"{deployment.name}-{key}",
+        "name": deployment.job_queue_name(key),
         "profile": profile,
         "function_names": [f.name for f in members],
         "job_definitions": job_definitions,

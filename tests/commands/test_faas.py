@@ -80,16 +80,16 @@ def workflow(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> It
 def test_put_runs_the_workflow_locally(workflow: Workflow) -> None:
     put = workflow.put
     assert put.code == 0, put.err
-    assert "upload: " in put.out and "to s3://video-process-faas/input/sample.y4m" in put.out
+    assert "upload: " in put.out and "to s3://video-process-123456789012/input/sample.y4m" in put.out
     assert "local run: 6 run(s), 8 object(s) written" in put.out
     assert "on this host" not in put.err  # every script runs in its image (video-split's zip only submits)
     assert "[frame-stats] finished in" in put.err and "(cold start)" in put.err
-    assert "[video-split] Lambda started by s3://video-process-faas/input/sample.y4m" in put.err
+    assert "[video-split] Lambda started by s3://video-process-123456789012/input/sample.y4m" in put.err
     assert f"[video-split] Batch job {workflow.job_id} succeeded" in put.err
     for frame in FRAMES:
-        assert f"[video-split]   wrote s3://video-process-faas/frames/{frame}.ppm" in put.err
-        assert f"[frame-stats] Lambda started by s3://video-process-faas/frames/{frame}.ppm" in put.err
-        assert f"[frame-stats]   wrote s3://video-process-faas/output/{frame}.json" in put.err
+        assert f"[video-split]   wrote s3://video-process-123456789012/frames/{frame}.ppm" in put.err
+        assert f"[frame-stats] Lambda started by s3://video-process-123456789012/frames/{frame}.ppm" in put.err
+        assert f"[frame-stats]   wrote s3://video-process-123456789012/output/{frame}.json" in put.err
 
 
 def test_get_downloads_the_results(workflow: Workflow, aws_env: dict[str, str], tmp_path: Path) -> None:
@@ -97,7 +97,8 @@ def test_get_downloads_the_results(workflow: Workflow, aws_env: dict[str, str], 
     assert got.code == 0, got.err
     stats = {frame: json.loads((tmp_path / "results" / f"{frame}.json").read_text()) for frame in FRAMES}
     assert (
-        f"download: s3://video-process-faas/output/sample-0001.json to {tmp_path}/results/sample-0001.json" in got.out
+        f"download: s3://video-process-123456789012/output/sample-0001.json to {tmp_path}/results/sample-0001.json"
+        in got.out
     )
     assert {(s["frame"], s["width"], s["height"]) for s in stats.values()} == {(f"{f}.ppm", 64, 48) for f in FRAMES}
     assert len({s["mean_brightness"] for s in stats.values()}) == 4  # the frames differ
@@ -107,7 +108,7 @@ def test_logs_show_each_invocation(workflow: Workflow, aws_env: dict[str, str]) 
     logs = run_faas("logs", "frame-stats")
     assert logs.code == 0, logs.err
     assert logs.out.count("START RequestId: ") >= 4 and logs.out.count("REPORT RequestId: ") >= 4
-    assert "s3://video-process-faas/frames/sample-0001.ppm" in logs.out
+    assert "s3://video-process-123456789012/frames/sample-0001.ppm" in logs.out
     assert "done, 1 run(s), 1 object(s) uploaded" in logs.out
     assert f"submitted Batch job {workflow.job_id}" in run_faas("logs", "video-split", "--since", "1d").out
 
@@ -147,9 +148,11 @@ def test_ls_lists_mode_memory_and_queue(
 
 def frame_event(key: str) -> str:
     s3 = boto3.client("s3")
-    s3.copy_object(Bucket="video-process-faas", Key=key, CopySource="video-process-faas/frames/sample-0001.ppm")
+    s3.copy_object(
+        Bucket="video-process-123456789012", Key=key, CopySource="video-process-123456789012/frames/sample-0001.ppm"
+    )
     record: dict[str, Any] = {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "awsRegion": "us-east-1"}
-    record["s3"] = {"bucket": {"name": "video-process-faas"}, "object": {"key": key}}
+    record["s3"] = {"bucket": {"name": "video-process-123456789012"}, "object": {"key": key}}
     return json.dumps({"Records": [record]})
 
 
@@ -159,7 +162,7 @@ def test_invoke_answers_synchronously(workflow: Workflow, aws_env: dict[str, str
     assert invoked.code == 0, invoked.err
     response = json.loads(invoked.out)
     assert response["status"] == "succeeded"
-    assert response["uploaded"] == ["s3://video-process-faas/output/invoked.json"]
+    assert response["uploaded"] == ["s3://video-process-123456789012/output/invoked.json"]
     assert "[frame-stats] Lambda started by a direct invocation" in invoked.err
 
     failed = run_faas("invoke", "frame-stats", "--payload", "{}", "--root", str(workflow.root))
@@ -175,7 +178,7 @@ def test_invoke_async_runs_in_the_background(workflow: Workflow, aws_env: dict[s
     assert invoked.code == 0, invoked.err
     assert "accepted (status 202)" in invoked.out  # `faas local` queued it
     s3, deadline = boto3.client("s3"), time.monotonic() + 30
-    while "Contents" not in s3.list_objects_v2(Bucket="video-process-faas", Prefix="output/queued.json"):
+    while "Contents" not in s3.list_objects_v2(Bucket="video-process-123456789012", Prefix="output/queued.json"):
         assert time.monotonic() < deadline, "the background invocation wrote nothing"
         time.sleep(0.2)
 
@@ -188,7 +191,8 @@ def test_put_without_running_keeps_folder_paths(workflow: Workflow, aws_env: dic
     assert put.code == 0, put.err
     assert put.err == "" and "local run" not in put.out
     keys = {
-        o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket="video-process-faas", Prefix="frames/")["Contents"]
+        o["Key"]
+        for o in boto3.client("s3").list_objects_v2(Bucket="video-process-123456789012", Prefix="frames/")["Contents"]
     }
     assert {"frames/one.ppm", "frames/sub/two.ppm"} <= keys
 

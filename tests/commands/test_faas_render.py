@@ -46,7 +46,7 @@ def test_summary_counts_functions_buckets_and_profiles(tmp_path: Path, capsys: p
 
 def test_existing_buckets_are_referenced_not_created(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fdl = tmp_path / "hello.yaml"
-    fdl.write_text(EXAMPLE_FILES["hello"].read_text() + "buckets:\n  hello-faas-render:\n    existing: true\n")
+    fdl.write_text(EXAMPLE_FILES["hello"].read_text() + "buckets:\n  hello-123456789012:\n    existing: true\n")
     (tmp_path / "hello.sh").write_text("echo hi\n")
     assert render(fdl, tmp_path / "out") == 0
     assert "1 existing" in capsys.readouterr().out

@@ -75,7 +75,7 @@ def mutated_fdl(draw: st.DrawFn) -> Any:
     return document
 
 
-def attempt(source: Path, folder: Path) -> None:
+def attempt(source: Path, folder: Path, supervisor: Path) -> None:
     """Load, validate and render in memory; only FdlError may escape."""
     for script in SCRIPTS:
         (folder / script).write_text("echo hi\n")
@@ -85,21 +85,21 @@ def attempt(source: Path, folder: Path) -> None:
         assert error.problems and all(location.file for location, _ in error.problems)
         return
     render_root(
-        deployment, module_source=lambda name: f"./modules/{name}", supervisor_binary=lambda architecture: source
+        deployment, module_source=lambda name: f"./modules/{name}", supervisor_binary=lambda architecture: supervisor
     )
 
 
 @FUZZ
 @given(text=st.text(max_size=400))
-def test_random_text_never_crashes(text: str, tmp_path: Path) -> None:
+def test_random_text_never_crashes(text: str, tmp_path: Path, stand_in_supervisor: Path) -> None:
     source = tmp_path / "fdl.yaml"
     source.write_text(text)
-    attempt(source, tmp_path)
+    attempt(source, tmp_path, stand_in_supervisor)
 
 
 @FUZZ
 @given(document=mutated_fdl())
-def test_mutated_fdl_renders_or_fails_clearly(document: Any, tmp_path: Path) -> None:
+def test_mutated_fdl_renders_or_fails_clearly(document: Any, tmp_path: Path, stand_in_supervisor: Path) -> None:
     source = tmp_path / "fdl.yaml"
     source.write_text(yaml.safe_dump(document, allow_unicode=True))
-    attempt(source, tmp_path)
+    attempt(source, tmp_path, stand_in_supervisor)

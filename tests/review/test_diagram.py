@@ -20,7 +20,7 @@ VIDEO_MERMAID = """\
 title: video-process (us-east-1)
 ---
 flowchart LR
-  subgraph b0["bucket video-process-faas"]
+  subgraph b0["bucket video-process-123456789012"]
     b0_0[("input/")]
     b0_1[("frames/")]
     b0_2[("output/")]

@@ -109,11 +109,11 @@ def check_deployment(subnet: str) -> None:
     assert job_env["AWS_REGION"] == job_env["AWS_DEFAULT_REGION"] == "us-east-1"
 
     buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
-    assert "video-process-faas" in buckets
+    assert "video-process-123456789012" in buckets
     artifacts = next(b for b in buckets if b.startswith("video-process-artifacts-"))
     staged = {o["Key"] for o in s3.list_objects_v2(Bucket=artifacts)["Contents"]}
     assert {"functions/video-split/function_config.json", "functions/video-split/split-video.sh"} <= staged
-    notification = s3.get_bucket_notification_configuration(Bucket="video-process-faas")
+    notification = s3.get_bucket_notification_configuration(Bucket="video-process-123456789012")
     triggers = {c["LambdaFunctionArn"].rsplit(":", 1)[-1]: c for c in notification["LambdaFunctionConfigurations"]}
     assert set(triggers) == {"video-split", "frame-stats"}
 

@@ -150,3 +150,46 @@ run "credentials_parameters_are_names" {
 
   expect_failures = [var.credentials_parameters]
 }
+
+run "bucket_keys_are_usable_exactly" {
+  command = plan
+
+  variables {
+    kms_key_arns = [
+      "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+      "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+    ]
+  }
+
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.data_access.statement : s if s.sid == "UseBucketKeys"]).resources == toset([
+      "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+      "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+    ])
+    error_message = "The roles may use exactly the buckets' keys."
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.data_access.statement : s if s.sid == "UseBucketKeys"]).actions == toset(["kms:Decrypt", "kms:GenerateDataKey"])
+    error_message = "Reading needs kms:Decrypt, writing kms:GenerateDataKey."
+  }
+}
+
+run "no_bucket_keys_no_kms_access" {
+  command = plan
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.data_access.statement : s if s.sid == "UseBucketKeys"]) == 0
+    error_message = "Without kms_key_arns there is no KMS statement."
+  }
+}
+
+run "bucket_keys_are_key_arns" {
+  command = plan
+
+  variables {
+    kms_key_arns = ["arn:aws:kms:us-east-1:123456789012:alias/data"]
+  }
+
+  expect_failures = [var.kms_key_arns]
+}

@@ -73,6 +73,26 @@ run "environment_limit" {
   expect_failures = [var.environment]
 }
 
+# {"BIG":"..."} is the value and 10 bytes: 4096 bytes are accepted, 4097 refused (the names and
+# values alone, 4093, would pass a sum of lengths).
+run "environment_limit_at_4096_bytes_of_json" {
+  command = plan
+
+  variables {
+    environment = { BIG = format("%04086d", 0) }
+  }
+}
+
+run "environment_limit_above_4096_bytes_of_json" {
+  command = plan
+
+  variables {
+    environment = { BIG = format("%04087d", 0) }
+  }
+
+  expect_failures = [var.environment]
+}
+
 run "container_image" {
   command = plan
 

@@ -110,3 +110,51 @@ run "unknown_bucket_in_notification" {
 
   expect_failures = [aws_lambda_permission.this]
 }
+
+run "expirations_of_a_created_bucket" {
+  command = plan
+
+  variables {
+    expirations = {
+      "staged-events/video-split" = { bucket = "media", prefix = "events/video-split/", days = 14 }
+      "staged-events/frame-stats" = { bucket = "media", prefix = "events/frame-stats/", days = 3 }
+    }
+  }
+
+  assert {
+    condition     = keys(aws_s3_bucket_lifecycle_configuration.this) == ["media"]
+    error_message = "Exactly one lifecycle configuration per bucket with expirations."
+  }
+
+  assert {
+    condition = [for r in aws_s3_bucket_lifecycle_configuration.this["media"].rule : [r.id, r.filter[0].prefix, r.expiration[0].days]] == [
+      ["staged-events/frame-stats", "events/frame-stats/", 3],
+      ["staged-events/video-split", "events/video-split/", 14],
+    ]
+    error_message = "Each expiration is a rule limited to its prefix."
+  }
+}
+
+run "expirations_leave_existing_buckets_alone" {
+  command = plan
+
+  variables {
+    expirations = {
+      "old" = { bucket = "archive", prefix = "events/", days = 14 }
+    }
+  }
+
+  expect_failures = [aws_s3_bucket_lifecycle_configuration.this]
+}
+
+run "expiration_of_a_whole_bucket" {
+  command = plan
+
+  variables {
+    expirations = {
+      "all" = { bucket = "media", prefix = "", days = 14 }
+    }
+  }
+
+  expect_failures = [var.expirations]
+}
