@@ -65,6 +65,16 @@ module "storage" {
   tags = local.tags
 }
 
+# Failures, kept 14 days in one encrypted queue (`faas failed` lists them, `faas retry` replays
+# them): asynchronous invocations that still fail after their retries.
+module "failures" {
+  source = "./modules/failures"
+
+  name = "hello"
+
+  tags = local.tags
+}
+
 # Assembles the functions' container images in ECR when Terraform invokes it (module.image_*):
 # `terraform apply` needs no Docker. Its package is the supervisor (artifacts/image-builder.zip).
 module "image_builder" {
@@ -72,7 +82,7 @@ module "image_builder" {
 
   function_name     = "hello-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "Mp0UZ41fJsHg+cQEEwyaaMWfbKWK/b5fzTlYNUo//Sk="
+  source_code_hash  = "7r7ytadLFk7EzeWe5i6k8a1BniZraeTK8tV70X4cJvo="
   repository_prefix = "hello/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -133,6 +143,7 @@ module "iam_hello" {
       key_prefix = "output"
     },
   ]
+  failure_queue_arn = module.failures.queue_arn
 
   tags = local.tags
 }
@@ -150,6 +161,11 @@ module "lambda_hello" {
   ephemeral_storage_size = 512
   log_retention_in_days  = 30
 
+  # Asynchronous invocations (S3 triggers): retries, then the failures queue.
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 21600
+  on_failure_destination_arn   = module.failures.queue_arn
+
   tags = local.tags
 }
 
@@ -164,6 +180,11 @@ output "functions" {
       job_queue = null
     }
   }
+}
+
+output "failures_queue_url" {
+  description = "The queue keeping the deployment's failures (`faas failed` lists them)."
+  value       = module.failures.queue_url
 }
 
 output "buckets" {

@@ -77,6 +77,17 @@ module "storage" {
   tags = local.tags
 }
 
+# Failures, kept 14 days in one encrypted queue (`faas failed` lists them, `faas retry` replays
+# them): asynchronous invocations that still fail after their retries, and failed Batch jobs.
+module "failures" {
+  source = "./modules/failures"
+
+  name           = "plants"
+  job_queue_arns = [module.batch_plant-classification.job_queue_arn]
+
+  tags = local.tags
+}
+
 # Assembles the functions' container images in ECR when Terraform invokes it (module.image_*):
 # `terraform apply` needs no Docker. Its package is the supervisor (artifacts/image-builder.zip).
 module "image_builder" {
@@ -84,7 +95,7 @@ module "image_builder" {
 
   function_name     = "plants-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "Mp0UZ41fJsHg+cQEEwyaaMWfbKWK/b5fzTlYNUo//Sk="
+  source_code_hash  = "7r7ytadLFk7EzeWe5i6k8a1BniZraeTK8tV70X4cJvo="
   repository_prefix = "plants/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -175,6 +186,7 @@ module "iam_plant-classification" {
       key_prefix = "output"
     },
   ]
+  failure_queue_arn = module.failures.queue_arn
 
   create_job_role     = true
   artifacts_bucket    = module.storage.bucket_names["_artifacts"]
@@ -191,13 +203,18 @@ module "lambda_plant-classification" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_plant-classification.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/plant-classification.zip"
-  source_code_hash       = "MI/3TuMOc/GWfYX7euqfzUj5g0vEJd+LsDgA401pzgI="
+  source_code_hash       = "4QsppJS8N/EPKTptxZ/UVyKs2i+caG4k0iO5LwF9xXo="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256
   timeout                = 300
   ephemeral_storage_size = 512
   log_retention_in_days  = 30
+
+  # Asynchronous invocations (S3 triggers): retries, then the failures queue.
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 21600
+  on_failure_destination_arn   = module.failures.queue_arn
 
   environment = {
     "FAAS_ARTIFACTS_BUCKET" = module.storage.bucket_names["_artifacts"]
@@ -219,6 +236,11 @@ output "functions" {
       job_queue = module.batch_plant-classification.job_queue_name
     }
   }
+}
+
+output "failures_queue_url" {
+  description = "The queue keeping the deployment's failures (`faas failed` lists them)."
+  value       = module.failures.queue_url
 }
 
 output "buckets" {
