@@ -12,7 +12,6 @@ locals {
 ################################################################################
 
 resource "aws_sqs_queue" "this" {
-  #checkov:skip=CKV_AWS_27:SQS-managed server-side encryption (sqs_managed_sse_enabled) is on; a customer-managed KMS key is the caller's choice
   name                      = "${substr(var.name, 0, 71)}-failures"
   message_retention_seconds = var.message_retention_seconds
   sqs_managed_sse_enabled   = true
