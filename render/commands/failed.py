@@ -13,6 +13,7 @@ from render.commands.ls import deployed, print_table
 from render.commands.options import connection, connection_arguments, reported
 
 COLUMNS = ("ID", "FUNCTION", "INPUT", "WHEN", "WHY", "ATTEMPTS")
+WHY_WIDTH = 100
 
 DESCRIPTION = """\
 List the failures kept in the failures queue of FUNCTION's deployment (every deployment's without
@@ -55,8 +56,14 @@ def failures(aws: Aws, function: str | None, ident: str | None = None) -> list[F
     return matching([f for url in urls for f in read_failures(aws, url)], function, ident)
 
 
+def cell(text: str, width: int = WHY_WIDTH) -> str:
+    """One line of at most `width` characters (`--json` has the whole text)."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
 def table_row(failure: Failure) -> tuple[str, ...]:
-    return (failure.id, failure.function, failure.input, failure.when, failure.why, str(failure.attempts))
+    return (failure.id, failure.function, failure.input, failure.when, cell(failure.why), str(failure.attempts))
 
 
 @reported

@@ -13,6 +13,7 @@ import pytest
 
 from render.aws.connection import CommandError
 from render.aws.failures import Failure, matching
+from render.commands.failed import cell
 
 S3_EVENT = {
     "Records": [
@@ -121,3 +122,8 @@ def test_choosing_by_function_or_id() -> None:
     ]
     with pytest.raises(CommandError, match="matches 2 failures"):
         matching(twins, None, "e4b4")
+
+
+def test_the_table_shows_one_line_of_why() -> None:
+    shown = cell("Traceback:\n  line 1\n" + "x" * 200)
+    assert "\n" not in shown and len(shown) == 100 and shown.startswith("Traceback: line 1 xxx")
