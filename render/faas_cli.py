@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from render import __version__
-from render.commands import diagram, get, invoke, job, local, logs, ls, put, review
+from render.commands import diagram, failed, get, invoke, job, local, logs, ls, put, retry, review
 
-COMMANDS: list[ModuleType] = [local, put, get, invoke, logs, job, ls, review, diagram]
+COMMANDS: list[ModuleType] = [local, put, get, invoke, logs, job, failed, retry, ls, review, diagram]
 EPILOG = """\
 Removing a deployment is `terraform destroy` in its rendered directory (or
 `faas-render FDL -o DIR --destroy`): Terraform created it, Terraform removes it."""

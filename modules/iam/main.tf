@@ -166,6 +166,16 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   dynamic "statement" {
+    for_each = var.failure_queue_arn != null ? [var.failure_queue_arn] : []
+
+    content {
+      sid       = "SendFailures"
+      actions   = ["sqs:SendMessage"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
     for_each = local.uses_batch ? [local.artifacts_arn] : []
 
     content {

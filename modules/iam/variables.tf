@@ -94,6 +94,12 @@ variable "job_definition_name" {
   default     = null
 }
 
+variable "failure_queue_arn" {
+  description = "ARN of the SQS queue the Lambda function's failed asynchronous invocations are sent to (its on-failure destination, e.g. the failures module's queue): the created Lambda role may send to exactly that queue. Null: no such permission."
+  type        = string
+  default     = null
+}
+
 variable "vpc_access" {
   description = "Attach the AWS managed policy AWSLambdaVPCAccessExecutionRole to the created Lambda role (needed when the function runs in a VPC)."
   type        = bool

@@ -24,7 +24,7 @@ resource "aws_cloudwatch_log_group" "this" {
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_50:X-Ray tracing costs per trace and needs xray:PutTraceSegments; the supervisor logs each run to CloudWatch
   #checkov:skip=CKV_AWS_115:reserved concurrency would cap throughput and take from the account pool; left to the caller
-  #checkov:skip=CKV_AWS_116:no dead-letter queue: S3 retries asynchronous invocations twice and failures are logged with the object key
+  #checkov:skip=CKV_AWS_116:no dead-letter queue: asynchronous failures go to the on-failure destination (aws_lambda_function_event_invoke_config), which keeps Lambda's whole record
   #checkov:skip=CKV_AWS_173:Lambda encrypts environment variables at rest with an AWS managed key; they hold no secrets (names and S3 locations)
   #checkov:skip=CKV_AWS_272:the package is built locally by faas-render from the FDL; there is no signing profile to verify
   function_name = var.function_name
@@ -90,6 +90,27 @@ resource "aws_lambda_function" "this" {
   }
 
   depends_on = [aws_cloudwatch_log_group.this]
+}
+
+################################################################################
+# Asynchronous invocations (S3 triggers, Event invokes): retries, maximum event
+# age, and where an invocation that still fails is sent
+################################################################################
+
+resource "aws_lambda_function_event_invoke_config" "this" {
+  function_name                = aws_lambda_function.this.function_name
+  maximum_retry_attempts       = var.maximum_retry_attempts
+  maximum_event_age_in_seconds = var.maximum_event_age_in_seconds
+
+  dynamic "destination_config" {
+    for_each = var.on_failure_destination_arn != null ? [var.on_failure_destination_arn] : []
+
+    content {
+      on_failure {
+        destination = destination_config.value
+      }
+    }
+  }
 }
 
 ################################################################################

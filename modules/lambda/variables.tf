@@ -169,6 +169,34 @@ variable "api_gateway" {
   }
 }
 
+variable "maximum_retry_attempts" {
+  description = "How many times Lambda retries a failed asynchronous invocation (0-2)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 2 && floor(var.maximum_retry_attempts) == var.maximum_retry_attempts
+    error_message = "maximum_retry_attempts must be 0, 1 or 2."
+  }
+}
+
+variable "maximum_event_age_in_seconds" {
+  description = "How long Lambda keeps an asynchronous invocation to run or retry, in seconds (60-21600)."
+  type        = number
+  default     = 21600
+
+  validation {
+    condition     = var.maximum_event_age_in_seconds >= 60 && var.maximum_event_age_in_seconds <= 21600 && floor(var.maximum_event_age_in_seconds) == var.maximum_event_age_in_seconds
+    error_message = "maximum_event_age_in_seconds must be a whole number of seconds between 60 and 21600."
+  }
+}
+
+variable "on_failure_destination_arn" {
+  description = "ARN of the destination (an SQS queue, such as the failures module's) Lambda sends an asynchronous invocation to when it still fails after its retries or is too old; the function's role needs permission to send there. Null: failed events are discarded, as Lambda does."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Tags applied to every taggable resource of the module."
   type        = map(string)

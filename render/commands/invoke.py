@@ -18,7 +18,7 @@ from botocore.config import Config
 from render.aws.connection import EXIT_USAGE, Aws, CommandError
 from render.aws.deployed import DeployedFunction, code_zip, get_function
 from render.commands.options import connection, connection_arguments, reported, root_argument
-from render.local.cloud import LocalCloud
+from render.local.cloud import LocalCloud, Summary
 from render.local.service import Activity, activity, follow
 
 QUEUE_WAIT = 900  # s an invocation may wait under `faas local` behind what is queued before it
@@ -109,6 +109,14 @@ def run(args: argparse.Namespace) -> int:
 
 def invoke_and_follow(aws: Aws, function: DeployedFunction, payload: str, start: Activity) -> int:
     """Invoke through `faas local`'s API, showing its progress until what the function started is done."""
+    answer, failed, summary = call_and_follow(aws, function, payload, start)
+    print(json.dumps(answer, indent=2))
+    print(summary, file=sys.stderr)
+    return 1 if failed else 0
+
+
+def call_and_follow(aws: Aws, function: DeployedFunction, payload: str, start: Activity) -> tuple[Any, bool, Summary]:
+    """Invoke synchronously through `faas local`'s API and follow it: the answer, whether it failed, what ran."""
     timeout = int(function.configuration.get("Timeout", 3)) + QUEUE_WAIT
     config = Config(region_name=aws.region, read_timeout=timeout, retries={"total_max_attempts": 1})  # runs once
     client = aws.session.client("lambda", endpoint_url=aws.endpoint_url, config=config)
@@ -123,9 +131,7 @@ def invoke_and_follow(aws: Aws, function: DeployedFunction, payload: str, start:
     threading.Thread(target=call, daemon=True).start()
     summary = follow(str(aws.endpoint_url), start, busy=lambda: not answer.done())
     response = answer.result()
-    print(json.dumps(json.loads(response["Payload"].read()), indent=2))
-    print(summary, file=sys.stderr)
-    return 1 if response.get("FunctionError") else 0
+    return json.loads(response["Payload"].read()), bool(response.get("FunctionError")), summary
 
 
 def invoke_in_aws(aws: Aws, function: DeployedFunction, payload: str, asynchronous: bool) -> int:

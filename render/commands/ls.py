@@ -35,14 +35,22 @@ def mode(aws: Aws, function: DeployedFunction) -> str:
     return str(json.loads(read_s3_uri(aws, job_config_uri(aws, function)))["execution_mode"])
 
 
-def row(aws: Aws, function: DeployedFunction) -> tuple[str, ...] | None:
-    """The function's line, or None when it is not a faas-render function."""
+def deployed(aws: Aws) -> list[tuple[DeployedFunction, dict[str, str]]]:
+    """The region's functions deployed by faas-render, by name, with their tags."""
+    found = []
+    for page in aws.client("lambda").get_paginator("list_functions").paginate():
+        for config in page["Functions"]:
+            function = DeployedFunction(config)
+            if not function.is_faas_render and config.get("PackageType") != "Image":
+                continue
+            tags = aws.client("lambda").list_tags(Resource=config["FunctionArn"]).get("Tags", {})
+            if function.is_faas_render or DEPLOYMENT_TAG in tags:  # not an image function of someone else's
+                found.append((function, tags))
+    return sorted(found, key=lambda pair: pair[0].name)
+
+
+def row(aws: Aws, function: DeployedFunction, tags: dict[str, str]) -> tuple[str, ...]:
     config = function.configuration
-    if not function.is_faas_render and config.get("PackageType") != "Image":
-        return None
-    tags = aws.client("lambda").list_tags(Resource=config["FunctionArn"]).get("Tags", {})
-    if not function.is_faas_render and DEPLOYMENT_TAG not in tags:  # an image function of someone else's
-        return None
     return (
         function.name,
         mode(aws, function),
@@ -53,19 +61,18 @@ def row(aws: Aws, function: DeployedFunction) -> tuple[str, ...] | None:
     )
 
 
+def print_table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in [columns, *rows]) for i in range(len(columns))]
+    for line in [columns, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+
+
 @reported
 def run(args: argparse.Namespace) -> int:
     aws = connection(args)
-    functions = [
-        DeployedFunction(c)
-        for page in aws.client("lambda").get_paginator("list_functions").paginate()
-        for c in page["Functions"]
-    ]
-    rows = [line for f in sorted(functions, key=lambda f: f.name) if (line := row(aws, f))]
+    rows = [row(aws, function, tags) for function, tags in deployed(aws)]
     if not rows:
         print(f"no faas-render functions in {aws.describe()}")
         return 0
-    widths = [max(len(r[i]) for r in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
-    for line in [COLUMNS, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    print_table(COLUMNS, rows)
     return 0

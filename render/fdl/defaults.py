@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from faas_supervisor.contract import ASYNC_MAX_EVENT_AGE, ASYNC_RETRY_ATTEMPTS
+
 from render.fdl.yaml_source import KeyPath
 
 # The lowest layer of every function's settings. SCAR's key names, our values: a supported
@@ -23,6 +25,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
         "layers": [],
         "environment": {"Variables": {}},
         "container": {"timeout_threshold": 10, "environment": {"Variables": {}}},
+        "asynchronous_invocation": {"retry_attempts": ASYNC_RETRY_ATTEMPTS, "max_event_age": ASYNC_MAX_EVENT_AGE},
     },
     "iam": {"role": ""},
     "cloudwatch": {"log_retention_policy_in_days": 30},

@@ -121,6 +121,8 @@ def resolve_function(
         file_system=(file_system["Arn"], file_system["LocalMountPath"]) if file_system else None,
         api_gateway=ApiGateway(api_name, fs.get(("api_gateway", "stage_name"))) if api_name else None,
         batch=batch,
+        retry_attempts=fs.get(("lambda", "asynchronous_invocation", "retry_attempts")),
+        max_event_age=fs.get(("lambda", "asynchronous_invocation", "max_event_age")),
     )
 
 

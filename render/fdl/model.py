@@ -101,6 +101,8 @@ class Function:
     file_system: tuple[str, str] | None
     api_gateway: ApiGateway | None
     batch: BatchJob | None
+    retry_attempts: int  # of a failed asynchronous invocation
+    max_event_age: int  # seconds an asynchronous invocation may wait or be retried
 
     @property
     def uses_batch(self) -> bool:

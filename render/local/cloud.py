@@ -8,7 +8,9 @@ deployed: in its image when it is deployed as one (render/local/image_lambda.py,
 of `LocalOptions`), else its .zip on this host (render/local/lambda_runner.py); a Batch job it
 submits runs from its job definition's image (render/local/batch_runner.py); whatever they write
 fires the next functions in turn, until the workflow settles. Progress goes to stderr, or where
-the caller says; a run that started a new instance says "(cold start)".
+the caller says; a run that started a new instance says "(cold start)". Failures are kept as AWS
+keeps them (render/local/failures.py): an asynchronous invocation is retried, then sent to its
+on-failure destination; a failed Batch job becomes EventBridge's Batch Job State Change event.
 
 A LocalCloud may run several calls at once (`faas local` runs items side by side): each call
 keeps what it still has to run to itself, the totals are shared under a lock.
@@ -37,6 +39,7 @@ from render.aws.connection import EXIT_USAGE, Aws, CommandError
 from render.aws.deployed import DeployedFunction, get_function
 from render.local.batch_runner import BatchRunner
 from render.local.deployed_images import LocalImages
+from render.local.failures import RetryPolicy, destination_record, job_failed, retry_policy, send_to_destination
 from render.local.image_lambda import ImageLambdaRuntime
 from render.local.lambda_runner import Invocation, LambdaRuntime
 from render.local.sandbox import ON_HOST, Sandbox, SandboxUnavailable, detect
@@ -250,13 +253,22 @@ class LocalCloud:
     ) -> None:
         """Run a function (an S3 notification or an Invoke request started it), then let what it started finish.
 
-        `answered` gets the invocation's result as soon as the function returns, before the rest.
+        `answered` gets the invocation's result as soon as the function returns, before the rest;
+        without it the invocation is asynchronous: retried, and kept when it still fails
+        (render/local/failures.py).
         """
         chain = _Chain()
-        invocation = self._run_lambda(function, event, cause, chain)
+        invocation = self._run_lambda(function, event, cause, chain, asynchronous=answered is None)
         if answered:
             answered(invocation)
         self._settle(chain)
+
+    def run_job(self, name: str, job_id: str) -> bool:
+        """Run a submitted Batch job of function `name`, then let what it wrote finish; whether the job succeeded."""
+        chain = _Chain()
+        succeeded = self._run_job(name, job_id, chain)
+        self._settle(chain)
+        return succeeded
 
     def failed(self, name: str) -> None:
         """Count a run that could not even start."""
@@ -303,7 +315,7 @@ class LocalCloud:
             event = s3_event(
                 self.aws.region, bucket, key, head["ContentLength"], head["ETag"], trigger.configuration_id
             )
-            chain.pending.append(partial(self._run_lambda, function, event, uri, chain))
+            chain.pending.append(partial(self._run_lambda, function, event, uri, chain, asynchronous=True))
 
     def _bucket_triggers(self, bucket: str) -> list[Trigger]:
         with self._lock:
@@ -326,18 +338,39 @@ class LocalCloud:
         with self._lock:
             return self._functions.setdefault(arn, function)
 
-    def _run_lambda(self, function: DeployedFunction, event: Any, cause: str, chain: _Chain) -> Invocation:
+    def _run_lambda(
+        self, function: DeployedFunction, event: Any, cause: str, chain: _Chain, asynchronous: bool = False
+    ) -> Invocation:
+        """Run the function; an asynchronous invocation is retried as its event invoke configuration says."""
         self._notice(function)
-        self._say(function.name, f"Lambda started by {cause}")
-        self._counted(chain)
-        runtime = self._images if function.image_uri is not None else self._lambda
-        invocation = runtime.invoke(function, event, self._echo(function.name))
-        cold = " (cold start)" if invocation.cold else ""
-        if invocation.failed:
+        policy = retry_policy(self.aws, function) if asynchronous else RetryPolicy(retries=0)
+        started, attempts, first_request = time.monotonic(), 0, None
+        while True:
+            attempts += 1
+            retry = f" (retry {attempts - 1} of {policy.retries})" if attempts > 1 else ""
+            self._say(function.name, f"Lambda started by {cause}{retry}")
+            self._counted(chain)
+            runtime = self._images if function.image_uri is not None else self._lambda
+            invocation = runtime.invoke(function, event, self._echo(function.name))
+            first_request = first_request or invocation.request_id
+            if not invocation.failed:
+                break
+            took = f"{invocation.seconds:.1f} s{' (cold start)' if invocation.cold else ''}"
+            self._say(
+                function.name, f"FAILED after {took} (request {invocation.request_id}): {invocation.error_message}"
+            )
+            condition = policy.condition(attempts, time.monotonic() - started)
+            if condition is None:
+                continue
             self.failed(function.name)
-            took = f"{invocation.seconds:.1f} s{cold} (request {invocation.request_id})"
-            self._say(function.name, f"FAILED after {took}: {invocation.error_message}")
+            if asynchronous:
+                kept = "discarded (no on-failure destination)"
+                if policy.destination:
+                    record = destination_record(function, first_request, condition, attempts, event, invocation)
+                    kept = send_to_destination(self.aws, policy.destination, record)
+                self._say(function.name, f"{condition} after {attempts} attempt(s): {kept}")
             return invocation
+        cold = " (cold start)" if invocation.cold else ""
         result = invocation.payload if isinstance(invocation.payload, dict) else {}
         uploaded = [str(u) for u in result.get("uploaded", [])]
         jobs = [str(j) for j in result.get("job_ids") or ([result["job_id"]] if result.get("job_id") else [])]
@@ -350,7 +383,7 @@ class LocalCloud:
             chain.pending.append(partial(self._run_job, function.name, job_id, chain))
         return invocation
 
-    def _run_job(self, name: str, job_id: str, chain: _Chain) -> None:
+    def _run_job(self, name: str, job_id: str, chain: _Chain) -> bool:
         self._counted(chain)
         on_host = self.sandbox() is ON_HOST
         if on_host:
@@ -361,18 +394,21 @@ class LocalCloud:
         except CommandError as error:  # as Batch fails a job whose image cannot be pulled
             self.failed(f"{name} job {job_id}")
             self._say(name, f"Batch job {job_id} FAILED: it could not start: {error}")
-            return
+            job_failed(self.aws, job_id, f"CannotStartContainerError: {error}", None)
+            return False
         if run.returncode != 0:
             self.failed(f"{name} job {job_id}")
             tail = "\n".join(run.log.tail(10))
             self._say(
                 name, f"Batch job {job_id} FAILED (exit status {run.returncode}) after {run.seconds:.1f} s:\n{tail}"
             )
+            job_failed(self.aws, job_id, "Essential container in task exited", run.returncode)
         else:
             self._say(
                 name, f"Batch job {job_id} succeeded in {run.seconds:.1f} s: {len(run.uploaded)} object(s) written"
             )
         self._written(name, run.uploaded, chain)
+        return run.returncode == 0
 
     def _written(self, name: str, uris: list[str], chain: _Chain) -> None:
         for uri in uris:

@@ -120,6 +120,7 @@ def start(
         module_list(),
         image_config_as_aws(),
         batch_api.install(),
+        event_invoke_config_replaced(),
     ]
     service = None
     if run_functions:
@@ -173,6 +174,25 @@ def image_config_as_aws() -> Callable[[], None]:
 
     LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
     return lambda: setattr(LambdaFunction, "get_configuration", original)
+
+
+def event_invoke_config_replaced() -> Callable[[], None]:
+    """Make PutFunctionEventInvokeConfig replace the function's configuration, as Lambda does; the
+    returned callable undoes it.
+
+    moto appends each one and answers GetFunctionEventInvokeConfig with the first: a changed
+    `retry_attempts` would never reach the emulator's function (nor local mode's retries).
+    """
+    from moto.awslambda.models import LambdaBackend
+
+    original = LambdaBackend.put_function_event_invoke_config
+
+    def put(self: LambdaBackend, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
+        self.get_function(function_name).event_invoke_config = []
+        return original(self, function_name, config)
+
+    LambdaBackend.put_function_event_invoke_config = put  # type: ignore[method-assign]
+    return lambda: setattr(LambdaBackend, "put_function_event_invoke_config", original)
 
 
 def quiet(app: Flask) -> Flask:

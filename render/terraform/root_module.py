@@ -30,6 +30,8 @@ IAM_MODULE_PREFIX = "iam_"
 PROFILE_MODULE_PREFIX = "batch_"
 IMAGE_MODULE_PREFIX = "image_"
 BUILDER_MODULE = "image_builder"
+FAILURES_MODULE = "failures"
+FAILURE_QUEUE = Raw(f"module.{FAILURES_MODULE}.queue_arn")
 BUILDER_ZIP = "artifacts/image-builder.zip"
 
 
@@ -116,6 +118,10 @@ def render_root(
     profiles = [
         _profile_view(deployment, key, profile, images_by_function) for key, profile in deployment.profiles.items()
     ]
+    failures = {
+        "module": FAILURES_MODULE,
+        "job_queue_arns": [Raw(f"module.{p['module']}.job_queue_arn") for p in profiles],
+    }
     storage = {
         "buckets": _buckets(deployment),
         "objects": objects,
@@ -135,6 +141,7 @@ def render_root(
         functions=functions,
         profiles=profiles,
         storage=storage,
+        failures=failures,
         builder=builder,
         version=__version__,
         credentials_variable=CREDENTIALS_VARIABLE,
@@ -278,6 +285,9 @@ def _function_view(
             _credentials_parameter(deployment.storage_providers[i]) for i in function.provider_idents
         ],
         "environment": environment,
+        # A role given in the FDL is not ours to extend: without sqs:SendMessage on the queue, AWS
+        # refuses the destination, so such a function's failed events are not kept.
+        "failure_queue": None if function.role_arn else FAILURE_QUEUE,
     }
 
 

@@ -43,6 +43,13 @@ SOURCE_REQUEST_ID = "FAAS_SOURCE_REQUEST_ID"  # per job: the Lambda request that
 LOG_LEVEL = "LOG_LEVEL"  # optional override of the configuration's log_level
 TIMEOUT_THRESHOLD = "TIMEOUT_THRESHOLD"  # optional override of container.timeout_threshold
 
+# Failures (the deployment's failures queue, modules/failures): Lambda's defaults for asynchronous
+# invocations, and the EventBridge event of a Batch job that ends FAILED, as AWS sends it.
+ASYNC_RETRY_ATTEMPTS = 2
+ASYNC_MAX_EVENT_AGE = 21600  # seconds
+BATCH_EVENT_SOURCE = "aws.batch"
+BATCH_STATE_CHANGE = "Batch Job State Change"
+
 # Log groups, as AWS names them.
 BATCH_LOG_GROUP = "/aws/batch/job"
 

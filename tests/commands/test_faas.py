@@ -245,9 +245,9 @@ def test_help_of_every_command() -> None:
     with pytest.raises(SystemExit) as exited, contextlib.redirect_stdout(io.StringIO()) as out:
         faas(["--help"])
     assert exited.value.code == 0
-    for command in ("local", "put", "get", "invoke", "logs", "job", "ls", "terraform destroy"):
+    for command in ("local", "put", "get", "invoke", "logs", "job", "failed", "retry", "ls", "terraform destroy"):
         assert command in out.getvalue()
-    for command in ("local", "put", "get", "invoke", "logs", "job", "ls"):
+    for command in ("local", "put", "get", "invoke", "logs", "job", "failed", "retry", "ls"):
         with pytest.raises(SystemExit) as exited, contextlib.redirect_stdout(io.StringIO()) as out:
             faas([command, "--help"])
         assert exited.value.code == 0 and "usage: faas " + command in out.getvalue()

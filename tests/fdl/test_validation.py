@@ -262,6 +262,18 @@ CASES = {
         "functions.aws[0].lambda.container.create_image",
         "must then be an Amazon ECR image",
     ),
+    "too many asynchronous retries": (
+        fdl().replace("memory: 512", "memory: 512\n      asynchronous_invocation: {retry_attempts: 3}"),
+        7,
+        "functions.aws[0].lambda.asynchronous_invocation.retry_attempts",
+        "3 is greater than the maximum of 2 (expected: retries of a failed asynchronous invocation",
+    ),
+    "event age too short": (
+        fdl().replace("memory: 512", "memory: 512\n      asynchronous_invocation:\n        max_event_age: 30"),
+        8,
+        "functions.aws[0].lambda.asynchronous_invocation.max_event_age",
+        "30 is less than the minimum of 60",
+    ),
     "layers on an image function": (
         fdl().replace("memory: 512", "memory: 512\n      layers: [arn:aws:lambda:us-east-1:123456789012:layer:x:1]"),
         7,

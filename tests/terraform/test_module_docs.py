@@ -12,7 +12,7 @@ import pytest
 from tests.helpers import REPO
 
 TOOL = REPO / "tools" / "module_docs.py"
-MODULES = ["batch", "iam", "image", "image-builder", "lambda", "storage"]
+MODULES = ["batch", "failures", "iam", "image", "image-builder", "lambda", "storage"]
 
 
 def module_docs(*args: str) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ REGISTRY = "app.terraform.io/acme/faas-render/aws"
 GIT = "git::https://github.com/acme/faas-render.git?ref=v1.2.0"
 # Module blocks in the order main.tf lists them for video-process: storage, the image builder, the
 # Batch profile, then image, iam and lambda per function.
-MODULES = ["storage", "image-builder", "batch", "image", "iam", "lambda", "image", "iam", "lambda"]
+MODULES = ["storage", "failures", "image-builder", "batch", "image", "iam", "lambda", "image", "iam", "lambda"]
 
 
 def module_source_lines(main_tf: str) -> list[str]:

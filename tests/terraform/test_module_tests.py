@@ -20,7 +20,7 @@ from tests.helpers import REPO, requires_terraform, terraform
 
 pytestmark = [requires_terraform(), pytest.mark.terraform]
 
-MODULES = ["batch", "iam", "image", "image-builder", "lambda", "storage"]
+MODULES = ["batch", "failures", "iam", "image", "image-builder", "lambda", "storage"]
 # The placeholder registry address of the examples (see VERSIONING.md).
 REGISTRY_SOURCE = re.compile(
     r'^(?P<indent> *)source  = "app\.terraform\.io/example-org/faas-render/aws//modules/(?P<module>[a-z-]+)"\n'

@@ -261,3 +261,40 @@ def test_each_compute_profile_gets_the_supervisor_of_its_architecture(tmp_path: 
     assert 'architectures          = ["arm64"]' in main_tf
     jobs = main_tf[main_tf.index('module "batch_on-x86"') :]
     assert "module.image_on-x86_x86_64.image_uri" in jobs[: jobs.index("\n}\n")]
+
+
+ASYNC = """\
+functions:
+  aws:
+  - lambda:
+      name: hello
+      init_script: hello.sh
+      asynchronous_invocation: {retry_attempts: 0, max_event_age: 600}
+      input: [{storage_provider: s3, path: zip-test/in}]
+  - lambda:
+      name: other
+      init_script: hello.sh
+      input: [{storage_provider: s3, path: zip-test/other}]
+    iam: {role: arn:aws:iam::123456789012:role/theirs}
+"""
+
+
+def _block(main_tf: str, module: str) -> str:
+    return main_tf.split(f'module "{module}" {{', 1)[1].split("\n}\n", 1)[0]
+
+
+def test_asynchronous_invocation_settings_and_the_failures_queue(tmp_path: Path) -> None:
+    (tmp_path / "hello.sh").write_text("echo hello\n")
+    fdl = tmp_path / "async.yaml"
+    fdl.write_text(ASYNC)
+    assert render(fdl, tmp_path / "out") == 0
+    main_tf = (tmp_path / "out/main.tf").read_text()
+    hello = _block(main_tf, "lambda_hello")
+    assert "maximum_retry_attempts       = 0\n" in hello and "maximum_event_age_in_seconds = 600\n" in hello
+    assert "on_failure_destination_arn   = module.failures.queue_arn\n" in hello
+    assert "failure_queue_arn = module.failures.queue_arn" in _block(main_tf, "iam_hello")
+    # A role given in the FDL gets no permission from us, so its function gets no destination (AWS would refuse it).
+    other = _block(main_tf, "lambda_other")
+    assert "maximum_retry_attempts       = 2\n" in other and "on_failure_destination_arn" not in other
+    assert "failure_queue_arn" not in _block(main_tf, "iam_other")
+    assert 'name = "async"' in _block(main_tf, "failures") and "job_queue_arns" not in main_tf

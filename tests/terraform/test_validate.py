@@ -27,7 +27,7 @@ def test_modules_are_fmt_clean() -> None:
     assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.parametrize("module", ["batch", "iam", "image", "image-builder", "lambda", "storage"])
+@pytest.mark.parametrize("module", ["batch", "failures", "iam", "image", "image-builder", "lambda", "storage"])
 def test_module_validates(module: str, tmp_path: Path) -> None:
     copy = tmp_path / module
     shutil.copytree(REPO / "modules" / module, copy, ignore=shutil.ignore_patterns(".terraform*"))

@@ -193,3 +193,30 @@ run "bucket_keys_are_key_arns" {
 
   expect_failures = [var.kms_key_arns]
 }
+
+run "failures_go_to_exactly_the_queue" {
+  command = plan
+
+  variables {
+    failure_queue_arn = "arn:aws:sqs:us-east-1:123456789012:video-process-failures"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.lambda[0].statement : s if s.sid == "SendFailures"]).resources == toset(["arn:aws:sqs:us-east-1:123456789012:video-process-failures"])
+    error_message = "The Lambda role may send its failures to exactly the failures queue."
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.lambda[0].statement : s if s.sid == "SendFailures"]).actions == toset(["sqs:SendMessage"])
+    error_message = "The failures statement allows sqs:SendMessage only."
+  }
+}
+
+run "no_failure_queue_no_sqs_access" {
+  command = plan
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.lambda[0].statement : s if s.sid == "SendFailures"]) == 0
+    error_message = "Without a failure queue the role has no SQS access."
+  }
+}

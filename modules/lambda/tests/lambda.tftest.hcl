@@ -135,3 +135,55 @@ run "zip_or_image_not_both" {
 
   expect_failures = [aws_lambda_function.this]
 }
+
+run "asynchronous_invocations_default_to_lambdas_and_send_failures" {
+  command = plan
+
+  variables {
+    on_failure_destination_arn = "arn:aws:sqs:us-east-1:123456789012:video-process-failures"
+  }
+
+  assert {
+    condition     = aws_lambda_function_event_invoke_config.this.maximum_retry_attempts == 2 && aws_lambda_function_event_invoke_config.this.maximum_event_age_in_seconds == 21600
+    error_message = "Lambda's own defaults: two retries, six hours."
+  }
+
+  assert {
+    condition     = aws_lambda_function_event_invoke_config.this.destination_config[0].on_failure[0].destination == "arn:aws:sqs:us-east-1:123456789012:video-process-failures"
+    error_message = "Failed asynchronous invocations go to the on-failure destination."
+  }
+}
+
+run "no_destination_no_block" {
+  command = plan
+
+  variables {
+    maximum_retry_attempts       = 0
+    maximum_event_age_in_seconds = 60
+  }
+
+  assert {
+    condition     = length(aws_lambda_function_event_invoke_config.this.destination_config) == 0 && aws_lambda_function_event_invoke_config.this.maximum_retry_attempts == 0
+    error_message = "Without a destination there is no destination_config block."
+  }
+}
+
+run "retry_attempts_limit" {
+  command = plan
+
+  variables {
+    maximum_retry_attempts = 3
+  }
+
+  expect_failures = [var.maximum_retry_attempts]
+}
+
+run "event_age_limit" {
+  command = plan
+
+  variables {
+    maximum_event_age_in_seconds = 59
+  }
+
+  expect_failures = [var.maximum_event_age_in_seconds]
+}

@@ -66,6 +66,16 @@ module "storage" {
   tags = local.tags
 }
 
+# Failures, kept 14 days in one encrypted queue (`faas failed` lists them, `faas retry` replays
+# them): asynchronous invocations that still fail after their retries.
+module "failures" {
+  source = "./modules/failures"
+
+  name = "hello"
+
+  tags = local.tags
+}
+
 # Assembles the functions' container images in ECR when Terraform invokes it (module.image_*):
 # `terraform apply` needs no Docker. Its package is the supervisor (artifacts/image-builder.zip).
 module "image_builder" {
@@ -73,7 +83,7 @@ module "image_builder" {
 
   function_name     = "hello-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "FqnwJlXYg9ek+MmkGY4lBGlMBl8yoDaQtFinC1SUBZI="
+  source_code_hash  = "TOgoZgRdVA4zc+BIpIq9u7RDRkmQVo59+CNeStFnbEU="
   repository_prefix = "hello/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -134,6 +144,7 @@ module "iam_hello" {
       key_prefix = "output"
     },
   ]
+  failure_queue_arn = module.failures.queue_arn
 
   tags = local.tags
 }
@@ -151,6 +162,11 @@ module "lambda_hello" {
   ephemeral_storage_size = 512
   log_retention_in_days  = 30
 
+  # Asynchronous invocations (S3 triggers): retries, then the failures queue.
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 21600
+  on_failure_destination_arn   = module.failures.queue_arn
+
   tags = local.tags
 }
 
@@ -165,6 +181,11 @@ output "functions" {
       job_queue = null
     }
   }
+}
+
+output "failures_queue_url" {
+  description = "The queue keeping the deployment's failures (`faas failed` lists them)."
+  value       = module.failures.queue_url
 }
 
 output "buckets" {

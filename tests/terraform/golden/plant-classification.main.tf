@@ -86,6 +86,17 @@ module "storage" {
   tags = local.tags
 }
 
+# Failures, kept 14 days in one encrypted queue (`faas failed` lists them, `faas retry` replays
+# them): asynchronous invocations that still fail after their retries, and failed Batch jobs.
+module "failures" {
+  source = "./modules/failures"
+
+  name           = "plants"
+  job_queue_arns = [module.batch_plant-classification.job_queue_arn]
+
+  tags = local.tags
+}
+
 # Assembles the functions' container images in ECR when Terraform invokes it (module.image_*):
 # `terraform apply` needs no Docker. Its package is the supervisor (artifacts/image-builder.zip).
 module "image_builder" {
@@ -93,7 +104,7 @@ module "image_builder" {
 
   function_name     = "plants-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "FqnwJlXYg9ek+MmkGY4lBGlMBl8yoDaQtFinC1SUBZI="
+  source_code_hash  = "TOgoZgRdVA4zc+BIpIq9u7RDRkmQVo59+CNeStFnbEU="
   repository_prefix = "plants/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -187,6 +198,7 @@ module "iam_plant-classification" {
       key_prefix = "output"
     },
   ]
+  failure_queue_arn = module.failures.queue_arn
 
   create_job_role     = true
   artifacts_bucket    = module.storage.bucket_names["_artifacts"]
@@ -203,13 +215,18 @@ module "lambda_plant-classification" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_plant-classification.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/plant-classification.zip"
-  source_code_hash       = "byHQu2Y21aDOHYjB8mQrp+exqaAKL2qZ7u9i8MgA+yc="
+  source_code_hash       = "+c8Gq7+cnjvP4/fg/pk6vrNGqR5YipnQtoU5gjUPAig="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256
   timeout                = 300
   ephemeral_storage_size = 512
   log_retention_in_days  = 30
+
+  # Asynchronous invocations (S3 triggers): retries, then the failures queue.
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 21600
+  on_failure_destination_arn   = module.failures.queue_arn
 
   environment = {
     "FAAS_ARTIFACTS_BUCKET" = module.storage.bucket_names["_artifacts"]
@@ -231,6 +248,11 @@ output "functions" {
       job_queue = module.batch_plant-classification.job_queue_name
     }
   }
+}
+
+output "failures_queue_url" {
+  description = "The queue keeping the deployment's failures (`faas failed` lists them)."
+  value       = module.failures.queue_url
 }
 
 output "buckets" {

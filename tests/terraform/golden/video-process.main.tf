@@ -98,6 +98,17 @@ module "storage" {
   tags = local.tags
 }
 
+# Failures, kept 14 days in one encrypted queue (`faas failed` lists them, `faas retry` replays
+# them): asynchronous invocations that still fail after their retries, and failed Batch jobs.
+module "failures" {
+  source = "./modules/failures"
+
+  name           = "video-process"
+  job_queue_arns = [module.batch_video-split.job_queue_arn]
+
+  tags = local.tags
+}
+
 # Assembles the functions' container images in ECR when Terraform invokes it (module.image_*):
 # `terraform apply` needs no Docker. Its package is the supervisor (artifacts/image-builder.zip).
 module "image_builder" {
@@ -105,7 +116,7 @@ module "image_builder" {
 
   function_name     = "video-process-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "FqnwJlXYg9ek+MmkGY4lBGlMBl8yoDaQtFinC1SUBZI="
+  source_code_hash  = "TOgoZgRdVA4zc+BIpIq9u7RDRkmQVo59+CNeStFnbEU="
   repository_prefix = "video-process/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -200,6 +211,7 @@ module "iam_video-split" {
       key_prefix = "frames"
     },
   ]
+  failure_queue_arn = module.failures.queue_arn
 
   create_job_role     = true
   artifacts_bucket    = module.storage.bucket_names["_artifacts"]
@@ -216,13 +228,18 @@ module "lambda_video-split" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_video-split.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/video-split.zip"
-  source_code_hash       = "RqXUG+eQzL0ngANWobW4Ku8hFzF//tiS4UE+Qpg7UW8="
+  source_code_hash       = "BvovNcpauBgdaBUrm6hIGzS9tjk6gMgiDANZYWWAV1M="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 512
   timeout                = 300
   ephemeral_storage_size = 512
   log_retention_in_days  = 30
+
+  # Asynchronous invocations (S3 triggers): retries, then the failures queue.
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 21600
+  on_failure_destination_arn   = module.failures.queue_arn
 
   environment = {
     "FAAS_ARTIFACTS_BUCKET" = module.storage.bucket_names["_artifacts"]
@@ -287,6 +304,7 @@ module "iam_frame-stats" {
       key_prefix = "output"
     },
   ]
+  failure_queue_arn = module.failures.queue_arn
 
   tags = local.tags
 }
@@ -303,6 +321,11 @@ module "lambda_frame-stats" {
   timeout                = 60
   ephemeral_storage_size = 512
   log_retention_in_days  = 30
+
+  # Asynchronous invocations (S3 triggers): retries, then the failures queue.
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 21600
+  on_failure_destination_arn   = module.failures.queue_arn
 
   tags = local.tags
 }
@@ -325,6 +348,11 @@ output "functions" {
       job_queue = null
     }
   }
+}
+
+output "failures_queue_url" {
+  description = "The queue keeping the deployment's failures (`faas failed` lists them)."
+  value       = module.failures.queue_url
 }
 
 output "buckets" {
