@@ -6,7 +6,7 @@
 free port, the sandbox it detects). A function like examples/hello (its script: `basename`,
 `wc`, a greeting into the output folder) is deployed straight through boto3
 (tests/local/image_deployment.py): its image is busybox plus the real static supervisor
-(render.terraform.supervisor_binary, built on first use) plus the function layer, pushed into the
+(render.terraform.supervisor_bundle, built on first use) plus the function layer, pushed into the
 emulator's ECR. Then --events small text files are uploaded by --uploaders threads with boto3,
 as fast as the emulator takes them, and the bench follows `faas local`'s activity (what `faas
 put` does) until every run has finished. Measured: from the first upload to the last run's end
@@ -115,9 +115,9 @@ def main() -> None:
     args = parser.parse_args()
     events: int = args.events or (20 if args.quick else 200)
 
-    from render.terraform.supervisor_binary import supervisor_binary
+    from render.terraform.supervisor_bundle import supervisor_bundle
 
-    supervisor = supervisor_binary("x86_64")
+    supervisor = supervisor_bundle("x86_64")
     folder = Path(tempfile.mkdtemp(prefix="local-bench-"))
     folder.chmod(0o755)
     load_before = os.getloadavg()

@@ -54,7 +54,7 @@ def main() -> None:
         network.write_text(NETWORK)
         # A fixed stand-in keeps compressing the supervisor's layer (about a second) out of the figures.
         stand_in = write_bundle(root / "faas-supervisor.tar", b"stand-in")
-        env = {**os.environ, "FAAS_RENDER_SUPERVISOR_BINARY": str(stand_in), "HOME": scratch}
+        env = {**os.environ, "FAAS_RENDER_SUPERVISOR_BUNDLE": str(stand_in), "HOME": scratch}
         print("| functions | median time (s) | peak memory (MiB) | time growth | memory growth |")
         print("| ---: | ---: | ---: | ---: | ---: |")
         previous: tuple[float, float] | None = None

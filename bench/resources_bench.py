@@ -90,7 +90,7 @@ def main() -> None:
                 "AWS_ACCESS_KEY_ID": "test",
                 "AWS_SECRET_ACCESS_KEY": "test",
                 "AWS_DEFAULT_REGION": "us-east-1",
-                "FAAS_RENDER_SUPERVISOR_BINARY": str(stand_in),
+                "FAAS_RENDER_SUPERVISOR_BUNDLE": str(stand_in),
                 "HOME": scratch,
             }
             print(

@@ -31,7 +31,7 @@ function_config.json and the script `cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"`.
 - size: the bundle's bytes (the tar the package ships), unpacked (what an instance holds), and
   its supervisor layer, gzipped (what a registry stores and a function's host pulls).
 
-The bundle is --bundle, else render.terraform.supervisor_binary.supervisor_binary("x86_64") (the
+The bundle is --bundle, else render.terraform.supervisor_bundle.supervisor_bundle("x86_64") (the
 packaged one, or built on first use, about a minute; needs the [batch] extra); --no-bundle leaves
 it out. --quick (3 starts, 5 events after 1 warm-up: a few seconds) is what the test suite runs.
 Targets: start-up under 300 ms, layer under 20 MB, overhead within 10 ms of the zip handler.
@@ -277,9 +277,9 @@ def supervisor_bundle(args: argparse.Namespace) -> Path | None:
         return None
     if args.bundle:
         return Path(args.bundle)
-    from render.terraform.supervisor_binary import supervisor_binary
+    from render.terraform.supervisor_bundle import supervisor_bundle
 
-    return supervisor_binary("x86_64")
+    return supervisor_bundle("x86_64")
 
 
 def sizes(bundle: Path, unpacked: Path) -> dict[str, int]:

@@ -23,7 +23,7 @@ from render.fdl.model import Deployment
 from render.fdl.storage_credentials import CREDENTIALS_VARIABLE
 from render.main import render_fdl
 from render.terraform.run import TerraformFailed, run_steps
-from render.terraform.supervisor_binary import SupervisorBinaryError
+from render.terraform.supervisor_bundle import SupervisorBundleError
 
 EXIT_INVALID = 2
 EXIT_FAILED = 1
@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"faas-render: {len(error.problems)} problem(s), nothing was written:", file=sys.stderr)
         print(error.format(), file=sys.stderr)
         return EXIT_INVALID
-    except SupervisorBinaryError as error:
+    except SupervisorBundleError as error:
         print(f"faas-render: nothing was written: {error}", file=sys.stderr)
         return EXIT_FAILED
     deployment = result.deployment

@@ -19,7 +19,7 @@ from render.fdl.storage_credentials import StorageCredentials
 from render.terraform.module_source import parse_module_source
 from render.terraform.output_dir import write_root
 from render.terraform.root_module import render_root
-from render.terraform.supervisor_binary import supervisor_binary
+from render.terraform.supervisor_bundle import supervisor_bundle
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def render_fdl(
         fdl, configs=configs, overrides=overrides, region=region, name=name, use_scar_config=use_scar_config
     )
     rendered = render_root(
-        deployment, module_source=modules.source, supervisor_binary=supervisor_binary, module_version=modules.version
+        deployment, module_source=modules.source, supervisor_bundle=supervisor_bundle, module_version=modules.version
     )
     write_root(output, rendered.main_tf, rendered.artifacts, copy_modules=modules.copies_modules)
     return RenderResult(deployment, output, credentials)

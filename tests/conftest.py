@@ -18,7 +18,7 @@ from faas_supervisor import contract
 
 from render.local import emulator
 from render.local.cloud import LocalOptions
-from render.terraform.supervisor_binary import SupervisorBinaryError, native_architecture, supervisor_binary
+from render.terraform.supervisor_bundle import SupervisorBundleError, native_architecture, supervisor_bundle
 from tests.helpers import LocalRegistry, Mirror, aws_variables, start_registry, write_bundle
 from tools.base_images import BuildError, build_and_push
 from tools.debs import DebError
@@ -71,8 +71,8 @@ def stand_in_supervisor(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def supervisor_binary_env(stand_in_supervisor: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(stand_in_supervisor))
+def supervisor_bundle_env(stand_in_supervisor: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAAS_RENDER_SUPERVISOR_BUNDLE", str(stand_in_supervisor))
 
 
 @pytest.fixture(scope="session")
@@ -123,16 +123,16 @@ def _user_cache() -> Path:
 
 
 @pytest.fixture(scope="session")
-def static_supervisor() -> Path:
+def frozen_supervisor() -> Path:
     """The real frozen supervisor (not the stand-in above): the packaged bundle, or built on first use.
 
     Cached in the developer's own cache (tests/conftest.py isolates HOME), so only the first
     run pays the ~20 s build.
     """
     with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("FAAS_RENDER_SUPERVISOR_BINARY", raising=False)
+        patch.delenv("FAAS_RENDER_SUPERVISOR_BUNDLE", raising=False)
         patch.setenv("XDG_CACHE_HOME", str(_user_cache()))
         try:
-            return supervisor_binary(native_architecture() or "x86_64")
-        except SupervisorBinaryError as error:
+            return supervisor_bundle(native_architecture() or "x86_64")
+        except SupervisorBundleError as error:
             pytest.skip(str(error))

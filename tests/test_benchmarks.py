@@ -62,7 +62,7 @@ def first_table(output: str, header: str) -> list[str]:
 )
 def test_quick_mode_prints_its_table(script: str, tmp_path: Path) -> None:
     env = {**os.environ, "TMPDIR": str(tmp_path)}
-    env.pop("FAAS_RENDER_SUPERVISOR_BINARY", None)  # the tests' stand-in: benchmarks run the real one
+    env.pop("FAAS_RENDER_SUPERVISOR_BUNDLE", None)  # the tests' stand-in: benchmarks run the real one
     # HOME is a fresh folder in tests: keep faas-supervisor's venv where the script keeps it for the user.
     env.setdefault("XDG_CACHE_HOME", str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache"))
     command = [sys.executable, str(REPO / "bench" / script), "--quick"]

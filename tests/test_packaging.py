@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 from faas_supervisor.contract import SUPERVISOR_BUNDLE, SUPERVISOR_NAME, SUPERVISOR_PATH
 
-from render.terraform.supervisor_binary import packaged_binary
+from render.terraform.supervisor_bundle import packaged_bundle
 from tests.helpers import REPO
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not all(packaged_binary(a).is_file() for a in ("x86_64", "arm64")),
+        not all(packaged_bundle(a).is_file() for a in ("x86_64", "arm64")),
         reason="the packaged supervisors are not built: run `make binaries`",
     ),
 ]

@@ -9,7 +9,6 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from importlib import resources
 from io import BytesIO
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from faas_supervisor.config import FunctionConfig, Output
@@ -122,7 +121,3 @@ def staged_files(function: Function, config: FunctionConfig, folder: str) -> lis
     if function.script:
         files.append(Artifact(f"{folder}/{function.script.name}", function.script.read_bytes(), 0o755))
     return files
-
-
-def supervisor_binary_artifact(binary: Path, path: str) -> Artifact:
-    return Artifact(path, binary.read_bytes(), 0o755)

@@ -23,7 +23,7 @@ from faas_supervisor.image import Layer, LayerEntry, build_layer
 from render import __version__
 from render.fdl.model import Function
 from render.terraform.artifacts import Artifact, deterministic_zip, supervisor_sources
-from render.terraform.supervisor_binary import SupervisorBinaryError
+from render.terraform.supervisor_bundle import SupervisorBundleError
 
 # The builder needs the image package and nothing that runs functions.
 BUILDER_FOLDERS = {"bin", "__pycache__"}
@@ -49,7 +49,7 @@ def bundle_entries(bundle: Path) -> list[LayerEntry]:
         for member in tar.getmembers():
             name = PurePosixPath(member.name)
             if name.is_absolute() or ".." in name.parts:
-                raise SupervisorBinaryError(f"{bundle}: member {member.name!r} is outside the bundle")
+                raise SupervisorBundleError(f"{bundle}: member {member.name!r} is outside the bundle")
             path = f"{contract.SUPERVISOR_HOME}/{name}"
             mode = member.mode & 0o777
             if member.isdir():
@@ -60,9 +60,9 @@ def bundle_entries(bundle: Path) -> list[LayerEntry]:
                 data = tar.extractfile(member)
                 entries.append(LayerEntry(path, data.read() if data else b"", mode))
             else:
-                raise SupervisorBinaryError(f"{bundle}: member {member.name!r} is not a file, folder or link")
+                raise SupervisorBundleError(f"{bundle}: member {member.name!r} is not a file, folder or link")
     if not any(e.path == contract.SUPERVISOR_PATH and e.mode & 0o111 for e in entries):
-        raise SupervisorBinaryError(f"{bundle} holds no executable {contract.SUPERVISOR_NAME}")
+        raise SupervisorBundleError(f"{bundle} holds no executable {contract.SUPERVISOR_NAME}")
     return entries
 
 

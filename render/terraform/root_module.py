@@ -52,10 +52,10 @@ def _object_key(name: str) -> Raw:
 def render_root(
     deployment: Deployment,
     module_source: Callable[[str], str],
-    supervisor_binary: Callable[[str], Path],
+    supervisor_bundle: Callable[[str], Path],
     module_version: str | None = None,
 ) -> RenderedRoot:
-    """Build main.tf and the artifacts; `supervisor_binary(architecture)` is called for the images built.
+    """Build main.tf and the artifacts; `supervisor_bundle(architecture)` is called for the images built.
 
     `module_source(name)` is the `source` of the module block using modules/<name>;
     `module_version`, when given, is the `version` of every module block (registry sources).
@@ -93,7 +93,7 @@ def render_root(
             own = staged(f"layer/{function.name}", function_layer(function, config))
             for architecture in function.image_architectures:
                 if architecture not in supervisor_layers:
-                    supervisor_layers[architecture] = supervisor_layer(supervisor_binary(architecture), architecture)
+                    supervisor_layers[architecture] = supervisor_layer(supervisor_bundle(architecture), architecture)
                 supervisor = staged(f"layer/supervisor-{architecture}", supervisor_layers[architecture])
                 images[architecture] = _image_view(deployment, function, architecture, [supervisor, own])
         elif function.has_image:

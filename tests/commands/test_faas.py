@@ -27,7 +27,7 @@ import pytest
 
 from render.faas_cli import main as faas
 from render.local import emulator
-from render.terraform.supervisor_binary import SupervisorBinaryError, supervisor_binary
+from render.terraform.supervisor_bundle import SupervisorBundleError, supervisor_bundle
 from tests.helpers import EXAMPLES, Result, aws_variables, free_port, render, requires_terraform, run_faas
 
 pytestmark = [requires_terraform(), pytest.mark.terraform, pytest.mark.slow]
@@ -59,10 +59,10 @@ def workflow(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> It
             patch.setenv(name, value)
         patch.setenv("HOME", str(work))
         patch.setenv("XDG_CACHE_HOME", str(REAL_CACHE))
-        patch.delenv("FAAS_RENDER_SUPERVISOR_BINARY", raising=False)
+        patch.delenv("FAAS_RENDER_SUPERVISOR_BUNDLE", raising=False)
         try:
-            patch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(supervisor_binary("x86_64")))
-        except SupervisorBinaryError as error:
+            patch.setenv("FAAS_RENDER_SUPERVISOR_BUNDLE", str(supervisor_bundle("x86_64")))
+        except SupervisorBundleError as error:
             pytest.skip(f"the static supervisor cannot be built here: {error}")
         emulator.reset(moto_endpoint)
         emulator.create_network(work / "network.yaml")

@@ -56,7 +56,7 @@ def test_existing_buckets_are_referenced_not_created(tmp_path: Path, capsys: pyt
 def test_unbuildable_supervisor_fails_cleanly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(tmp_path / "missing"))
+    monkeypatch.setenv("FAAS_RENDER_SUPERVISOR_BUNDLE", str(tmp_path / "missing"))
     assert render(EXAMPLE_FILES["plant-classification"], tmp_path / "out", "--config", str(NETWORK_CONFIG)) == 1
     err = capsys.readouterr().err
     assert "nothing was written" in err and "is not a file" in err and "Traceback" not in err

@@ -85,7 +85,7 @@ def attempt(source: Path, folder: Path, supervisor: Path) -> None:
         assert error.problems and all(location.file for location, _ in error.problems)
         return
     render_root(
-        deployment, module_source=lambda name: f"./modules/{name}", supervisor_binary=lambda architecture: supervisor
+        deployment, module_source=lambda name: f"./modules/{name}", supervisor_bundle=lambda architecture: supervisor
     )
 
 

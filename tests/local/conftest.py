@@ -18,7 +18,7 @@ from tests.supervisor.image_builders import busybox_layer
 
 
 @pytest.fixture(scope="package")
-def running(tmp_path_factory: pytest.TempPathFactory, mirror: Mirror, static_supervisor: Path) -> Iterator[Running]:
+def running(tmp_path_factory: pytest.TempPathFactory, mirror: Mirror, frozen_supervisor: Path) -> Iterator[Running]:
     """The functions run in their images (alpine:3.20 from the mirror, with the real supervisor)."""
     work = tmp_path_factory.mktemp("local-service")
     (work / "fdl.yaml").write_text(FDL)
@@ -27,7 +27,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, mirror: Mirror, static_sup
     with faas_local(work, "--registry-mirror", mirror.url) as local, pytest.MonkeyPatch.context() as patch:
         for name, value in aws_variables(local.endpoint).items():
             patch.setenv(name, value)
-        patch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(static_supervisor))
+        patch.setenv("FAAS_RENDER_SUPERVISOR_BUNDLE", str(frozen_supervisor))
         assert render(work / "fdl.yaml", work / "root", "--apply") == 0
         yield Running(local.endpoint, local.pid, local.log, work / "root")
 

@@ -59,7 +59,7 @@ tr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/$(basename "$INPUT_FILE_PATH"
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory, mirror: Mirror, static_supervisor: Path) -> Iterator[Running]:
+def running(tmp_path_factory: pytest.TempPathFactory, mirror: Mirror, frozen_supervisor: Path) -> Iterator[Running]:
     work = tmp_path_factory.mktemp("local-failures")
     (work / "fdl.yaml").write_text(FDL)
     (work / "flaky.sh").write_text(FLAKY)
@@ -68,7 +68,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, mirror: Mirror, static_sup
     with faas_local(work, *options) as local, pytest.MonkeyPatch.context() as patch:
         for name, value in aws_variables(local.endpoint).items():
             patch.setenv(name, value)
-        patch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(static_supervisor))
+        patch.setenv("FAAS_RENDER_SUPERVISOR_BUNDLE", str(frozen_supervisor))
         assert render(work / "fdl.yaml", work / "root", "--config", str(network), "--apply") == 0
         yield Running(local.endpoint, local.pid, local.log, work / "root")
 

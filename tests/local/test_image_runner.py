@@ -63,7 +63,7 @@ def test_runtime_api_hands_out_events_and_takes_answers() -> None:
 
 @pytest.mark.slow
 def test_supervisor_image_runs_warm_fails_and_times_out(
-    static_supervisor: Path, aws_env: dict[str, str], tmp_path: Path
+    frozen_supervisor: Path, aws_env: dict[str, str], tmp_path: Path
 ) -> None:
     s3 = boto3.client("s3")
     src, dst = f"in-{uuid.uuid4().hex[:8]}", f"out-{uuid.uuid4().hex[:8]}"
@@ -75,7 +75,7 @@ def test_supervisor_image_runs_warm_fails_and_times_out(
     top.chmod(0o755)
     task = {"output": [{"bucket": dst, "key_prefix": "out"}], "script": "script.sh"}
     scripts = {"upper": UPPER, "broken": "echo failing >&2; exit 3\n", "sleepy": "sleep 30\n"}
-    base = [busybox_layer(), supervisor_layer(static_supervisor, "x86_64").layer]
+    base = [busybox_layer(), supervisor_layer(frozen_supervisor, "x86_64").layer]
     functions = {}
     try:
         for name, script in scripts.items():

@@ -71,10 +71,10 @@ def deploy(local: FaasLocal, supervisor: Path, folder: Path, *names: str) -> Dep
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory, static_supervisor: Path) -> Iterator[Deployed]:
+def deployed(tmp_path_factory: pytest.TempPathFactory, frozen_supervisor: Path) -> Iterator[Deployed]:
     work = tmp_path_factory.mktemp("local-images")
     with faas_local(work, "--concurrency", "2") as local:
-        deploy(local, static_supervisor, work, "shout", "own", "where", "single", "batchy")
+        deploy(local, frozen_supervisor, work, "shout", "own", "where", "single", "batchy")
         yield Deployed(local.endpoint, local.pid, local.log)
 
 
@@ -172,9 +172,9 @@ def test_uploads_at_once_run_side_by_side_and_reserved_concurrency_caps_a_functi
     assert sum(n < first_finished for n in shout) >= 2, lines  # a second one started before the first ended
 
 
-def test_on_host_runs_on_this_host_only_when_asked_and_says_so(tmp_path: Path, static_supervisor: Path) -> None:
+def test_on_host_runs_on_this_host_only_when_asked_and_says_so(tmp_path: Path, frozen_supervisor: Path) -> None:
     with faas_local(tmp_path, "--on-host") as local:
-        deploy(local, static_supervisor, tmp_path, "where")
+        deploy(local, frozen_supervisor, tmp_path, "where")
         deployed = Deployed(local.endpoint, local.pid, local.log)
         for n in range(2):
             deployed.client("s3").put_object(Bucket=BUCKET, Key=f"in-where/{n}.txt", Body=b"?")

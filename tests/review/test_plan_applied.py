@@ -98,7 +98,7 @@ def applied(
 def render_workflow(state: Applied, extra_output: str, second_function: str, supervisor: Path) -> None:
     state.fdl.write_text(WORKFLOW.format(extra_output=extra_output, second_function=second_function, **state.network))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(supervisor))
+        patch.setenv("FAAS_RENDER_SUPERVISOR_BUNDLE", str(supervisor))
         assert render(state.fdl, state.root) == 0
 
 

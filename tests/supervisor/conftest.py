@@ -1,7 +1,7 @@
 """Fixtures for the supervisor tests: a real moto server and real registries on loopback, no mocking.
 
 The server is the session's shared one (tests/conftest.py); its autouse fixtures (isolated
-HOME, a stand-in FAAS_RENDER_SUPERVISOR_BINARY, botocore's data parsed once) apply here too and
+HOME, a stand-in FAAS_RENDER_SUPERVISOR_BUNDLE, botocore's data parsed once) apply here too and
 are undone where a test needs the real thing. The tests' own clients (Aws.client) are made once
 per process; the supervisor's are reset for every test, as before.
 """

@@ -69,7 +69,7 @@ def test_frozen_supervisor_runs_batch_job_in_busybox_chroot(
     if prefix is None:
         pytest.skip("needs root (chroot, mount /proc) or unprivileged user namespaces (unshare -r)")
 
-    bundle = request.getfixturevalue("static_supervisor")  # after the skips: it may have to be built
+    bundle = request.getfixturevalue("frozen_supervisor")  # after the skips: it may have to be built
 
     root = tmp_path / "root"
     for d in ("bin", "proc", "tmp"):

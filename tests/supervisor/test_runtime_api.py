@@ -26,7 +26,7 @@ from faas_supervisor.runtime_api import (
     decode_event,
 )
 
-from render.terraform.supervisor_binary import packaged_binary
+from render.terraform.supervisor_bundle import packaged_bundle
 from tests.helpers import supervisor_command, unpack_supervisor
 
 from .runtime_api_server import FUNCTION_ARN, RuntimeApiServer
@@ -100,7 +100,7 @@ class Supervisors:
 
 def arm64_bundle() -> Path:
     """The packaged arm64 supervisor, run through the kernel's binfmt_misc handler for qemu-user."""
-    bundle = packaged_binary("arm64")
+    bundle = packaged_bundle("arm64")
     if not bundle.is_file():
         pytest.skip("the packaged arm64 supervisor is not built: run `make binaries`")
     handler = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
@@ -120,7 +120,7 @@ def supervisors(request: pytest.FixtureRequest, aws: Aws, tmp_path: Path) -> Ite
         program = [sys.executable, "-m", "faas_supervisor"]
         env = {"PYTHONPATH": str(SUPERVISOR_SOURCES)}
     else:
-        bundle = request.getfixturevalue("static_supervisor") if request.param == "bundle" else arm64_bundle()
+        bundle = request.getfixturevalue("frozen_supervisor") if request.param == "bundle" else arm64_bundle()
         unpacked = unpack_supervisor(bundle, tmp_path / "unpacked")
         program, env = supervisor_command(unpacked), {}
     api = RuntimeApiServer()

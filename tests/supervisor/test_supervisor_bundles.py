@@ -21,7 +21,7 @@ from faas_supervisor import contract
 
 from render.local.elf import interpreter
 from render.terraform.artifacts import supervisor_sources
-from render.terraform.supervisor_binary import packaged_binary
+from render.terraform.supervisor_bundle import packaged_bundle
 from tests.helpers import unpack_supervisor
 
 MAX_SIZE = 30_000_000
@@ -33,7 +33,7 @@ ARCHES = {"x86_64": (62, "x86_64"), "arm64": (183, "aarch64")}
 
 @pytest.fixture(params=sorted(ARCHES))
 def bundle(request: pytest.FixtureRequest) -> tuple[str, Path]:
-    path = packaged_binary(request.param)
+    path = packaged_bundle(request.param)
     if not path.is_file():
         pytest.skip(f"{path} not built (make binaries)")
     return request.param, path
@@ -82,7 +82,7 @@ def test_runs_in_an_empty_root_and_reports_missing_configuration(bundle: tuple[s
 
 
 def test_lambda_zip_leaves_the_bundles_out() -> None:
-    if not any(packaged_binary(arch).is_file() for arch in ARCHES):
+    if not any(packaged_bundle(arch).is_file() for arch in ARCHES):
         pytest.skip("no bundle built (make binaries)")
     names = [name for name, _ in supervisor_sources()]
     assert names and all(name.endswith(".py") for name in names)

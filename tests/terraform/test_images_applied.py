@@ -95,7 +95,7 @@ def write_archive(path: Path, tool: bool, own_command: bool) -> None:
 
 @pytest.fixture(scope="module")
 def deployed(
-    moto_endpoint: str, static_supervisor: Path, tmp_path_factory: pytest.TempPathFactory
+    moto_endpoint: str, frozen_supervisor: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployed]:
     folder = tmp_path_factory.mktemp("images")
     variables = {
@@ -104,7 +104,7 @@ def deployed(
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
-        "FAAS_RENDER_SUPERVISOR_BINARY": str(static_supervisor),
+        "FAAS_RENDER_SUPERVISOR_BUNDLE": str(frozen_supervisor),
     }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in variables.items():

@@ -246,7 +246,7 @@ def test_each_compute_profile_gets_the_supervisor_of_its_architecture(tmp_path: 
         asked.append(architecture)
         return write_bundle(tmp_path / f"supervisor-{architecture}.tar", architecture.encode())
 
-    rendered = render_root(deployment, module_source=lambda name: f"./modules/{name}", supervisor_binary=binary)
+    rendered = render_root(deployment, module_source=lambda name: f"./modules/{name}", supervisor_bundle=binary)
     assert sorted(asked) == ["arm64", "x86_64"]
     staged = sorted(a.path for a in rendered.artifacts if "supervisor-" in a.path)
     assert staged == ["artifacts/layers/supervisor-arm64.tar.gz", "artifacts/layers/supervisor-x86_64.tar.gz"]

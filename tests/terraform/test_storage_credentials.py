@@ -160,11 +160,11 @@ def other_account_keys(endpoint: str) -> tuple[Any, str, str]:
 def test_keys_reach_the_function_through_ssm_and_nothing_else(
     aws_env: dict[str, str],
     moto_endpoint: str,
-    static_supervisor: Path,
+    frozen_supervisor: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("FAAS_RENDER_SUPERVISOR_BINARY", str(static_supervisor))  # it runs in the function's image
+    monkeypatch.setenv("FAAS_RENDER_SUPERVISOR_BUNDLE", str(frozen_supervisor))  # it runs in the function's image
     # Only the partner's keys open the partner's bucket (the in-process server reads this per request).
     monkeypatch.setenv("MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS", "false")
     partner_s3, access_key, secret_key = other_account_keys(moto_endpoint)

@@ -1,7 +1,7 @@
 """The frozen supervisor of an architecture: shipped in the package, never compiled by a user.
 
 It is a tar (contract.SUPERVISOR_BUNDLE) of the folder its image layer holds. Found in this order:
-1. FAAS_RENDER_SUPERVISOR_BINARY, a file used for every architecture (custom builds, tests);
+1. FAAS_RENDER_SUPERVISOR_BUNDLE, a file used for every architecture (custom builds, tests);
 2. the one the package ships, faas_supervisor/bin/linux-ARCH/faas-supervisor.tar (`make dist`
    puts both architectures into the wheel);
 3. in a source checkout without them (an editable install from git): a developer build for this
@@ -21,22 +21,22 @@ from pathlib import Path
 import faas_supervisor
 from faas_supervisor.contract import SUPERVISOR_BUNDLE
 
-ENV_OVERRIDE = "FAAS_RENDER_SUPERVISOR_BINARY"
+ENV_OVERRIDE = "FAAS_RENDER_SUPERVISOR_BUNDLE"
 ARCHITECTURES = ("x86_64", "arm64")
 _MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 BUILD_TIMEOUT = 900  # seconds; a developer build takes about a minute
 
 
-class SupervisorBinaryError(RuntimeError):
-    """No supervisor binary for an architecture (and none can be built here)."""
+class SupervisorBundleError(RuntimeError):
+    """No supervisor bundle for an architecture (and none can be built here)."""
 
 
 def native_architecture() -> str | None:
     return _MACHINES.get(platform.machine().lower())
 
 
-def packaged_binary(architecture: str) -> Path:
-    """Where the package keeps the binary of `architecture` (it may be absent in a source checkout)."""
+def packaged_bundle(architecture: str) -> Path:
+    """Where the package keeps the bundle of `architecture` (it may be absent in a source checkout)."""
     return Path(str(resources.files("faas_supervisor") / "bin" / f"linux-{architecture}" / SUPERVISOR_BUNDLE))
 
 
@@ -46,27 +46,27 @@ def source_builder() -> Path | None:
     return builder if builder.is_file() else None
 
 
-def supervisor_binary(architecture: str) -> Path:
+def supervisor_bundle(architecture: str) -> Path:
     if architecture not in ARCHITECTURES:
-        raise SupervisorBinaryError(
+        raise SupervisorBundleError(
             f"unknown architecture {architecture!r}; expected one of {', '.join(ARCHITECTURES)}"
         )
     override = os.environ.get(ENV_OVERRIDE)
     if override:
         if not Path(override).is_file():
-            raise SupervisorBinaryError(f"{ENV_OVERRIDE}={override} is not a file")
+            raise SupervisorBundleError(f"{ENV_OVERRIDE}={override} is not a file")
         return Path(override)
-    packaged = packaged_binary(architecture)
+    packaged = packaged_bundle(architecture)
     if packaged.is_file():
         return packaged
     builder = source_builder()
     if builder is None:
-        raise SupervisorBinaryError(
+        raise SupervisorBundleError(
             f"this installation of faas-render lacks the {architecture} supervisor ({packaged}): reinstall it "
             f"from a release wheel, or set {ENV_OVERRIDE}"
         )
     if architecture != native_architecture():
-        raise SupervisorBinaryError(
+        raise SupervisorBundleError(
             f"no {architecture} supervisor in this source checkout: build both with `make binaries` (needs root, "
             f"qemu-user-static and debootstrap), or set {ENV_OVERRIDE}"
         )
@@ -74,7 +74,7 @@ def supervisor_binary(architecture: str) -> Path:
 
 
 def _developer_build(builder: Path, architecture: str) -> Path:
-    """Build (or take from the cache) this machine's binary with the environment's build tools."""
+    """Build (or take from the cache) this machine's bundle with the environment's build tools."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "faas-render"
     out = cache / "developer" / architecture  # the builder keeps its own cache; this is the copy we use
     print(f"faas-render: no packaged {architecture} supervisor: building one from this checkout", file=sys.stderr)
@@ -82,10 +82,10 @@ def _developer_build(builder: Path, architecture: str) -> Path:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
-        raise SupervisorBinaryError(f"building the supervisor took over {BUILD_TIMEOUT} s") from None
+        raise SupervisorBundleError(f"building the supervisor took over {BUILD_TIMEOUT} s") from None
     if done.returncode != 0:
         detail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        raise SupervisorBinaryError(
+        raise SupervisorBundleError(
             f"the {architecture} supervisor could not be built:\n{detail}\n"
             "  install the build tools with: pip install 'faas-render[batch]' (or run `make binaries`)"
         )
