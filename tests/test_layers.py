@@ -22,7 +22,7 @@ ALLOWED = {
     "review": {"terraform", "fdl"},
     "main": {"terraform", "fdl"},
     "commands": {"main", "local", "aws", "review", "terraform", "fdl"},
-    "cli": {"commands", "main", "terraform", "fdl"},
+    "cli": {"commands", "main", "aws", "terraform", "fdl"},  # aws: what --plan checks first
     "faas_cli": {"commands"},
 }
 

@@ -282,7 +282,7 @@ VALID: dict[str, Any] = {
     "architecture": "arm64",
     "base": "alpine:3.20",
     "layers": [{"bucket": "b", "key": "k", "digest": "sha256:" + "a" * 64, "diff_id": "sha256:" + "b" * 64, "size": 3}],
-    "entrypoint": ["/opt/faas-render/bin/faas-supervisor"],
+    "entrypoint": list(contract.IMAGE_ENTRYPOINT),
 }
 
 
