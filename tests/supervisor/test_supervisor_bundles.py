@@ -11,6 +11,7 @@ bundle that was not built is skipped.
 from __future__ import annotations
 
 import platform
+import shutil
 import struct
 import subprocess
 import tarfile
@@ -74,7 +75,10 @@ def test_runs_in_an_empty_root_and_reports_missing_configuration(bundle: tuple[s
     root = tmp_path / "root"
     unpack_supervisor(path, root)
     (root / "tmp").mkdir()
-    bwrap = ["bwrap", "--bind", str(root), "/", "--proc", "/proc", "--clearenv", "--setenv", "PATH", "/bin"]
+    program = shutil.which("bwrap")
+    if program is None:
+        pytest.skip("bubblewrap is not installed (Debian: apt-get install bubblewrap)")
+    bwrap = [program, "--bind", str(root), "/", "--proc", "/proc", "--clearenv", "--setenv", "PATH", "/bin"]
     proc = subprocess.run([*bwrap, contract.SUPERVISOR_PATH], capture_output=True, text=True, timeout=600, check=False)
     assert sorted(p.name for p in root.iterdir()) == ["opt", "proc", "tmp"]
     assert proc.returncode == SUPERVISOR_FAILURE, proc.stdout + proc.stderr
