@@ -23,20 +23,39 @@ BINARY_DIR := supervisor/faas_supervisor/bin
 BINARY_ARCHES := x86_64 arm64
 BUILD_STATIC := supervisor/build/build_static.py
 
-.PHONY: install lint test mirror demo clean binaries dist
+.PHONY: install lint test mirror demo clean binaries dist lock
 
-$(BIN)/faas-render: setup.cfg pyproject.toml
+# Every environment installs from a lock with hashes (requirements/*.txt), so a fresh machine gets
+# exactly what CI tested: pip installs uv from its lock, uv installs the rest. `make lock` moves
+# the locks to the newest releases that setup.cfg and requirements/*.in allow (a new release gets
+# in that way, with a green `make test`, never by surprise); `make lock UPGRADE=` only follows
+# changes of setup.cfg, keeping every other pin.
+UV := $(BIN)/uv
+UPGRADE ?= --upgrade
+COMPILE = $(UV) pip compile --quiet --universal --python-version 3.10 --generate-hashes \
+	--custom-compile-command 'make lock' $(UPGRADE)
+
+$(UV): requirements/uv.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,batch]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/uv.txt
+	touch $@
+
+$(BIN)/faas-render: $(UV) setup.cfg pyproject.toml requirements/dev.txt
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements/dev.txt
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(BIN)/faas-render
 
-$(CHECKOV):
+$(CHECKOV): $(UV) requirements/checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet checkov
+	$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python --require-hashes -r requirements/checkov.txt
 	touch $@
+
+lock: $(UV)
+	$(COMPILE) setup.cfg requirements/build.in --extra test --extra batch --extra local -o requirements/dev.txt
+	$(COMPILE) requirements/checkov.in -o requirements/checkov.txt
+	$(COMPILE) requirements/uv.in -o requirements/uv.txt
 
 # Lint and type checks first: they take seconds and stop `make test` before the long part.
 lint: install
@@ -44,21 +63,29 @@ lint: install
 	$(BIN)/ruff format --check
 	$(BIN)/mypy
 
-test: install lint $(CHECKOV)
+# Before anything long, `make test`, `make demo` and `make mirror` check what they need from this
+# machine (tools/prerequisites.py, run by the system Python: .venv may not exist yet). As root with
+# apt-get they install the missing Debian packages; otherwise they stop with the command that does.
+PREREQUISITES := prerequisites-test prerequisites-demo prerequisites-mirror
+.PHONY: $(PREREQUISITES)
+$(PREREQUISITES):
+	@$(PYTHON) tools/prerequisites.py $(@:prerequisites-%=%) --install
+
+test: prerequisites-test install lint $(CHECKOV)
 	CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m pytest
 
 # A registry on 127.0.0.1 holding stand-ins for the Docker Hub images the examples name
 # (alpine:3.20, python:3.12-alpine: tools/base_images.py builds them from Debian packages, cached
 # in ~/.cache/faas-render/debs), serving until interrupted: `faas local --registry-mirror URL`
 # pulls docker.io images through it, as Docker's registry-mirrors setting does.
-mirror: install
+mirror: prerequisites-mirror install
 	@mkdir -p $(DEMO_DIR)
 	$(MIRROR)
 
 # Starts the mirror and `faas local` in the background (both stopped on exit), renders and applies
 # the example (Terraform's log in $(DEMO_DIR)/apply.log), puts a generated video into video-split's
 # input, which runs the whole workflow here in the functions' images, and shows what frame-stats wrote.
-demo: install
+demo: prerequisites-demo install
 	@mkdir -p $(DEMO_DIR)
 	@# Each demo starts a fresh emulator: a previous run's state and results describe nothing now.
 	@rm -rf $(DEMO_DIR)/root/terraform.tfstate $(DEMO_DIR)/root/terraform.tfstate.backup $(DEMO_DIR)/results
