@@ -2,11 +2,10 @@
 
 `faas local` runs it in the foreground on 127.0.0.1:4566 (LocalStack's port, so localstack-client
 sessions and AWS_ENDPOINT_URL=http://127.0.0.1:4566 reach it), and runs the functions uploads
-trigger and Invoke requests ask for (render/local/service.py, invocations.py); the tests start one
-per session on a free port. Its ECR keeps the images pushed to it and serves them back
-(render/local/ecr.py, registry.py).
-Its Batch takes what the batch module sends (render/local/batch_api.py). `create_network` makes
-the VPC, subnet and security group Batch functions need.
+trigger and Invoke requests ask for (render/local/service.py); the tests start one per session on
+a free port. What it changes of moto is in render/local/moto/: its ECR keeps the images pushed to
+it (served back by render/local/registry.py), its Batch takes what the batch module sends.
+`create_network` makes the VPC, subnet and security group Batch functions need.
 """
 
 from __future__ import annotations
@@ -21,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from render.local import moto as moto_patches  # not `moto`: that is moto itself
+from render.local.ecr_blobs import BlobStore
 from render.local.service import LocalService
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class Emulator:
 
     def stop(self) -> None:
         self.server.shutdown()
+        self.server.server_close()
         self.thread.join()
         if self.service:
             self.service.stop()
@@ -76,7 +78,12 @@ class EmulatorMissing(ImportError):
 
 
 def require_emulator() -> None:
-    """Raise EmulatorMissing, naming the extra to install, when moto's server cannot be imported."""
+    """Raise EmulatorMissing, naming what to install, when moto is not one the emulator fits or its
+    server cannot be imported."""
+    try:
+        moto_patches.check_version()
+    except moto_patches.MotoUnsupported as error:
+        raise EmulatorMissing(str(error)) from None
     try:
         import moto.moto_server.werkzeug_app  # noqa: F401
     except ImportError as error:
@@ -98,101 +105,38 @@ def start(
     With `run_functions`, uploads run the functions their bucket notifications name, and Invoke
     runs the function (render/local/service.py; `output` gets its progress, `verbose` adds the
     functions' output; `options` says where and how many at once); without, nothing runs them but
-    `faas put` and `faas invoke`. Either way its ECR keeps what is pushed (render/local/ecr.py).
-    Raises OSError when the address is taken.
+    `faas put` and `faas invoke`. Either way its ECR keeps what is pushed (render/local/moto/ecr.py).
+    Raises MotoUnsupported when the installed moto does not fit (render/local/moto/), OSError when
+    the address is taken.
     """
+    moto_patches.check_version()  # before anything is imported from moto
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-    from moto.s3 import notifications
     from werkzeug.serving import make_server
 
-    from render.local import batch_api, invocations, registry  # they patch moto, a test-only dependency elsewhere
-    from render.local.ecr import PATCHES
+    from render.local import registry
 
     check_free(host, port)
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AWS managed policies can be attached
     moto_app = DomainDispatcherApplication(lambda service: quiet(create_backend_app(service)))
     server = make_server(host, port, moto_app, threaded=True, request_handler=MotoRequestHandler)
     endpoint = f"http://{host}:{server.server_port}"
-    app = registry.wsgi(moto_app, PATCHES.install())
-    restore = [
-        PATCHES.release,
-        lambda: setattr(notifications, "_invoke_awslambda", _run_nothing),
-        module_list(),
-        image_config_as_aws(),
-        batch_api.install(),
-        event_invoke_config_replaced(),
-    ]
-    service = None
-    if run_functions:
-        service = LocalService(endpoint, verbose, output, options)
+    store = BlobStore()
+    service = LocalService(endpoint, verbose, output, options) if run_functions else None
+    try:
+        restore = [store.remove, moto_patches.install(store, service)]
+    except BaseException:
+        server.server_close()
+        store.remove()
+        raise
+    app = registry.wsgi(moto_app, store)
+    if service:
         app = service.wsgi(app)
-        restore.append(invocations.install(service))
         service.start()
     server.app = app
-    # moto's S3 notifications run Lambda functions through Docker whatever `lambda.use_docker`
-    # says (with a Docker daemon every function would run twice; without one, "error running
-    # docker" lands in its log group), and no setting turns that off: the server runs in this
-    # process, so its hook is replaced.
-    notifications._invoke_awslambda = service.triggered if service else _run_nothing  # type: ignore[assignment]
     thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
     thread.start()
     configure(endpoint)
     return Emulator(endpoint, server, thread, service, restore)
-
-
-def module_list() -> Callable[[], None]:
-    """Make moto's server list its own services once; the returned callable undoes it.
-
-    To find the service a request's host names, it lists and stats its package's folders on
-    every request, under a lock: a few milliseconds each, the largest cost of a small request.
-    """
-    from moto import backends
-
-    original = backends.list_of_moto_modules
-    modules = tuple(original())
-    backends.list_of_moto_modules = lambda: modules
-    return lambda: setattr(backends, "list_of_moto_modules", original)
-
-
-def image_config_as_aws() -> Callable[[], None]:
-    """Leave ImageConfigResponse out when an image function has no ImageConfig, as Lambda does; the
-    returned callable undoes it.
-
-    moto answers `"Command": [], "EntryPoint": []`, and the aws provider then plans to remove them
-    after every apply.
-    """
-    from moto.awslambda.models import LambdaFunction
-
-    original = LambdaFunction.get_configuration
-
-    def get_configuration(self: LambdaFunction, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        config: dict[str, Any] = original(self, *args, **kwargs)
-        image_config = config.get("ImageConfigResponse", {}).get("ImageConfig", {})
-        if "ImageConfigResponse" in config and not any(image_config.values()):
-            del config["ImageConfigResponse"]
-        return config
-
-    LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
-    return lambda: setattr(LambdaFunction, "get_configuration", original)
-
-
-def event_invoke_config_replaced() -> Callable[[], None]:
-    """Make PutFunctionEventInvokeConfig replace the function's configuration, as Lambda does; the
-    returned callable undoes it.
-
-    moto appends each one and answers GetFunctionEventInvokeConfig with the first: a changed
-    `retry_attempts` would never reach the emulator's function (nor local mode's retries).
-    """
-    from moto.awslambda.models import LambdaBackend
-
-    original = LambdaBackend.put_function_event_invoke_config
-
-    def put(self: LambdaBackend, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
-        self.get_function(function_name).event_invoke_config = []
-        return original(self, function_name, config)
-
-    LambdaBackend.put_function_event_invoke_config = put  # type: ignore[method-assign]
-    return lambda: setattr(LambdaBackend, "put_function_event_invoke_config", original)
 
 
 def quiet(app: Flask) -> Flask:
@@ -204,10 +148,6 @@ def quiet(app: Flask) -> Flask:
     """
     app.debug = False
     return app
-
-
-def _run_nothing(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
-    """moto's S3 notification hook when nothing should run (`faas put` and `faas invoke` run functions)."""
 
 
 def reset(endpoint: str) -> None:

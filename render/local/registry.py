@@ -1,7 +1,7 @@
 """What the emulator serves of its ECR besides the ECR API: layer downloads and a read-only registry.
 
 - GetDownloadUrlForLayer's URLs, `/_faas/ecr/ACCOUNT/REGION/REPOSITORY/blobs/DIGEST`, stream the
-  blob from disk (render/local/ecr.py issues them).
+  blob from disk (render/local/moto/ecr.py issues them).
 - The read side of the OCI distribution protocol, without authentication, for the tools that pull
   that way: `GET /v2/`, `GET|HEAD /v2/NAME/manifests/TAG-OR-DIGEST` (the manifest exactly as pushed,
   with its media type and Docker-Content-Digest), `GET|HEAD /v2/NAME/blobs/DIGEST` and
@@ -21,8 +21,8 @@ from typing import Any
 
 from moto.ecr import models
 
-from render.local.ecr import BLOB_PATH, repositories
 from render.local.ecr_blobs import BlobStore, is_digest
+from render.local.moto.ecr import BLOB_PATH, repositories
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

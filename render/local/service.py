@@ -3,7 +3,7 @@
 moto matches every new object against its bucket's notification configuration and hands each
 Lambda target to an internal hook; in the emulator's process that hook is `LocalService.triggered`.
 It only queues the function and a real S3 event (the upload's request returns at once). An Invoke
-request is queued the same way (render/local/invocations.py); a synchronous one waits for its
+request is queued the same way (render/local/moto/awslambda.py); a synchronous one waits for its
 function's result. Worker threads, `LocalOptions.concurrency` of them, run the queued items side
 by side through render/local/cloud.py, the oldest first, each function at most as many at once as
 its reserved concurrency allows (Lambda throttles one whose reserved concurrency is 0: it fails).
@@ -96,17 +96,11 @@ def is_moto_duplicate(event_body: dict[str, Any]) -> bool:
     return bool(record["eventName"] == "ObjectCreated:Put" and "-" in record["s3"]["object"]["eTag"])
 
 
-def moto_function(function_arn: str) -> Any:
-    """moto's model of the function (this process is the emulator); moto's LambdaClientError when there is none."""
-    from moto.awslambda.utils import get_backend
-
-    _, _, _, region, account, *_ = function_arn.split(":")
-    return get_backend(account, region).get_function(function_arn)
-
-
 def code_in_emulator(function: DeployedFunction) -> bytes:
     """The .zip deployment package moto holds for the function."""
-    content = bytes(moto_function(str(function.configuration["FunctionArn"])).code_bytes)
+    from render.local.moto.awslambda import function_model  # moto: only in the emulator's process
+
+    content = bytes(function_model(str(function.configuration["FunctionArn"])).code_bytes)
     if not is_deployed_code(function, content):
         raise CommandError(f"the emulator holds no code for {function.name} (apply again)")
     return content
@@ -114,11 +108,11 @@ def code_in_emulator(function: DeployedFunction) -> bytes:
 
 def function_in_emulator(function_arn: str) -> DeployedFunction:
     """The function as GetFunction describes it, read from moto (no request to make)."""
-    from moto.awslambda.exceptions import LambdaClientError
+    from render.local.moto.awslambda import FunctionNotFound, function_model
 
     try:
-        found = json.loads(json.dumps(moto_function(function_arn).get_code()))
-    except LambdaClientError:
+        found = json.loads(json.dumps(function_model(function_arn).get_code()))
+    except FunctionNotFound:
         _, _, _, region, account, _, name, *_ = function_arn.split(":")
         raise CommandError(f"no function {name} in the emulator (account {account}, {region})") from None
     return DeployedFunction(found["Configuration"], found.get("Code", {}))
@@ -126,11 +120,11 @@ def function_in_emulator(function_arn: str) -> DeployedFunction:
 
 def reserved_concurrency(function_arn: str) -> int | None:
     """The function's reserved concurrency (None: unreserved, or no such function)."""
-    from moto.awslambda.exceptions import LambdaClientError
+    from render.local.moto.awslambda import FunctionNotFound, function_model
 
     try:
-        reserved = moto_function(function_arn).reserved_concurrency
-    except LambdaClientError:
+        reserved = function_model(function_arn).reserved_concurrency
+    except FunctionNotFound:
         return None  # its run says what is wrong
     return None if reserved is None else int(reserved)
 
