@@ -8,8 +8,13 @@ terraform -> fdl (and every layer may use the runtime contract of `faas_supervis
 - `render.aws`: connections and what is deployed;
 - `render.local`: the local emulator and the Lambda and Batch runners;
 - `render.review`: plan review and diagrams;
-- `render.commands`: the `faas` subcommands. `render.cli` is `faas-render`, `render.faas_cli` is
-  `faas`.
+- `render.commands`: the `faas` subcommands.
+
+And the entry points on top of them:
+
+- `render.main`: `render_fdl`, the library entry point that `faas-render` calls;
+- `render.cli`: the `faas-render` command;
+- `render.faas_cli`: the `faas` command, one subcommand per module of `render.commands`.
 """
 
 from importlib.metadata import PackageNotFoundError, version

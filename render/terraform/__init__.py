@@ -1,7 +1,17 @@
 """Terraform: from a `Deployment` to a root module on disk, and running Terraform in it.
 
-Owns the root-module template's rendering (root_module, hcl), the deterministic build artifacts
-(artifacts: Lambda zips, staged Batch files, the supervisor binary), writing the output directory
-all or nothing (output_dir), where modules come from (module_source, assets), and running
-Terraform with an offline provider mirror when there is one (run). May import `render.fdl`.
+May import `render.fdl`.
+
+- `root_module`: a `Deployment` rendered into the files of a root module, main.tf and its
+  artifacts;
+- `hcl`: HCL output, one escaping rule for user strings, value formatting, `terraform fmt`
+  alignment;
+- `artifacts`: deterministic build artifacts (function configurations, Lambda zips, staged
+  Batch files): the same inputs always give the same bytes;
+- `images`: what the functions' images are built from, our layers and the builder's package;
+- `supervisor_bundle`: the frozen supervisor of an architecture, shipped in the package;
+- `output_dir`: writing the output directory all or nothing, never over files we did not write;
+- `module_source`: where a root takes its modules from, copied next to main.tf, a registry or git;
+- `assets`: where the root-module template and the shipped Terraform modules are;
+- `run`: running Terraform, with an offline provider mirror when one is installed.
 """

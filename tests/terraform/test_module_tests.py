@@ -1,6 +1,6 @@
 """The modules' own `terraform test` suites, and their registry-style examples.
 
-Each module runs in its own copy, all four at once (each terraform command pays for starting the
+Each module runs in its own copy, all of them at once (each terraform command pays for starting the
 provider); the tests then look at one module's result each. `terraform fmt -check` covers the
 tests and examples too (tests/terraform/test_validate.py).
 """

@@ -4,6 +4,24 @@
 layers as a single-platform image to a registry or to Amazon ECR; `read_image` reads a base
 image's manifest, config and layers. Standard library and boto3 only, so the code runs in a
 Lambda function from a plain zip.
+
+- `builder`: the image builder, the Lambda function Terraform invokes to assemble an image;
+- `build_request`: the builder's event, parsed and checked before anything is read or pushed;
+- `assemble`: a base image plus our layers, pushed blob by missing blob;
+- `pull`: reading a base image from a registry (through a mirror for Docker Hub) or an archive;
+- `source`: base images to build on, what they hold and their blobs as verified streams;
+- `archive`: `docker save` tars and OCI image layout tars, read without unpacking them;
+- `platform`: the linux/amd64 or linux/arm64 image of an index;
+- `derive`: the new image's config and manifest, derived from the base's;
+- `layer`: deterministic layers, the same entries always giving the same tar and digests;
+- `destination`: where assembled images go, the interface, its counters and a registry;
+- `ecr`: an Amazon ECR destination through the ECR API, with no registry login;
+- `registry`: a client of the registry HTTP API v2, manifests and streamed blobs;
+- `reference`: image references as Docker reads them, and the registry that serves each;
+- `auth`: registry authentication, the Bearer token flow and Basic auth;
+- `transport`: HTTP requests to registries, streamed bodies, redirects without credentials;
+- `oci`: media types, descriptors, digests and canonical JSON;
+- `errors`: the exceptions, naming the image, registry or archive concerned.
 """
 
 from faas_supervisor.image.assemble import AssembledImage, assemble
