@@ -35,7 +35,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from render.local.service import activity, follow  # noqa: E402
+from render.local.activity import activity, follow  # noqa: E402
 from tests.helpers import free_port  # noqa: E402
 from tests.local.image_deployment import Deployment  # noqa: E402
 

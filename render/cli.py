@@ -16,7 +16,7 @@ from render.aws.bucket_notifications import (
     in_state,
     rendered,
 )
-from render.aws.connection import CommandError, connect
+from render.aws.connection import AwsError, connect
 from render.commands.options import add_settings_arguments, settings_options
 from render.fdl.errors import FdlError
 from render.fdl.model import Deployment
@@ -184,7 +184,7 @@ def notifications_kept(directory: Path, deployment: Deployment, buckets: list[st
     try:
         aws = connect(region=deployment.region)
         foreign = foreign_notifications(aws, buckets, rendered(deployment) | in_state(directory))
-    except (CheckSkipped, CommandError) as error:
+    except (CheckSkipped, AwsError) as error:
         print(
             f"faas-render: note: not checked whether the existing buckets {', '.join(buckets)} have notifications of "
             f"their own, which applying would remove ({error})",

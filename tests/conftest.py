@@ -17,7 +17,7 @@ import pytest
 from faas_supervisor import contract
 
 from render.local import emulator
-from render.local.cloud import LocalOptions
+from render.local.options import LocalOptions
 from render.terraform.supervisor_bundle import SupervisorBundleError, native_architecture, supervisor_bundle
 from tests.helpers import LocalRegistry, Mirror, aws_variables, start_registry, write_bundle
 from tools.base_images import BuildError, build_and_push

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from faas_supervisor.image import RegistrySource, read_image
 
-from render.local import sandbox
+from render.local.execution import sandbox
 from tests.helpers import Mirror
 from tools import base_images
 

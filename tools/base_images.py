@@ -163,10 +163,10 @@ def build_and_push(registry: str, architecture: str = "x86_64", cache: Path | No
 
 def run_in_image(registry: str, name: str, argv: Sequence[str], work: Path, architecture: str = "x86_64") -> str:
     """`argv` run in the image `name` (e.g. "alpine:3.20") pulled from the mirror `registry`, in the local
-    sandbox (render/local/sandbox.py); its output. `work` holds the unpacked root (readable by anyone:
+    sandbox (render/local/execution/sandbox.py); its output. `work` holds the unpacked root (readable by anyone:
     proot may run as nobody)."""
-    from render.local import sandbox
-    from render.local.rootfs import unpack_image
+    from render.local.execution import sandbox
+    from render.local.execution.rootfs import unpack_image
 
     work.mkdir(parents=True, exist_ok=True)
     work.chmod(0o755)

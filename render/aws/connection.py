@@ -28,17 +28,17 @@ from botocore.exceptions import ProfileNotFound
 DEFAULT_REGION = "us-east-1"
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 NO_CREDENTIALS = "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`)"
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
-class CommandError(Exception):
-    """A problem the user can act on: printed as one message, no traceback."""
+class AwsError(Exception):
+    """A problem with AWS or with what is deployed that the user can act on: one message, no traceback.
 
-    def __init__(self, message: str, status: int = EXIT_FAILED) -> None:
+    `invalid_input`: the user's input is at fault (an unknown profile, a missing file), not AWS.
+    """
+
+    def __init__(self, message: str, invalid_input: bool = False) -> None:
         super().__init__(message)
-        self.status = status
+        self.invalid_input = invalid_input
 
 
 @dataclass
@@ -82,7 +82,7 @@ class Aws:
         with self._lock:
             credentials = self.session.get_credentials()
         if credentials is None:
-            raise CommandError(NO_CREDENTIALS)
+            raise AwsError(NO_CREDENTIALS)
         frozen = credentials.get_frozen_credentials()
         env = {
             "AWS_ACCESS_KEY_ID": frozen.access_key,
@@ -116,7 +116,7 @@ def connect(profile: str | None = None, region: str | None = None, endpoint_url:
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
     except ProfileNotFound as error:
-        raise CommandError(str(error), EXIT_USAGE) from None
+        raise AwsError(str(error), invalid_input=True) from None
     aws = Aws(session, endpoint_url or _configured_endpoint(session))
     if session.get_credentials() is None and aws.is_local_emulator:
         session = boto3.Session(

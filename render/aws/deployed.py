@@ -26,7 +26,7 @@ from faas_supervisor.config import FunctionConfig, load_config_bytes
 from faas_supervisor.contract import CONFIG_FILE_NAME, S3Location
 from faas_supervisor.errors import ConfigError
 
-from render.aws.connection import Aws, CommandError
+from render.aws.connection import Aws, AwsError
 
 ZIP_FOLDER = "artifacts/lambda"
 MAX_FUNCTION_LAYER = 16 * 1024 * 1024  # a configuration and a script
@@ -73,7 +73,7 @@ def get_function(aws: Aws, name: str) -> DeployedFunction:
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceNotFoundException":
             raise
-        raise CommandError(f"no function {name} in {aws.describe()}: `faas ls` lists the deployed ones") from None
+        raise AwsError(f"no function {name} in {aws.describe()}: `faas ls` lists the deployed ones") from None
     return DeployedFunction(found["Configuration"], found.get("Code", {}))
 
 
@@ -83,10 +83,11 @@ def code_zip(function: DeployedFunction, root: Path) -> bytes:
     try:
         content = path.read_bytes()
     except OSError:
-        raise CommandError(f"{path} not found: {ROOT_HINT}", 2) from None
+        raise AwsError(f"{path} not found: {ROOT_HINT}", invalid_input=True) from None
     if not is_deployed_code(function, content):
-        raise CommandError(
-            f"{path} is not the code deployed as {function.name} (render and apply again, or {ROOT_HINT})", 2
+        raise AwsError(
+            f"{path} is not the code deployed as {function.name} (render and apply again, or {ROOT_HINT})",
+            invalid_input=True,
         )
     return content
 
@@ -116,27 +117,27 @@ def image_config(aws: Aws, image_uri: str) -> FunctionConfig:
     """function_config.json from the image's top layer (the function layer: contract.IMAGE_TASK_ROOT)."""
     repository, _, digest = image_uri.partition("/")[2].partition("@")
     if not digest:
-        raise CommandError(f"the function's image {image_uri} is not pinned by digest: not deployed by faas-render")
+        raise AwsError(f"the function's image {image_uri} is not pinned by digest: not deployed by faas-render")
     ecr = aws.client("ecr")
     try:
         found = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageDigest": digest}])["images"]
         top = json.loads(found[0]["imageManifest"])["layers"][-1]
         url = ecr.get_download_url_for_layer(repositoryName=repository, layerDigest=top["digest"])["downloadUrl"]
     except (ClientError, IndexError, KeyError, ValueError) as error:
-        raise CommandError(f"cannot read the image {image_uri}: {error}") from None
+        raise AwsError(f"cannot read the image {image_uri}: {error}") from None
     if top.get("size", 0) > MAX_FUNCTION_LAYER:
-        raise CommandError(f"the top layer of {image_uri} is not a faas-render function layer")
+        raise AwsError(f"the top layer of {image_uri} is not a faas-render function layer")
     with urllib.request.urlopen(url, timeout=60) as answer:  # a presigned URL (ECR's own, or the emulator's)
         layer = answer.read(MAX_FUNCTION_LAYER + 1)
     if "sha256:" + hashlib.sha256(layer).hexdigest() != top["digest"]:
-        raise CommandError(f"the top layer of {image_uri} does not match its digest")
+        raise AwsError(f"the top layer of {image_uri} does not match its digest")
     name = f"{contract.IMAGE_TASK_ROOT.strip('/')}/{CONFIG_FILE_NAME}"
     try:
         with tarfile.open(fileobj=io.BytesIO(layer)) as archive:
             member = archive.extractfile(name)
             data = member.read() if member else b""
     except (tarfile.TarError, KeyError):
-        raise CommandError(f"the image {image_uri} has no /{name}: not deployed by faas-render") from None
+        raise AwsError(f"the image {image_uri} has no /{name}: not deployed by faas-render") from None
     return load_config(data, f"{image_uri}:/{name}")
 
 
@@ -144,7 +145,7 @@ def load_config(data: bytes, source: str) -> FunctionConfig:
     try:
         return load_config_bytes(data, source)
     except ConfigError as error:
-        raise CommandError(f"not a faas-render function configuration: {error}") from None
+        raise AwsError(f"not a faas-render function configuration: {error}") from None
 
 
 def job_config_uri(aws: Aws, function: DeployedFunction) -> str:
@@ -152,11 +153,11 @@ def job_config_uri(aws: Aws, function: DeployedFunction) -> str:
     name = function.environment.get(contract.JOB_DEFINITION, function.name)
     found = aws.client("batch").describe_job_definitions(jobDefinitionName=name, status="ACTIVE")["jobDefinitions"]
     if not found:
-        raise CommandError(f"the Batch job definition {name} of {function.name} is not deployed")
+        raise AwsError(f"the Batch job definition {name} of {function.name} is not deployed")
     latest = max(found, key=lambda d: d["revision"])
     environment = {e["name"]: e["value"] for e in latest["containerProperties"].get("environment", [])}
     if contract.CONFIG_URI not in environment:
-        raise CommandError(f"the Batch job definition {name} has no {contract.CONFIG_URI}: not deployed by faas-render")
+        raise AwsError(f"the Batch job definition {name} has no {contract.CONFIG_URI}: not deployed by faas-render")
     return environment[contract.CONFIG_URI]
 
 

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from faas_supervisor import contract
 from faas_supervisor.events import parse_event
 
-from render.aws.connection import Aws, CommandError
+from render.aws.connection import Aws, AwsError
 from render.aws.deployed import DeployedFunction
 
 SHORT_ID = 8
@@ -153,7 +153,7 @@ def queue_url(aws: Aws, queue_arn: str) -> str:
     try:
         return str(aws.client("sqs").get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
     except ClientError as error:
-        raise CommandError(f"the failures queue {queue_arn} cannot be read: {error}") from None
+        raise AwsError(f"the failures queue {queue_arn} cannot be read: {error}") from None
 
 
 def read_failures(aws: Aws, url: str, visibility: int = 0) -> list[Failure]:
@@ -214,5 +214,5 @@ def matching(failures: Iterable[Failure], function: str | None, ident: str | Non
         if (function is None or f.function == function) and (ident is None or f.long_id.startswith(ident))
     ]
     if ident is not None and len({f.long_id for f in chosen}) > 1:
-        raise CommandError(f"--id {ident} matches {len(chosen)} failures: give more of it", 2)
+        raise AwsError(f"--id {ident} matches {len(chosen)} failures: give more of it", invalid_input=True)
     return chosen

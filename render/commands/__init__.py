@@ -17,7 +17,9 @@ subcommands is in render/faas_cli.py, so importing one module here loads no othe
 - `review`: `faas review`, a saved plan summarised per function, with warnings;
 - `diagram`: `faas diagram`, an FDL's functions, buckets, triggers and Batch queues as a picture;
 - `options`: what the subcommands and `faas-render` share, their options and how failures are
-  reported.
+  reported;
+- `errors`: the exit statuses and `CommandError`; the layers below raise their own errors, which
+  `options.reported` turns into statuses.
 """
 
 from __future__ import annotations

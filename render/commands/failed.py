@@ -6,9 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from render.aws.connection import Aws, CommandError
+from render.aws.connection import Aws
 from render.aws.deployed import get_function
 from render.aws.failures import Failure, destination_queue, matching, queue_url, read_failures
+from render.commands.errors import CommandError
 from render.commands.ls import deployed, print_table
 from render.commands.options import connection, connection_arguments, reported
 

@@ -15,11 +15,13 @@ from typing import Any
 
 from botocore.config import Config
 
-from render.aws.connection import EXIT_USAGE, Aws, CommandError
+from render.aws.connection import Aws
 from render.aws.deployed import DeployedFunction, code_zip, get_function
+from render.commands.errors import EXIT_USAGE, CommandError
 from render.commands.options import connection, connection_arguments, reported, root_argument
-from render.local.cloud import LocalCloud, Summary
-from render.local.service import Activity, activity, follow
+from render.local.activity import Activity, activity, follow
+from render.local.cloud import LocalCloud
+from render.local.progress import Summary
 
 QUEUE_WAIT = 900  # s an invocation may wait under `faas local` behind what is queued before it
 

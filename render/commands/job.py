@@ -8,7 +8,7 @@ from typing import Any
 
 from faas_supervisor.contract import BATCH_LOG_GROUP
 
-from render.aws.connection import CommandError
+from render.commands.errors import CommandError
 from render.commands.logs import format_event
 from render.commands.options import connection, connection_arguments, reported
 

@@ -13,10 +13,12 @@ from typing import Any
 import boto3
 from faas_supervisor import contract
 
-from render.aws.connection import DEFAULT_REGION, EMULATOR_CREDENTIALS, EXIT_USAGE, CommandError
+from render.aws.connection import DEFAULT_REGION, EMULATOR_CREDENTIALS
+from render.commands.errors import EXIT_USAGE, CommandError
 from render.commands.options import reported
-from render.local import emulator, sandbox
-from render.local.cloud import LocalOptions
+from render.local import emulator
+from render.local.execution import sandbox
+from render.local.options import LocalOptions
 
 DESCRIPTION = f"""\
 Start the local AWS emulator (a moto server holding S3, Lambda, Batch, IAM, CloudWatch Logs, EC2

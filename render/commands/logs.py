@@ -7,8 +7,8 @@ import re
 import time
 from typing import Any
 
-from render.aws.connection import EXIT_USAGE, CommandError
 from render.aws.deployed import get_function
+from render.commands.errors import EXIT_USAGE, CommandError
 from render.commands.options import connection, connection_arguments, reported
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -11,16 +11,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
-from render.aws.connection import (
-    DEFAULT_REGION,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    NO_CREDENTIALS,
-    Aws,
-    CommandError,
-    connect,
-    is_aws,
-)
+from render.aws.connection import DEFAULT_REGION, NO_CREDENTIALS, Aws, AwsError, connect, is_aws
+from render.commands.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CommandError
+from render.local.execution.errors import LocalError
 
 
 def connection_arguments() -> argparse.ArgumentParser:
@@ -104,6 +97,8 @@ def reported(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Nam
             return run(args)
         except CommandError as error:
             message, status = str(error), error.status
+        except (AwsError, LocalError) as error:
+            message, status = str(error), EXIT_USAGE if error.invalid_input else EXIT_FAILED
         except EndpointConnectionError as error:
             endpoint = str(error.kwargs.get("endpoint_url", "the endpoint"))
             message = f"cannot reach {endpoint}"

@@ -7,11 +7,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from render.aws.connection import EXIT_USAGE, CommandError
 from render.aws.deployed import code_zip, function_config, get_function
+from render.commands.errors import EXIT_USAGE, CommandError
 from render.commands.options import connection, connection_arguments, reported, root_argument
+from render.local.activity import activity, follow
 from render.local.cloud import LocalCloud
-from render.local.service import activity, follow
 
 DESCRIPTION = """\
 Upload files or folders into the first input folder of FUNCTION (read from the configuration it

@@ -13,14 +13,16 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from render.aws.connection import EXIT_USAGE, Aws, CommandError
+from render.aws.connection import Aws, AwsError
 from render.aws.deployed import DeployedFunction, code_zip, get_function
 from render.aws.failures import Failure, delete, hold, job_environment, release
+from render.commands.errors import EXIT_USAGE, CommandError
 from render.commands.failed import failures
 from render.commands.invoke import QUEUE_WAIT, call_and_follow
 from render.commands.options import connection, connection_arguments, reported, root_argument
-from render.local.cloud import LocalCloud, print_progress
-from render.local.service import activity, follow
+from render.local.activity import activity, follow
+from render.local.cloud import LocalCloud
+from render.local.progress import print_progress
 
 JOB_HOLD = 43_000  # s a replayed job's message stays out of sight (SQS allows 12 hours from its receipt)
 JOB_POLL = 10  # s between looks at a replayed job in AWS
@@ -87,7 +89,7 @@ def replay(aws: Aws, args: argparse.Namespace, failure: Failure) -> bool:
     label = f"{failure.id} {failure.function} ({failure.input})"
     try:
         function = get_function(aws, failure.function)
-    except CommandError as error:
+    except AwsError as error:
         _say(f"{label}: cannot be replayed: {error}")
         return False
     seconds = JOB_HOLD if failure.is_batch else int(function.configuration.get("Timeout", 3)) + QUEUE_WAIT

@@ -1,11 +1,24 @@
-"""Local mode: the AWS emulator on loopback, and running deployed functions here as AWS would.
+"""Local mode: the AWS emulator on loopback, and what it does that AWS would.
 
-Owns the moto-based emulator (emulator), the service that runs what uploads trigger and what
-Invoke asks for (service, invocations), the emulator's ECR storage and the registry view it serves
-(ecr, ecr_blobs, registry), the workflow loop from an event to everything it chains (cloud), and
-the Lambda and Batch runners (lambda_runner for .zip functions with its child-process bootstrap,
-image_lambda for image functions, batch_runner, process), and the images they run in
-(deployed_images reads them back from the emulator's ECR, rootfs and root_fd unpack them, sandbox
-runs them without a container daemon, runtime_api and image_runner serve them as Lambda does).
+This folder is the AWS side: the emulator, its services and what they keep. It has two rooms,
+used from here and never the other way round: `moto` (every change made to moto, checked
+against the installed release) and `execution` (running functions and jobs in their images,
+which knows nothing of the emulator).
+
+- `emulator`: the moto server on loopback, set up the way faas-render needs it;
+- `service`: what `faas local` runs for every client: uploads' notifications and Invoke requests,
+  queued for worker threads;
+- `activity`: following the service's progress from another process (`faas put`, `faas invoke`);
+- `cloud`: the workflow loop, from an event to everything it chains (Lambda, Batch, S3);
+- `s3_events`: S3 event notifications, read from a bucket's configuration, sent and received;
+- `deployed_cache`: buckets' triggers and functions' descriptions, read once per workflow;
+- `failures`: asynchronous retries, on-failure destinations and failed jobs' events, as AWS keeps them;
+- `options`: how local mode runs functions (sandbox, registry mirror, concurrency);
+- `progress`: the progress lines and the summary of a run;
+- `ecr_blobs`: the bytes pushed to the emulator's ECR, on disk;
+- `registry`: layer downloads and the read-only registry view of the emulator's ECR;
+- `moto`: the patches (see its own docstring);
+- `execution`: the Lambda and Batch runners, images, sandboxes (see its own docstring).
+
 May import `render.aws`, `render.terraform` and `render.fdl`.
 """

@@ -4,9 +4,9 @@ A moto server stores everything but runs nothing, so someone plays the services'
 local` itself (render/local/service.py, for every S3 client), or else `faas put` and `faas invoke`.
 An object written into a bucket fires the Lambda functions whose bucket notification (events,
 prefix and suffix filters) matches it, with a real S3 event; a function runs from what was
-deployed: in its image when it is deployed as one (render/local/image_lambda.py, in the sandbox
-of `LocalOptions`), else its .zip on this host (render/local/lambda_runner.py); a Batch job it
-submits runs from its job definition's image (render/local/batch_runner.py); whatever they write
+deployed: in its image when it is deployed as one (render/local/execution/image_lambda.py, in the sandbox
+of `LocalOptions`), else its .zip on this host (render/local/execution/lambda_runner.py); a Batch job it
+submits runs from its job definition's image (render/local/execution/batch_runner.py); whatever they write
 fires the next functions in turn, until the workflow settles. Progress goes to stderr, or where
 the caller says; a run that started a new instance says "(cold start)". Failures are kept as AWS
 keeps them (render/local/failures.py): an asynchronous invocation is retried, then sent to its
@@ -18,8 +18,6 @@ keeps what it still has to run to itself, the totals are shared under a lock.
 
 from __future__ import annotations
 
-import os
-import sys
 import tempfile
 import threading
 import time
@@ -30,19 +28,22 @@ from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote_plus
 
-from botocore.exceptions import ClientError
 from faas_supervisor import contract
 
-from render.aws.connection import EXIT_USAGE, Aws, CommandError
-from render.aws.deployed import DeployedFunction, get_function
-from render.local.batch_runner import BatchRunner
-from render.local.deployed_images import LocalImages
+from render.aws.connection import Aws, AwsError
+from render.aws.deployed import DeployedFunction
+from render.local.deployed_cache import DeployedCache
+from render.local.execution.batch_runner import BatchRunner
+from render.local.execution.deployed_images import LocalImages
+from render.local.execution.errors import LocalError
+from render.local.execution.image_lambda import ImageLambdaRuntime
+from render.local.execution.lambda_runner import Invocation, LambdaRuntime
+from render.local.execution.sandbox import ON_HOST, Sandbox, SandboxUnavailable, detect
 from render.local.failures import RetryPolicy, destination_record, job_failed, retry_policy, send_to_destination
-from render.local.image_lambda import ImageLambdaRuntime
-from render.local.lambda_runner import Invocation, LambdaRuntime
-from render.local.sandbox import ON_HOST, Sandbox, SandboxUnavailable, detect
+from render.local.options import LocalOptions
+from render.local.progress import Summary, print_progress
+from render.local.s3_events import s3_event, split_uri
 
 MAX_RUNS = 1000  # per workflow: a safety net, validation already refuses workflows that feed themselves
 HOST_NOTICE = (
@@ -50,112 +51,6 @@ HOST_NOTICE = (
     "(with its /bin/sh, python3 and tools)"
 )
 ON_HOST_NOTICE = "notice: {name} runs on this host, not in its image (--on-host)"
-
-
-@dataclass(frozen=True)
-class LocalOptions:
-    """How local mode runs functions (`faas local`'s options; `faas put` and `faas invoke` take the defaults)."""
-
-    sandbox: Sandbox | None = None  # for images and jobs; None: the first that works here, once needed
-    registry_mirror: str | None = None  # FAAS_REGISTRY_MIRROR of the functions run on this host; Docker Hub's mirror
-    concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)  # instances of one image function at most
-
-
-@dataclass(frozen=True)
-class Trigger:
-    """One Lambda function configuration of a bucket notification."""
-
-    function_arn: str
-    configuration_id: str
-    events: tuple[str, ...]
-    prefix: str = ""
-    suffix: str = ""
-
-    def matches(self, key: str, event_name: str) -> bool:
-        wanted = f"s3:{event_name}"
-        event_ok = any(e == wanted or (e.endswith(":*") and wanted.startswith(e[:-1])) for e in self.events)
-        return event_ok and key.startswith(self.prefix) and key.endswith(self.suffix)
-
-
-def triggers(notification: dict[str, Any]) -> list[Trigger]:
-    """The Lambda triggers of a GetBucketNotificationConfiguration answer."""
-    found = []
-    for entry in notification.get("LambdaFunctionConfigurations", []):
-        rules = {r["Name"].lower(): r["Value"] for r in entry.get("Filter", {}).get("Key", {}).get("FilterRules", [])}
-        found.append(
-            Trigger(
-                entry["LambdaFunctionArn"],
-                entry.get("Id", ""),
-                tuple(entry.get("Events", [])),
-                rules.get("prefix", ""),
-                rules.get("suffix", ""),
-            )
-        )
-    return found
-
-
-def s3_event(
-    region: str,
-    bucket: str,
-    key: str,
-    size: int,
-    etag: str,
-    configuration_id: str,
-    event_name: str = "ObjectCreated:Put",
-) -> dict[str, Any]:
-    """The notification S3 sends for a new object (the key URL-encoded, as S3 does)."""
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": region,
-                "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                "eventName": event_name,
-                "userIdentity": {"principalId": "local"},
-                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                "responseElements": {},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": configuration_id,
-                    "bucket": {
-                        "name": bucket,
-                        "ownerIdentity": {"principalId": "local"},
-                        "arn": f"arn:aws:s3:::{bucket}",
-                    },
-                    "object": {
-                        "key": quote_plus(key, safe="/"),
-                        "size": size,
-                        "eTag": etag.strip('"'),
-                        "sequencer": f"{time.time_ns():016X}",
-                    },
-                },
-            }
-        ]
-    }
-
-
-def split_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
-@dataclass
-class Summary:
-    runs: int = 0
-    failed: list[str] = field(default_factory=list)
-    written: list[str] = field(default_factory=list)
-
-    def __add__(self, other: Summary) -> Summary:
-        return Summary(self.runs + other.runs, self.failed + other.failed, self.written + other.written)
-
-    def __str__(self) -> str:
-        failed = f", {len(self.failed)} failed ({', '.join(self.failed)})" if self.failed else ""
-        return f"local run: {self.runs} run(s){failed}, {len(self.written)} object(s) written"
-
-
-def print_progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -198,8 +93,7 @@ class LocalCloud:
         self._images = ImageLambdaRuntime(aws, images, self.sandbox, workdir / "instances", self.options.concurrency)
         self._batch = BatchRunner(aws, images, self.sandbox, workdir)
         self._sandbox: Sandbox | None = self.options.sandbox
-        self._triggers: dict[str, list[Trigger]] = {}
-        self._functions: dict[str, DeployedFunction] = {}
+        self._deployed = DeployedCache(aws)
         self._noticed = False
 
     def __enter__(self) -> LocalCloud:
@@ -219,7 +113,7 @@ class LocalCloud:
                 try:
                     chosen = self._sandbox = detect()
                 except SandboxUnavailable as error:
-                    raise CommandError(str(error), EXIT_USAGE) from None
+                    raise LocalError(str(error), invalid_input=True) from None
         if detected:
             self._progress(f"sandbox: {chosen.describe()}")
         return chosen
@@ -278,7 +172,7 @@ class LocalCloud:
     def _settle(self, chain: _Chain) -> None:
         while chain.pending:
             if chain.runs >= MAX_RUNS:
-                raise CommandError(f"stopped after {MAX_RUNS} runs: do the functions trigger each other in a loop?")
+                raise LocalError(f"stopped after {MAX_RUNS} runs: do the functions trigger each other in a loop?")
             chain.pending.popleft()()
 
     def _counted(self, chain: _Chain) -> None:
@@ -306,37 +200,16 @@ class LocalCloud:
 
     def _object_written(self, uri: str, chain: _Chain) -> None:
         bucket, key = split_uri(uri)
-        fired = [t for t in self._bucket_triggers(bucket) if t.matches(key, "ObjectCreated:Put")]
+        fired = [t for t in self._deployed.triggers(bucket) if t.matches(key, "ObjectCreated:Put")]
         if not fired:
             return
         head = self.aws.client("s3").head_object(Bucket=bucket, Key=key)
         for trigger in fired:
-            function = self._function(trigger.function_arn)
+            function = self._deployed.function(trigger.function_arn)
             event = s3_event(
                 self.aws.region, bucket, key, head["ContentLength"], head["ETag"], trigger.configuration_id
             )
             chain.pending.append(partial(self._run_lambda, function, event, uri, chain, asynchronous=True))
-
-    def _bucket_triggers(self, bucket: str) -> list[Trigger]:
-        with self._lock:
-            if bucket in self._triggers:
-                return self._triggers[bucket]
-        try:
-            notification = self.aws.client("s3").get_bucket_notification_configuration(Bucket=bucket)
-        except ClientError as error:
-            if error.response["Error"]["Code"] not in ("AccessDenied", "NoSuchBucket"):
-                raise
-            notification = {}  # another account's bucket (an output through its keys): it fires none of ours
-        with self._lock:
-            return self._triggers.setdefault(bucket, triggers(notification))
-
-    def _function(self, arn: str) -> DeployedFunction:
-        with self._lock:
-            if arn in self._functions:
-                return self._functions[arn]
-        function = get_function(self.aws, arn)
-        with self._lock:
-            return self._functions.setdefault(arn, function)
 
     def _run_lambda(
         self, function: DeployedFunction, event: Any, cause: str, chain: _Chain, asynchronous: bool = False
@@ -391,7 +264,7 @@ class LocalCloud:
         self._say(name, f"Batch job {job_id} running {'on this host' if on_host else 'in its image'}")
         try:
             run = self._batch.run(job_id, self._echo(name))
-        except CommandError as error:  # as Batch fails a job whose image cannot be pulled
+        except (AwsError, LocalError) as error:  # as Batch fails a job whose image cannot be pulled
             self.failed(f"{name} job {job_id}")
             self._say(name, f"Batch job {job_id} FAILED: it could not start: {error}")
             job_failed(self.aws, job_id, f"CannotStartContainerError: {error}", None)

@@ -3,7 +3,7 @@
 A layer upload (InitiateLayerUpload, UploadLayerPart...) appends each part to a file as it arrives,
 hashing as it goes, so memory stays constant whatever the layer's size; CompleteLayerUpload moves
 the file to `sha256/HEX` under the store's folder, where every repository's blobs are kept once
-(which repository holds which digest is moto's record). render/local/ecr.py ties this to moto.
+(which repository holds which digest is moto's record). render/local/moto/ecr.py ties this to moto.
 """
 
 from __future__ import annotations

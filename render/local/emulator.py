@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from flask import Flask
     from werkzeug.serving import BaseWSGIServer
 
-    from render.local.cloud import LocalOptions
+    from render.local.options import LocalOptions
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566

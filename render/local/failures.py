@@ -20,10 +20,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from faas_supervisor import contract
 
-from render.aws.connection import Aws, CommandError
+from render.aws.connection import Aws, AwsError
 from render.aws.deployed import DeployedFunction
 from render.aws.failures import event_invoke_config, queue_url
-from render.local.lambda_runner import Invocation
+from render.local.execution.errors import LocalError
+from render.local.execution.lambda_runner import Invocation
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def send_to_destination(aws: Aws, destination: str, record: dict[str, Any]) -> s
     try:
         url = queue_url(aws, destination)
         aws.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(record))
-    except (ClientError, BotoCoreError, CommandError) as error:  # said, and the run goes on, as in Lambda
+    except (ClientError, BotoCoreError, AwsError, LocalError) as error:  # said, and the run goes on, as in Lambda
         return f"could not be kept in {destination}: {error}"
     return f"kept in {destination.rsplit(':', 1)[-1]} (`faas failed`)"
 

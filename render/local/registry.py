@@ -19,10 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from moto.ecr import models
-
 from render.local.ecr_blobs import BlobStore, is_digest
-from render.local.moto.ecr import BLOB_PATH, repositories
+from render.local.moto.ecr import BLOB_PATH, Repository, repositories
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -49,7 +47,7 @@ def error(code: str, message: str) -> Answer:
     return json_answer("404 Not Found", {"errors": [{"code": code, "message": message}]})
 
 
-def blob(store: BlobStore, repository: models.Repository, digest: str) -> Answer:
+def blob(store: BlobStore, repository: Repository, digest: str) -> Answer:
     if digest not in repository.layers or not store.has(digest):
         return error("BLOB_UNKNOWN", f"{repository.name} has no blob {digest}")
     headers = [
@@ -60,7 +58,7 @@ def blob(store: BlobStore, repository: models.Repository, digest: str) -> Answer
     return Answer("200 OK", headers, store.read(digest))
 
 
-def manifest(repository: models.Repository, reference: str) -> Answer:
+def manifest(repository: Repository, reference: str) -> Answer:
     found = [
         image
         for image in repository.images

@@ -10,52 +10,35 @@ its reserved concurrency allows (Lambda throttles one whose reserved concurrency
 What the runs write comes back through the same hook, so chained functions fire without the
 workers chaining anything themselves.
 
-Clients follow the service over HTTP: GET /_faas/activity?after=N answers with the progress lines
-from N on, how many triggered runs are queued or running, and the totals so far (the path cannot
-be a bucket, underscores are not allowed in bucket names). `follow` shows the lines until the
-emulator is idle: `faas put` and `faas invoke` use it to wait for the workflow they started.
+Clients follow the service over HTTP (render/local/activity.py): it answers GET /_faas/activity.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 import traceback
-import urllib.request
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote_plus
+from urllib.parse import parse_qs
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from render.aws.connection import DEFAULT_REGION, EMULATOR_CREDENTIALS, Aws, CommandError
+from render.aws.connection import DEFAULT_REGION, EMULATOR_CREDENTIALS, Aws, AwsError
 from render.aws.deployed import DeployedFunction, is_deployed_code
-from render.local.cloud import LocalCloud, LocalOptions, Summary, print_progress, s3_event
-from render.local.lambda_runner import Invocation
+from render.local.activity import ACTIVITY_PATH, Activity
+from render.local.cloud import LocalCloud
+from render.local.execution.errors import LocalError
+from render.local.execution.lambda_runner import Invocation
+from render.local.options import LocalOptions
+from render.local.s3_events import from_moto_event, is_moto_duplicate
 
-ACTIVITY_PATH = "/_faas/activity"
 KEPT_LINES = 10_000  # a client further behind than this misses lines, nothing else
-
-
-@dataclass
-class Activity:
-    """GET /_faas/activity's answer."""
-
-    pending: int  # triggered runs and invocations queued or running
-    next: int  # the number of the next progress line
-    lines: list[str] = field(default_factory=list)
-    runs: int = 0
-    failed: list[str] = field(default_factory=list)
-    written: list[str] = field(default_factory=list)
-
-    def since(self, start: Activity) -> Summary:
-        return Summary(self.runs - start.runs, self.failed[len(start.failed) :], self.written[len(start.written) :])
 
 
 @dataclass(frozen=True)
@@ -70,39 +53,13 @@ class Triggered:
         return self.function_arn.split(":")[3]
 
 
-def from_moto_event(event_body: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """S3's own event (render/local/cloud.py's) for moto's, and the object's s3:// URI."""
-    record = event_body["Records"][0]
-    bucket, item = record["s3"]["bucket"]["name"], record["s3"]["object"]
-    key = unquote_plus(item["key"])  # moto encodes '/' as well
-    event = s3_event(
-        record["awsRegion"],
-        bucket,
-        key,
-        item["size"],
-        item["eTag"],
-        record["s3"]["configurationId"],
-        record["eventName"],
-    )
-    return event, f"s3://{bucket}/{key}"
-
-
-def is_moto_duplicate(event_body: dict[str, Any]) -> bool:
-    """moto sends ObjectCreated:Put, then ObjectCreated:CompleteMultipartUpload, for a multipart upload.
-
-    S3 sends only the second. The first is recognisable: a single PUT's ETag never has a part count.
-    """
-    record = event_body["Records"][0]
-    return bool(record["eventName"] == "ObjectCreated:Put" and "-" in record["s3"]["object"]["eTag"])
-
-
 def code_in_emulator(function: DeployedFunction) -> bytes:
     """The .zip deployment package moto holds for the function."""
     from render.local.moto.awslambda import function_model  # moto: only in the emulator's process
 
     content = bytes(function_model(str(function.configuration["FunctionArn"])).code_bytes)
     if not is_deployed_code(function, content):
-        raise CommandError(f"the emulator holds no code for {function.name} (apply again)")
+        raise LocalError(f"the emulator holds no code for {function.name} (apply again)")
     return content
 
 
@@ -114,7 +71,7 @@ def function_in_emulator(function_arn: str) -> DeployedFunction:
         found = json.loads(json.dumps(function_model(function_arn).get_code()))
     except FunctionNotFound:
         _, _, _, region, account, _, name, *_ = function_arn.split(":")
-        raise CommandError(f"no function {name} in the emulator (account {account}, {region})") from None
+        raise LocalError(f"no function {name} in the emulator (account {account}, {region})") from None
     return DeployedFunction(found["Configuration"], found.get("Code", {}))
 
 
@@ -284,47 +241,14 @@ class LocalService:
         name = item.function_arn.split(":")[6]
         try:
             if reserved_concurrency(item.function_arn) == 0:
-                raise CommandError("throttled: its reserved concurrency is 0")
+                raise LocalError("throttled: its reserved concurrency is 0")
             function = function_in_emulator(item.function_arn)  # afresh: it may have been redeployed
             cloud.run(function, item.event, item.cause, item.reply.set_result if item.reply else None)
             return None
-        except (CommandError, ClientError, BotoCoreError, OSError) as error:
+        except (LocalError, AwsError, ClientError, BotoCoreError, OSError) as error:
             problem = str(error)
         except Exception:  # a bug here must not stop the service for every later upload
             problem = traceback.format_exc()
         cloud.failed(name)
         self._log(f"[{name}] could not run for {item.cause}: {problem}".replace("\n", "\n    ").rstrip())
         return problem
-
-
-def activity(endpoint: str | None, after: int = 0) -> Activity | None:
-    """The service's activity from line `after` on; None when the endpoint runs no service."""
-    if not endpoint:
-        return None
-    try:
-        with urllib.request.urlopen(f"{endpoint.rstrip('/')}{ACTIVITY_PATH}?after={after}", timeout=10) as response:
-            answer = json.load(response)
-        return Activity(**answer)
-    except (OSError, ValueError, TypeError):  # not faas local: moto answers with an S3 error
-        return None
-
-
-def follow(
-    endpoint: str,
-    start: Activity,
-    progress: Callable[[str], None] = print_progress,
-    busy: Callable[[], bool] = lambda: False,
-) -> Summary:
-    """Show the service's progress from `start` on until it is idle (and not `busy`); what it did meanwhile."""
-    after = start.next
-    while True:
-        waiting = busy()  # before asking: what the caller started is queued by the time it is not busy
-        now = activity(endpoint, after)
-        if now is None:
-            raise CommandError(f"lost the emulator at {endpoint} (did `faas local` stop?)")
-        for line in now.lines:
-            progress(line)
-        after = now.next
-        if now.pending == 0 and not waiting:
-            return now.since(start)
-        time.sleep(0.2)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from render.aws.connection import CommandError
+from render.aws.connection import AwsError
 from render.aws.failures import Failure, matching
 from render.commands.failed import cell
 
@@ -120,8 +120,9 @@ def test_choosing_by_function_or_id() -> None:
         failure(LAMBDA_RECORD, "m-1"),
         failure({**LAMBDA_RECORD, "requestContext": {"requestId": "e4b4-2"}}, "m-3"),
     ]
-    with pytest.raises(CommandError, match="matches 2 failures"):
+    with pytest.raises(AwsError, match="matches 2 failures") as ambiguous:
         matching(twins, None, "e4b4")
+    assert ambiguous.value.invalid_input
 
 
 def test_the_table_shows_one_line_of_why() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from faas_supervisor.image import read_image
 
-from render.local.rootfs import unpack_image
+from render.local.execution.rootfs import unpack_image
 from tests.helpers import Mirror, aws_variables, render
 from tests.local.faas_local import COUNT, FDL, UPPER, Running, faas_local
 from tests.local.images import archive_image

@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
-from render.local.service import activity
+from render.local.activity import activity
 from tests.helpers import aws_variables, free_port, run_faas
 
 BUCKET = "local-service-faas"

@@ -17,10 +17,10 @@ import pytest
 from faas_supervisor import contract
 from faas_supervisor.image import LayerEntry, build_layer, read_image
 
-from render.local import sandbox
-from render.local.image_runner import ImageFunctions, LocalImageFunction
-from render.local.rootfs import unpack_image
-from render.local.runtime_api import PREFIX, RuntimeApi
+from render.local.execution import sandbox
+from render.local.execution.image_runner import ImageFunctions, LocalImageFunction
+from render.local.execution.rootfs import unpack_image
+from render.local.execution.runtime_api import PREFIX, RuntimeApi
 from render.terraform.images import supervisor_layer
 from tests.local.images import archive_image
 from tests.supervisor.image_builders import busybox_layer

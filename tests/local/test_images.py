@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from faas_supervisor import contract
 
-from render.local.service import activity, follow
+from render.local.activity import activity, follow
 from tests.helpers import aws_variables, run_faas
 from tests.local.faas_local import FaasLocal, faas_local
 from tests.local.image_deployment import MARKER, Deployment

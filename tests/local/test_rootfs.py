@@ -10,7 +10,7 @@ import pytest
 from faas_supervisor.image import Layer, RegistryClient, RegistrySource, read_image
 from faas_supervisor.image.oci import DOCKER_MANIFEST
 
-from render.local.rootfs import LayerError, UnpackedImage, unpack_image
+from render.local.execution.rootfs import LayerError, UnpackedImage, unpack_image
 from tests.helpers import LocalRegistry
 from tests.local.images import archive_image, file, folder, link, raw_layer, special
 from tests.supervisor.image_builders import base_config, busybox_layer, push_image

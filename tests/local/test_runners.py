@@ -16,14 +16,16 @@ import boto3
 import pytest
 from faas_supervisor import contract
 
-from render.aws.connection import EXIT_USAGE, CommandError, connect
+from render.aws.connection import connect
 from render.aws.deployed import DeployedFunction, code_zip
+from render.commands.errors import EXIT_USAGE, CommandError
 from render.commands.logs import parse_duration
 from render.commands.put import files_to_upload
 from render.local import emulator
-from render.local.cloud import Trigger, s3_event, triggers
-from render.local.deployed_images import emulator_reference
-from render.local.lambda_runner import LambdaRuntime
+from render.local.execution.deployed_images import emulator_reference
+from render.local.execution.errors import LocalError
+from render.local.execution.lambda_runner import LambdaRuntime
+from render.local.s3_events import Trigger, s3_event, triggers
 
 NOTIFICATION = {
     "LambdaFunctionConfigurations": [
@@ -81,7 +83,7 @@ def test_ecr_images_are_read_from_the_emulators_registry_view() -> None:
     assert emulator_reference(f"{ecr}@{DIGEST}", "http://127.0.0.1:4566") == f"127.0.0.1:4566/team/fn@{DIGEST}"
     assert emulator_reference(f"{ecr}:v1", "http://0.0.0.0:4566/") == "127.0.0.1:4566/team/fn:v1"
     assert emulator_reference("alpine:3.20", "http://127.0.0.1:4566") == "alpine:3.20"  # from its own registry
-    with pytest.raises(CommandError, match="emulator's ECR"):
+    with pytest.raises(LocalError, match="emulator's ECR"):
         emulator_reference(f"{ecr}:v1", None)
 
 

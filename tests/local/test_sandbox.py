@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from render.local import sandbox
-from render.local.sandbox import RunSpec, Sandbox, SandboxUnavailable
+from render.local.execution import sandbox
+from render.local.execution.sandbox import RunSpec, Sandbox, SandboxUnavailable
 
 
 def run(chosen: Sandbox, spec: RunSpec) -> tuple[int, str]:

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from render.local.service import Activity, from_moto_event, is_moto_duplicate
+from render.local.activity import Activity
+from render.local.s3_events import from_moto_event, is_moto_duplicate
 from tests.helpers import requires_terraform
 from tests.local.faas_local import BUCKET, Running
 

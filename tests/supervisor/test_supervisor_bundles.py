@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from faas_supervisor import contract
 
-from render.local.elf import interpreter
+from render.local.execution.elf import interpreter
 from render.terraform.artifacts import supervisor_sources
 from render.terraform.supervisor_bundle import packaged_bundle
 from tests.helpers import unpack_supervisor

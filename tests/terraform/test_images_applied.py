@@ -23,7 +23,7 @@ from faas_supervisor import contract
 from faas_supervisor.image import LayerEntry, build_layer
 
 from render.local import emulator
-from render.local.service import activity, follow
+from render.local.activity import activity, follow
 from tests.helpers import render, requires_terraform, terraform
 from tests.supervisor.image_builders import BUSYBOX, base_config, write_oci_layout
 

@@ -39,6 +39,7 @@ from render.local.moto.hooks import HOOKS
 from render.local.moto.patch import Patches
 
 PATCHES = Patches()
+Repository = models.Repository  # what render/local/registry.py serves images from
 BLOB_PATH = "/_faas/ecr"  # + /ACCOUNT/REGION/REPOSITORY/blobs/DIGEST (underscores: never a bucket name)
 
 

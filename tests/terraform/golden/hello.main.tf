@@ -83,7 +83,7 @@ module "image_builder" {
 
   function_name     = "hello-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "TOgoZgRdVA4zc+BIpIq9u7RDRkmQVo59+CNeStFnbEU="
+  source_code_hash  = "n0gT2LaHHmBOq3OjKOgJYUpa1/00V/aAtYA4j6CtL9A="
   repository_prefix = "hello/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 

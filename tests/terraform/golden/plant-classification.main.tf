@@ -104,7 +104,7 @@ module "image_builder" {
 
   function_name     = "plants-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "TOgoZgRdVA4zc+BIpIq9u7RDRkmQVo59+CNeStFnbEU="
+  source_code_hash  = "n0gT2LaHHmBOq3OjKOgJYUpa1/00V/aAtYA4j6CtL9A="
   repository_prefix = "plants/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -215,7 +215,7 @@ module "lambda_plant-classification" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_plant-classification.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/plant-classification.zip"
-  source_code_hash       = "+c8Gq7+cnjvP4/fg/pk6vrNGqR5YipnQtoU5gjUPAig="
+  source_code_hash       = "hFOy1sQLOnL7Uu4i/KKpEJmML2GWNC8LGHXg6JfOTiw="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256

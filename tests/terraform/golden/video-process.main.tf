@@ -116,7 +116,7 @@ module "image_builder" {
 
   function_name     = "video-process-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "TOgoZgRdVA4zc+BIpIq9u7RDRkmQVo59+CNeStFnbEU="
+  source_code_hash  = "n0gT2LaHHmBOq3OjKOgJYUpa1/00V/aAtYA4j6CtL9A="
   repository_prefix = "video-process/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -228,7 +228,7 @@ module "lambda_video-split" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_video-split.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/video-split.zip"
-  source_code_hash       = "BvovNcpauBgdaBUrm6hIGzS9tjk6gMgiDANZYWWAV1M="
+  source_code_hash       = "VVcDgJx9JAXS0ryndaR7+5M/sQHYeZM9WAmUMirC6vI="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 512

@@ -1,8 +1,8 @@
 """Run Lambda functions deployed as images, from their unpacked root folders, the way Lambda does.
 
-An instance is the image's entry point and command in a sandbox (render/local/sandbox.py) with a
+An instance is the image's entry point and command in a sandbox (render/local/execution/sandbox.py) with a
 read-only root, a /tmp of the function's ephemeral storage size, the image's and the function's
-environment plus what Lambda sets, and its own Runtime API server (render/local/runtime_api.py).
+environment plus what Lambda sets, and its own Runtime API server (render/local/execution/runtime_api.py).
 Instances stay warm, at most `max_instances` per function, and stop after `idle_s` unused. An
 invocation past the function's timeout kills its instance and fails with Lambda's timeout error.
 An instance's output (stdout and stderr, one stream of timestamped lines) is read as it comes;
@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import signal
 import subprocess
 import threading
@@ -26,15 +25,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from render.local.lambda_runner import log_stream_name
-from render.local.process import now_ms
-from render.local.rootfs import UnpackedImage
-from render.local.runtime_api import Pending, RuntimeApi
-from render.local.sandbox import RunSpec, Sandbox
+from render.local.execution.lambda_runner import log_stream_name
+from render.local.execution.output_lines import OutputLines
+from render.local.execution.rootfs import UnpackedImage
+from render.local.execution.runtime_api import Pending, RuntimeApi
+from render.local.execution.sandbox import RunSpec, Sandbox
 
 INIT_TIMEOUT_S = 10.0  # Lambda's limit for an instance's initialisation
 WAIT_STEP_S = 0.02
-READ_CHUNK = 1 << 16
 # Docker's PATH for an image whose Env sets none.
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -98,55 +96,11 @@ class Invocation:
         return json.loads(self.payload)
 
 
-class _Output:
-    """A process's output pipe, read into timestamped lines as it comes (and on demand)."""
-
-    def __init__(self, fd: int) -> None:
-        os.set_blocking(fd, False)
-        self._fd = fd
-        self._lock = threading.Lock()
-        self._lines: list[tuple[int, str]] = []
-        self._partial = b""
-        self._open = True
-        threading.Thread(target=self._follow, daemon=True).start()
-
-    def _follow(self) -> None:
-        while self._open:
-            select.select([self._fd], [], [], 1.0)
-            with self._lock:
-                self._drain()
-
-    def _drain(self) -> None:
-        """Read what the pipe holds now (the lock held); close it at its end."""
-        while self._open:
-            try:
-                chunk = os.read(self._fd, READ_CHUNK)
-            except BlockingIOError:
-                return
-            if not chunk:
-                self._open = False
-                os.close(self._fd)
-                chunk = b"\n" if self._partial else b""
-            *lines, self._partial = (self._partial + chunk).split(b"\n")
-            stamp = now_ms()
-            self._lines += [(stamp, line.decode("utf-8", "replace")) for line in lines]
-
-    def take(self) -> list[tuple[int, str]]:
-        """The lines written since the last call (a line still being written counts)."""
-        with self._lock:
-            self._drain()
-            if self._partial:
-                self._lines.append((now_ms(), self._partial.decode("utf-8", "replace")))
-                self._partial = b""
-            lines, self._lines = self._lines, []
-            return lines
-
-
 @dataclass
 class _Instance:
     process: subprocess.Popen[bytes]
     api: RuntimeApi
-    output: _Output
+    output: OutputLines
     log_stream: str
     last_used: float = field(default_factory=time.monotonic)
     busy: bool = False
@@ -246,7 +200,7 @@ class ImageFunctions:
             raise
         finally:
             os.close(writing)
-        return _Instance(process, api, _Output(reading), stream)
+        return _Instance(process, api, OutputLines(reading), stream)
 
     @property
     def _region(self) -> str:

@@ -27,8 +27,8 @@ from typing import IO, Any
 from faas_supervisor.image import SourceImage
 from faas_supervisor.image.oci import canonical_json, sha256_digest
 
-from render.local import root_fd
-from render.local.root_fd import EscapeError, Folder
+from render.local.execution import root_fd
+from render.local.execution.root_fd import EscapeError, Folder
 
 OPAQUE = ".wh..wh..opq"
 WHITEOUT = ".wh."

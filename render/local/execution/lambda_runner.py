@@ -3,7 +3,7 @@
 What was deployed decides everything: the handler string, the code (the zip the caller supplies,
 verified against the deployed CodeSha256), the function's environment variables, its timeout and
 memory size. The handler runs in a child process of this Python (which has boto3, as the Lambda
-runtime does) through render/local/lambda_bootstrap.py, with the environment Lambda sets
+runtime does) through render/local/execution/lambda_bootstrap.py, with the environment Lambda sets
 (LAMBDA_TASK_ROOT = the unpacked zip, AWS_LAMBDA_FUNCTION_NAME, ...) and the caller's credentials
 and endpoint (and FAAS_REGISTRY_MIRROR when local mode has one: the image builder is such a
 function). Its log, framed by START/END/REPORT lines (`start_line`, `end_lines`, which image
@@ -28,8 +28,8 @@ from typing import Any
 
 from render.aws.connection import Aws
 from render.aws.deployed import DeployedFunction
-from render.local import lambda_bootstrap
-from render.local.process import Log, now_ms, put_log, run_logged
+from render.local.execution import lambda_bootstrap
+from render.local.execution.process import Log, now_ms, put_log, run_logged
 
 
 @dataclass(frozen=True)

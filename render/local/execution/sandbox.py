@@ -1,4 +1,4 @@
-"""Run a command inside an unpacked image's root folder (render/local/rootfs.py), without a container daemon.
+"""Run a command inside an unpacked image's root folder (render/local/execution/rootfs.py), without a container daemon.
 
 `detect()` picks the first tool that works here: podman (when `podman info` answers), bubblewrap,
 proot, then `unshare` + `chroot` as root. Every sandbox gives the same view: the root folder
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from render.local import elf
+from render.local.execution import elf
 
 MIB = 1024 * 1024
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")

@@ -5,7 +5,7 @@ ECR repository (`ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO@sha256:...` or `...:T
 emulator keeps what is pushed to its ECR and serves it as a registry at its own address
 (render/local/registry.py), so such an image is read from there. Any other reference (a job
 definition may name one) is read from its own registry, Docker Hub's through the registry mirror
-when one is given. Each manifest is unpacked once (render/local/rootfs.py); a reference by digest
+when one is given. Each manifest is unpacked once (render/local/execution/rootfs.py); a reference by digest
 is looked up once.
 """
 
@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from faas_supervisor.image import ImageError, RegistrySource, read_image
 
-from render.aws.connection import CommandError
-from render.local.rootfs import LayerError, UnpackedImage, unpack_image
+from render.local.execution.errors import LocalError
+from render.local.execution.rootfs import LayerError, UnpackedImage, unpack_image
 
 ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/(?P<name>.+)$")
 ANY_ADDRESS = ("0.0.0.0", "::", "")  # a server listening everywhere is reached on loopback
@@ -35,7 +35,7 @@ def emulator_reference(image: str, endpoint: str | None) -> str:
     if match is None:
         return image
     if not endpoint:
-        raise CommandError(f"{image} is in ECR: local mode reads it from the emulator's ECR, and there is none")
+        raise LocalError(f"{image} is in ECR: local mode reads it from the emulator's ECR, and there is none")
     address = urlsplit(endpoint)
     host = "127.0.0.1" if address.hostname in ANY_ADDRESS else address.hostname
     if host and ":" in host:
@@ -62,7 +62,7 @@ class LocalImages:
             with read_image(RegistrySource.parse(reference, self.mirror), architecture) as source:
                 found = unpack_image(source, self.cache)
         except (ImageError, LayerError) as error:
-            raise CommandError(f"cannot run the image {image}: {error}") from None
+            raise LocalError(f"cannot run the image {image}: {error}") from None
         if "@sha256:" in image:  # a tag may move, a digest cannot
             with self._lock:
                 self._by_digest[key] = found

@@ -2,7 +2,7 @@
 
     python -u lambda_bootstrap.py EVENT_FILE RESPONSE_FILE REQUEST_ID DEADLINE_MS FUNCTION_ARN
 
-The runner (render/local/lambda_runner.py) sets the environment Lambda sets: _HANDLER, LAMBDA_TASK_ROOT
+The runner (render/local/execution/lambda_runner.py) sets the environment Lambda sets: _HANDLER, LAMBDA_TASK_ROOT
 (the unpacked zip, first on sys.path), AWS_LAMBDA_FUNCTION_NAME and the others, the function's own
 variables. The handler gets the event and a context whose get_remaining_time_in_millis() counts
 down to DEADLINE_MS (the invocation's start plus the function's timeout). Its result, or

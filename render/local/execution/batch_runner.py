@@ -1,12 +1,12 @@
 """Run a submitted AWS Batch job on this machine the way a Batch host would run it: in its image.
 
 The job's definition decides what runs: its image (read back and unpacked by
-render/local/deployed_images.py; the image's entry point is the supervisor), the image's entry
+render/local/execution/deployed_images.py; the image's entry point is the supervisor), the image's entry
 point followed by the job's command (the job's override, else the definition's, else the image's
 Cmd), the image's environment, the definition's, the job's overrides (FAAS_EVENT /
 FAAS_EVENT_URI) and the variables Batch adds (AWS_BATCH_JOB_ID, ...), plus the region, endpoint
 and credentials of local mode. Its vCPU and memory requirements are applied as limits where the
-sandbox (render/local/sandbox.py) can; the definition's attempt duration is its timeout. Its log
+sandbox (render/local/execution/sandbox.py) can; the definition's attempt duration is its timeout. Its log
 goes to the job's log stream in /aws/batch/job, where `faas job` finds it.
 
 What a job wrote is what changed in its function's output folders while it ran; when jobs writing
@@ -25,12 +25,13 @@ from typing import Any
 from faas_supervisor import contract
 from faas_supervisor.contract import S3Location
 
-from render.aws.connection import Aws, CommandError
+from render.aws.connection import Aws
 from render.aws.deployed import load_config, output_locations, read_s3_uri
-from render.local.deployed_images import LocalImages
-from render.local.image_runner import image_environment
-from render.local.process import Log, put_log, run_logged
-from render.local.sandbox import RunSpec, Sandbox
+from render.local.execution.deployed_images import LocalImages
+from render.local.execution.errors import LocalError
+from render.local.execution.image_runner import image_environment
+from render.local.execution.process import Log, put_log, run_logged
+from render.local.execution.sandbox import RunSpec, Sandbox
 
 BATCH_TMP_MB = 10_240  # a Batch host's disk is large: /tmp is bounded only by this
 ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
@@ -75,7 +76,7 @@ class BatchRunner:
         batch = self.aws.client("batch")
         jobs = batch.describe_jobs(jobs=[job_id])["jobs"]
         if not jobs:
-            raise CommandError(f"no Batch job {job_id}")
+            raise LocalError(f"no Batch job {job_id}")
         job = jobs[0]
         definition = batch.describe_job_definitions(jobDefinitions=[job["jobDefinition"]])["jobDefinitions"][0]
         properties = definition["containerProperties"]
@@ -107,7 +108,7 @@ class BatchRunner:
             requirement(properties, container, "VCPU"),
         )
         if not spec.argv:
-            raise CommandError(f"job {job_id}: its image has no entry point and it has no command")
+            raise LocalError(f"job {job_id}: its image has no entry point and it has no command")
         timeout = (definition.get("timeout") or {}).get("attemptDurationSeconds")
         outputs = self.outputs(environment)
         before = self.snapshot(outputs)
@@ -126,7 +127,7 @@ class BatchRunner:
         """The output folders of the job's function (from its staged configuration)."""
         uri = environment.get(contract.CONFIG_URI)
         if not uri:
-            raise CommandError(f"the job's definition has no {contract.CONFIG_URI}: not a faas-render job")
+            raise LocalError(f"the job's definition has no {contract.CONFIG_URI}: not a faas-render job")
         return output_locations(load_config(read_s3_uri(self.aws, uri), uri))
 
     def snapshot(self, folders: list[S3Location]) -> dict[str, str]:

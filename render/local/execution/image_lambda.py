@@ -1,11 +1,11 @@
 """Run Lambda functions deployed as container images, each in its own image, in warm instances.
 
 What was deployed decides everything: the image (its ImageUri, read back and unpacked by
-render/local/deployed_images.py), its ImageConfig (entry point, command and working directory
+render/local/execution/deployed_images.py), its ImageConfig (entry point, command and working directory
 over the image's), the function's environment, memory, timeout, ephemeral storage and
-architecture. Instances (render/local/image_runner.py) serve it through Lambda's Runtime API in
+architecture. Instances (render/local/execution/image_runner.py) serve it through Lambda's Runtime API in
 the sandbox; a redeployed function gets new instances. Each invocation's log lines, framed by
-START/END/REPORT as render/local/lambda_runner.py frames a .zip function's, go to the function's
+START/END/REPORT as render/local/execution/lambda_runner.py frames a .zip function's, go to the function's
 log group, in its instance's log stream.
 """
 
@@ -17,13 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from render.aws.connection import Aws, CommandError
+from render.aws.connection import Aws
 from render.aws.deployed import DeployedFunction
-from render.local.deployed_images import LocalImages
-from render.local.image_runner import ImageFunctions, LocalImageFunction
-from render.local.lambda_runner import Invocation, end_lines, start_line, timeout_line
-from render.local.process import now_ms, put_log
-from render.local.sandbox import Sandbox
+from render.local.execution.deployed_images import LocalImages
+from render.local.execution.errors import LocalError
+from render.local.execution.image_runner import ImageFunctions, LocalImageFunction
+from render.local.execution.lambda_runner import Invocation, end_lines, start_line, timeout_line
+from render.local.execution.process import now_ms, put_log
+from render.local.execution.sandbox import Sandbox
 
 TIMED_OUT = "Sandbox.Timedout"
 
@@ -33,7 +34,7 @@ def image_function(function: DeployedFunction, images: LocalImages) -> LocalImag
     config = function.configuration
     image = function.image_uri
     if image is None:
-        raise CommandError(f"{function.name} is not deployed as a container image")
+        raise LocalError(f"{function.name} is not deployed as a container image")
     architecture = str((config.get("Architectures") or ["x86_64"])[0])
     overrides = config.get("ImageConfigResponse", {}).get("ImageConfig", {})
     return LocalImageFunction.from_image(

@@ -1,0 +1,20 @@
+"""Running deployed functions and jobs on this machine, as Lambda and Batch run them.
+
+Nothing here knows of the emulator (render/local): it is given an AWS connection and the
+deployment's descriptions, and runs what they name.
+
+- `lambda_runner`: .zip functions on this host's Python, through `lambda_bootstrap` (the child
+  process, as Lambda's Python runtime bootstrap);
+- `image_lambda`: functions deployed as images, in warm instances (`image_runner` starts and
+  serves them, `runtime_api` is each instance's Lambda Runtime API, `output_lines` reads what
+  they print);
+- `batch_runner`: submitted Batch jobs, from their job definitions' images;
+- `process`: one process of a run, its log and its limits;
+- `deployed_images`: the images read back from the emulator's ECR (or a registry) and unpacked;
+- `rootfs`: layers unpacked into a root folder, with `root_fd` confining every path to it;
+- `sandbox`: running a command in that root without a container daemon; `elf` reads the
+  program interpreter it may need;
+- `errors`: `LocalError`, what local mode raises for the user.
+
+May import `render.aws`, `render.terraform` and `render.fdl`.
+"""
