@@ -71,7 +71,7 @@ class Need:
 
 
 DEMO, TEST, BINARIES = ("demo",), ("test",), ("binaries",)
-SANDBOXES = ("bwrap", "proot", "podman")  # render/local/sandbox.py (and `unshare` as root)
+SANDBOXES = ("bwrap", "proot", "podman")  # render/local/execution/sandbox.py (and `unshare` as root)
 NEEDS: tuple[Need, ...] = (
     # commands (any one), what for, goals, Debian package, Fedora package, Homebrew formula
     Need(("make",), "runs the Makefile", GOALS, "make", "make"),
