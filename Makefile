@@ -23,7 +23,7 @@ BINARY_DIR := supervisor/faas_supervisor/bin
 BINARY_ARCHES := x86_64 arm64
 BUILD_STATIC := supervisor/build/build_static.py
 
-.PHONY: install lint test mirror demo clean binaries dist lock
+.PHONY: install lint test test-fast mirror demo clean binaries dist lock
 
 # Every environment installs from a lock with hashes (requirements/*.txt), so a fresh machine gets
 # exactly what CI tested: pip installs uv from its lock, uv installs the rest. `make lock` moves
@@ -56,6 +56,7 @@ lock: $(UV)
 	$(COMPILE) setup.cfg requirements/build.in --extra test --extra batch --extra local -o requirements/dev.txt
 	$(COMPILE) requirements/checkov.in -o requirements/checkov.txt
 	$(COMPILE) requirements/uv.in -o requirements/uv.txt
+	$(UV) pip compile --quiet --python-version 3.11 --python-platform linux --generate-hashes supervisor/build/requirements.in -o supervisor/build/requirements.txt
 
 # Lint and type checks first: they take seconds and stop `make test` before the long part.
 lint: install
@@ -71,8 +72,13 @@ PREREQUISITES := prerequisites-test prerequisites-demo prerequisites-mirror
 $(PREREQUISITES):
 	@$(PYTHON) tools/prerequisites.py $(@:prerequisites-%=%) --install
 
+# The whole suite, the README's and CI's command; the 20 slowest tests are listed at the end.
 test: prerequisites-test install lint $(CHECKOV)
-	CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m pytest
+	CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m pytest --durations=20
+
+# Day-to-day: lint, then every test that applies nothing with Terraform (checkov's skip).
+test-fast: prerequisites-test install lint
+	$(BIN)/python -m pytest -m "not slow and not terraform"
 
 # A registry on 127.0.0.1 holding stand-ins for the Docker Hub images the examples name
 # (alpine:3.20, python:3.12-alpine: tools/base_images.py builds them from Debian packages, cached

