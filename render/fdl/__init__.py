@@ -4,7 +4,9 @@ Every problem is an `FdlError` naming file, line and key. Imports nothing else o
 runtime contract comes from `faas_supervisor`.
 
 - `load`: an FDL file with its config files and overrides in, a validated `Deployment` out;
-- `yaml_source`: YAML read with the line of every key;
+- `yaml_source`: YAML read with the line of every key, every read bounded in size, depth and nodes
+  (aliases counted expanded);
+- `overrides`: the `--set` flags, each value read as YAML through `yaml_source`;
 - `settings`: each function's effective settings from their layers and their precedence,
   remembering where each value came from;
 - `defaults`: the built-in defaults, and the outdated SCAR defaults that scar.cfg files carry;

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from render.fdl.defaults import BUILTIN_DEFAULTS, STALE_SCAR_DEFAULTS
 from render.fdl.errors import FdlError, Location
+from render.fdl.overrides import override_values
 from render.fdl.yaml_source import KeyPath, SourceDocument, dotted, load_document
 
 BUILTIN_LABEL = "(built-in default)"
-FUNCTION_SECTIONS = ("lambda", "iam", "api_gateway", "cloudwatch", "batch", "ecr", "s3")
+# Config files and --set values are copied into every function: at most this many copies in all
+# (SCAR's full scar.cfg, about 100 values, copied into 1000 functions makes 100,000).
+MAX_SHARED_COPIES = 500_000
 
 
 @dataclass
@@ -96,23 +98,6 @@ def scar_config_path() -> Path:
     return Path(folder) / "scar.cfg"
 
 
-def parse_override(text: str) -> tuple[KeyPath, Any]:
-    """`lambda.memory=2048` → (("lambda", "memory"), 2048); the value is read as YAML."""
-    key, sep, raw = text.partition("=")
-    path = tuple(part for part in key.strip().split(".") if part)
-    if not sep or not path or path[0] not in FUNCTION_SECTIONS:
-        sections = ", ".join(FUNCTION_SECTIONS)
-        raise FdlError.single(
-            Location("--set", 0, text),
-            f"expected SECTION.KEY=VALUE where SECTION is one of {sections}, e.g. lambda.memory=2048",
-        )
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    return path, value
-
-
 def load_settings(
     fdl_path: Path,
     config_paths: list[Path],
@@ -133,14 +118,9 @@ def load_settings(
         _config_layer(doc, problems, is_scar=(i == 0 and doc.path == scar_cfg and use_scar_config))
         for i, doc in enumerate(configs)
     ]
-    override_layer = Layer({}, None, label="--set")
-    for text in overrides:
-        try:
-            path, value = parse_override(text)
-        except FdlError as exc:
-            problems.extend(exc.problems)
-            continue
-        _set_path(override_layer.values, path, value)
+    override_layer = Layer(override_values(overrides, problems), None, label="--set")
+    shared = [layer for layer in [*config_layers, override_layer] if layer]
+    _check_copies(shared, len(fdl_items), problems)
     if problems:
         raise FdlError(problems)
 
@@ -158,6 +138,16 @@ def load_settings(
     if problems:
         raise FdlError(problems)
     return Settings(fdl, configs, functions, storage_providers, buckets, bucket_origins, warnings)
+
+
+def _check_copies(shared: list[Layer], functions: int, problems: list) -> None:
+    """Refuse config files and --set values that would be copied into the functions too many times."""
+    sizes = [sum(1 for _ in _paths(layer.values, ())) - 1 for layer in shared]
+    copies = functions * sum(sizes)
+    if copies > MAX_SHARED_COPIES:
+        where = shared[sizes.index(max(sizes))].location(())
+        message = f"{sum(sizes)} values from config files and --set copied into {functions} functions make {copies}"
+        problems.append((where, f"{message} copies (limit {MAX_SHARED_COPIES}): refused"))
 
 
 def _function_items(fdl: SourceDocument, problems: list, warnings: list[str]) -> list[dict[str, Any]]:
@@ -257,20 +247,23 @@ def _merge(target: FunctionSettings, layer: Layer, values: dict[str, Any], path:
             target.origins[child] = layer.location(child)
             _merge(target, layer, value, child)
             continue
-        for stale in [p for p in target.origins if p[: len(child)] == child]:
-            del target.origins[stale]
+        if key in node:  # the origins under `child` are those of the value replaced: as many, not all of them
+            for stale in _paths(node[key], child):
+                target.origins.pop(stale, None)
         node[key] = copy.deepcopy(value)
-        _record_origins(target, layer, value, child)
+        for done in _paths(value, child):
+            target.origins[done] = layer.location(done)
 
 
-def _record_origins(target: FunctionSettings, layer: Layer, value: Any, path: KeyPath) -> None:
-    target.origins[path] = layer.location(path)
+def _paths(value: Any, path: KeyPath) -> Iterator[KeyPath]:
+    """`path` and the path of everything inside `value`."""
+    yield path
     if isinstance(value, dict):
         for key, item in value.items():
-            _record_origins(target, layer, item, path + (key,))
+            yield from _paths(item, path + (key,))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _record_origins(target, layer, item, path + (index,))
+            yield from _paths(item, path + (index,))
 
 
 def _get_parent(values: dict[Any, Any], path: KeyPath) -> dict[Any, Any] | None:
@@ -278,10 +271,3 @@ def _get_parent(values: dict[Any, Any], path: KeyPath) -> dict[Any, Any] | None:
     for part in path[:-1]:
         node = node.get(part) if isinstance(node, dict) else None
     return node if isinstance(node, dict) else None
-
-
-def _set_path(values: dict[Any, Any], path: KeyPath, value: Any) -> None:
-    node = values
-    for part in path[:-1]:
-        node = node.setdefault(part, {})
-    node[path[-1]] = value

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from render.fdl.errors import FdlError
-from render.fdl.settings import load_settings
+from render.fdl.settings import MAX_SHARED_COPIES, load_settings
 
 FDL = """\
 functions:
@@ -107,3 +107,34 @@ def test_explicit_null_means_not_set(tmp_path: Path) -> None:
 def test_bad_override_is_reported(tmp_path: Path) -> None:
     with pytest.raises(FdlError, match="SECTION.KEY=VALUE"):
         load_settings(write(tmp_path / "f.yaml", FDL), [], ["memory"])
+
+
+def test_a_later_flag_replaces_a_scalar_with_a_mapping(tmp_path: Path) -> None:
+    overrides = ["lambda.container=alpine", "lambda.container.image=busybox"]
+    function = load_settings(write(tmp_path / "f.yaml", FDL), [], overrides).functions[0]
+    assert function.get(("lambda", "container", "image")) == "busybox"
+
+
+def test_large_config_merges_in_linear_time(tmp_path: Path) -> None:
+    """Replacing a value forgets the origins under it alone, not after scanning every origin."""
+    variables = "".join(f"        K{i}: v\n" for i in range(20_000))
+    config = write(tmp_path / "c.yaml", f"aws:\n  lambda:\n    environment:\n      Variables:\n{variables}")
+    overrides = [f"lambda.environment.Variables.K{i}=w" for i in range(0, 20_000, 1000)]
+    function = load_settings(write(tmp_path / "f.yaml", FDL), [config], overrides).functions[0]
+    assert function.get(("lambda", "environment", "Variables", "K1000")) == "w"
+    assert function.origin(("lambda", "environment", "Variables", "K1000")).file == "--set"
+    assert function.origin(("lambda", "environment", "Variables", "K1001")).line == 5 + 1001
+
+
+def test_config_copied_into_too_many_functions_is_refused(tmp_path: Path) -> None:
+    """Config files and --set values are copied into every function: the copies are bounded."""
+    items = "".join(f"  - lambda: {{name: f{i}, container: {{image: a}}}}\n" for i in range(100))
+    fdl = write(tmp_path / "f.yaml", f"functions:\n  aws:\n{items}")
+    variables = "".join(f"        K{i}: v\n" for i in range(MAX_SHARED_COPIES // 100))
+    config = write(tmp_path / "c.yaml", f"aws:\n  lambda:\n    environment:\n      Variables:\n{variables}")
+    with pytest.raises(FdlError) as refused:
+        load_settings(fdl, [config], [])
+    assert refused.value.format() == (
+        f"{config}:1: aws: {MAX_SHARED_COPIES // 100 + 3} values from config files and --set copied into 100 "
+        f"functions make {(MAX_SHARED_COPIES // 100 + 3) * 100} copies (limit {MAX_SHARED_COPIES}): refused"
+    )
