@@ -30,10 +30,10 @@ from render.aws.deployed import load_config, output_locations, read_s3_uri
 from render.local.execution.deployed_images import LocalImages
 from render.local.execution.errors import LocalError
 from render.local.execution.image_runner import image_environment
-from render.local.execution.process import Log, put_log, run_logged
+from render.local.execution.process import LOGGED, Log, put_log, run_logged
 from render.local.execution.sandbox import RunSpec, Sandbox
 
-BATCH_TMP_MB = 10_240  # a Batch host's disk is large: /tmp is bounded only by this
+BATCH_TMP_MB = 10_240  # a Batch host's disk is large: /tmp (on disk, not memory) is bounded only by this
 ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -106,6 +106,7 @@ class BatchRunner:
             BATCH_TMP_MB,
             int(memory) if memory else None,
             requirement(properties, container, "VCPU"),
+            tmp_on_disk=True,
         )
         if not spec.argv:
             raise LocalError(f"job {job_id}: its image has no entry point and it has no command")
@@ -113,7 +114,8 @@ class BatchRunner:
         outputs = self.outputs(environment)
         before = self.snapshot(outputs)
         log = Log(echo)
-        finished = run_logged(self._sandbox().command(spec), spec.env, scratch, log, timeout)
+        process = self._sandbox().start(spec, cwd=scratch, **LOGGED)
+        finished = run_logged(process, log, timeout)
         stream = container.get("logStreamName") or f"{definition['jobDefinitionName']}/default/{job_id}"
         put_log(self.aws.client("logs"), contract.BATCH_LOG_GROUP, stream, log.lines)
         after = self.snapshot(outputs)

@@ -4,7 +4,9 @@ An instance is the image's entry point and command in a sandbox (render/local/ex
 read-only root, a /tmp of the function's ephemeral storage size, the image's and the function's
 environment plus what Lambda sets, and its own Runtime API server (render/local/execution/runtime_api.py).
 Instances stay warm, at most `max_instances` per function, and stop after `idle_s` unused. An
-invocation past the function's timeout kills its instance and fails with Lambda's timeout error.
+invocation past the function's timeout kills its instance and fails with Lambda's timeout error;
+one whose instance went over its memory bound (a cgroup, as root) does the same with Lambda's
+out-of-memory error.
 An instance's output (stdout and stderr, one stream of timestamped lines) is read as it comes;
 each invocation takes the lines written since the previous one ended, up to its answer (a cold
 start's first invocation also gets the initialisation's), with the instance's log stream name.
@@ -25,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from render.local.execution.cgroups import SandboxProcess
 from render.local.execution.lambda_runner import log_stream_name
 from render.local.execution.output_lines import OutputLines
 from render.local.execution.rootfs import UnpackedImage
@@ -98,7 +101,7 @@ class Invocation:
 
 @dataclass
 class _Instance:
-    process: subprocess.Popen[bytes]
+    process: SandboxProcess
     api: RuntimeApi
     output: OutputLines
     log_stream: str
@@ -136,6 +139,8 @@ class ImageFunctions:
         instance, cold = self._acquire(function)
         pending = instance.api.invoke(event, function.timeout_s)
         failure = self._wait(instance, pending, function.timeout_s)
+        if failure is None and instance.process.out_of_memory():
+            failure = OUT_OF_MEMORY  # the supervisor answered for its killed script: Lambda kills the instance
         if failure is not None:
             instance.stop()  # its output ends: every line it wrote is read
         log = instance.output.take()
@@ -228,6 +233,8 @@ class ImageFunctions:
         queued = time.monotonic()
         while not pending.done.wait(WAIT_STEP_S):
             now = time.monotonic()
+            if instance.process.out_of_memory():
+                return OUT_OF_MEMORY
             if instance.api.init_error is not None:
                 return _error("Runtime.InitError", instance.api.init_error.decode("utf-8", "replace"))
             if instance.process.poll() is not None:
@@ -257,3 +264,7 @@ def _key(function: LocalImageFunction) -> tuple[str, str]:
 
 def _error(kind: str, message: str) -> bytes:
     return json.dumps({"errorMessage": message, "errorType": kind}).encode()
+
+
+# Lambda's answer when an instance exceeds its memory (its cgroup, where the sandbox has one).
+OUT_OF_MEMORY = _error("Runtime.ExitError", "Runtime exited with error: signal: killed")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,7 +30,7 @@ from typing import Any
 from render.aws.connection import Aws
 from render.aws.deployed import DeployedFunction
 from render.local.execution import lambda_bootstrap
-from render.local.execution.process import Log, now_ms, put_log, run_logged
+from render.local.execution.process import LOGGED, Log, now_ms, put_log, run_logged
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,9 @@ class LambdaRuntime:
             str(deadline_ms),
             str(config["FunctionArn"]),
         ]
-        finished = run_logged(argv, self.environment(function, task_root, stream), scratch, log, timeout=timeout)
+        environment = self.environment(function, task_root, stream)
+        process = subprocess.Popen(argv, env=environment, cwd=scratch, start_new_session=True, **LOGGED)
+        finished = run_logged(process, log, timeout=timeout)
         if finished.timed_out:
             message = f"Task timed out after {timeout:.2f} seconds"
             log.add(timeout_line(request_id, message))

@@ -13,9 +13,8 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 # CloudWatch Logs PutLogEvents: at most 10,000 events and 1,048,576 bytes (26 bytes per event overhead).
@@ -52,20 +51,14 @@ class Finished:
     seconds: float
 
 
-def run_logged(
-    argv: Sequence[str], env: Mapping[str, str], cwd: Path, log: Log, timeout: float | None = None
-) -> Finished:
-    """Run argv to completion (or until `timeout` seconds, then kill its process group)."""
+# How a run's process is started for run_logged (in a session of its own): its output read as one log.
+LOGGED: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
+
+
+def run_logged(process: subprocess.Popen[bytes], log: Log, timeout: float | None = None) -> Finished:
+    """Follow a process started with LOGGED in its own session to its end (or `timeout` seconds, then
+    kill its process group)."""
     started = time.monotonic()
-    process = subprocess.Popen(
-        list(argv),
-        env=dict(env),
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     expired = threading.Event()
 
     def kill() -> None:

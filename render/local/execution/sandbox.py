@@ -4,15 +4,24 @@
 proot, then `unshare` + `chroot` as root. Every sandbox gives the same view: the root folder
 read-only, a writable /tmp of the asked size, /proc, a minimal /dev, the host's
 /etc/resolv.conf and /etc/hosts, and the host's network (127.0.0.1 reaches the local emulator).
-Under podman the memory limit is its cgroup's (and it applies the CPU limit, which the others
-cannot); the others bound the address space (RLIMIT_AS, through prlimit), which is not memory: a
-multithreaded program reserves far more than it uses (8 MiB of stack and up to 64 MiB of malloc
-arena per thread with glibc), so a 128 MB function's boto3 transfer threads would fail to start
-under a bound equal to its memory. address_space() leaves that headroom: it stops runaway
-allocations, not a process a little over its memory. proot cannot mount:
-its /tmp is the spec's host folder, and its root is read-only only because, started as root, it
-runs the command as nobody (the cache folders are world-readable for that). The handle is a
-Popen in its own session, so killing its process group stops everything it started.
+
+Whoever starts it (root included), the command runs as Lambda's unprivileged user (uid 993; proot:
+nobody), with no capabilities, an empty bounding set and no_new_privs, in its own PID, mount, IPC
+and UTS namespaces: bubblewrap is started as that user (through setpriv when root) in a user
+namespace of its own; unshare does its mounts as root, then enter_root.py chroots and drops
+everything in one step. The unpack cache is only ever bound read-only. The host-side steps run
+with a clean environment; the function's reaches only its program (handover.py).
+
+Bounds: as root, each run is in its own memory and pids cgroups (cgroups.py: the function's memory
+plus a margin, Lambda's 1024 processes), and /tmp is an ext4 file system of the asked size on disk
+(a loop device in a private mount namespace, its image file unlinked at once), so /tmp never
+counts as memory; /dev/shm is a small tmpfs. Without root, /tmp is a sized tmpfs (a Batch job's,
+on disk, is an unbounded host folder) and memory is bounded only as address space (RLIMIT_AS,
+through prlimit: not memory, since a multithreaded program reserves far more than it uses, hence
+address_space()'s headroom); describe() names what is missing. podman applies its own cgroup
+limits. proot is a compatibility mode, not a boundary: ptrace misses syscalls (openat2 reaches
+the host's files) and it shows the host's processes. The handle is a SandboxProcess, a Popen in
+its own session: killing its process group stops everything, and its end releases the cgroups.
 
 `ON_HOST` is no sandbox: the command runs on this host, its program and LAMBDA_TASK_ROOT taken
 from the root folder by path (the image's supervisor, the image's /var/task), everything else
@@ -25,18 +34,28 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from render.local.execution import elf
+from render.local.execution import cgroups, elf
+from render.local.execution.cgroups import SandboxProcess
+from render.local.execution.handover import HOST_ENVIRONMENT, bwrap_settings, env_file, environment_fd, nul_entries
+from render.local.execution.scratch_fs import bin_path as _bin
+from render.local.execution.scratch_fs import ext4_steps, on_disk, prepared
+from render.local.execution.scratch_fs import root as _root
 
 MIB = 1024 * 1024
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 NAME_FILES = ("/etc/resolv.conf", "/etc/hosts")
 NOBODY = "65534"
+LAMBDA_UID = 993  # the user Lambda runs functions as
+SHM_MB = 64
 PROBE_SECONDS = 10
+ENTER_ROOT = Path(__file__).with_name("enter_root.py")
+SETPRIV = ["--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
 
 
 class SandboxUnavailable(Exception):
@@ -48,34 +67,49 @@ class RunSpec:
     root: Path
     argv: list[str]
     env: dict[str, str]
-    scratch: Path  # a fresh host folder, bound on /tmp where the tool has no sized tmpfs
+    scratch: Path  # a fresh host folder, /tmp's backing where /tmp is not a file system of its own
     cwd: str = "/"
     tmp_mb: int = 512
     memory_mb: int | None = None
     cpus: float | None = None
+    tmp_on_disk: bool = False  # Batch: a large /tmp, never in memory
 
 
 @dataclass(frozen=True)
 class Sandbox:
     name: str
-    wrap: Callable[[RunSpec], list[str]] = field(repr=False)
+    wrap: Callable[[RunSpec, int], list[str]] = field(repr=False)  # the spec, the environment's fd
     limits: tuple[str, ...]  # what the sandbox enforces beyond the read-only root
     title: str = ""  # the tool's name for people (its Debian package)
+    bounded: bool = True  # cgroups apply (podman has its own; the host none)
+    environment: Callable[[dict[str, str]], bytes] | None = nul_entries  # None: the process's own (ON_HOST)
 
     def describe(self) -> str:
-        return f"{self.title or self.name} ({', '.join(self.limits)})"
+        missing = [*cgroups.missing(), *([] if on_disk() else ["/tmp on disk (needs root and loop devices)"])]
+        gaps = f"; not bounded here: {', '.join(missing)}" if self.bounded and missing else ""
+        return f"{self.title or self.name} ({', '.join(self.limits)}{gaps})"
 
-    def command(self, spec: RunSpec) -> list[str]:
-        return self.wrap(spec)
+    def start(self, spec: RunSpec, **popen: Any) -> SandboxProcess:
+        """Start `spec.argv` in the sandbox (popen: stdout, stderr, stdin, cwd...)."""
+        group = self._group(spec)
+        fd = environment_fd(self.environment(spec.env)) if self.environment else -1
+        env = HOST_ENVIRONMENT if self.environment else spec.env
+        argv = (group.argv() if group else []) + self.wrap(spec, fd)
+        try:
+            fds = (fd,) if fd >= 0 else ()
+            process = SandboxProcess(argv, env=env, start_new_session=True, pass_fds=fds, **popen)
+        except BaseException:
+            if group:
+                group.release()
+            raise
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        process.group = group
+        return process
 
-    def start(self, spec: RunSpec, **popen: Any) -> subprocess.Popen[bytes]:
-        """Start `spec.argv` in the sandbox (popen: stdout, stderr, stdin...)."""
-        return subprocess.Popen(self.command(spec), env=spec.env, start_new_session=True, **popen)
-
-
-def _bin(name: str) -> str:
-    """The tool's full path: the sandbox's environment is the function's, whose PATH is the image's."""
-    return shutil.which(name) or name
+    def _group(self, spec: RunSpec) -> cgroups.Group | None:
+        return cgroups.Group.create(spec.memory_mb) if self.bounded else None
 
 
 def address_space(memory_mb: int) -> int:
@@ -87,11 +121,18 @@ def _memory_prefix(spec: RunSpec) -> list[str]:
     return [_bin("prlimit"), f"--as={address_space(spec.memory_mb)}", "--"] if spec.memory_mb else []
 
 
-def _podman(spec: RunSpec) -> list[str]:
+def _enter(fd: int, root: str, cwd: str, uid: str) -> list[str]:
+    """enter_root.py's command line (the host's Python, isolated from its environment and site)."""
+    return [sys.executable, "-I", "-S", str(ENTER_ROOT), str(fd), root, cwd, uid, "--"]
+
+
+def _podman(spec: RunSpec, fd: int) -> list[str]:
     argv = [_bin("podman"), "run", "--rm", "-i", "--network", "host", "--read-only", "--rootfs", str(spec.root)]
     argv += ["--tmpfs", f"/tmp:rw,size={spec.tmp_mb}m,mode=1777", "--workdir", spec.cwd]
+    argv += [f"--user={LAMBDA_UID}:{LAMBDA_UID}", "--cap-drop=all", "--security-opt=no-new-privileges"]
+    argv += [f"--pids-limit={cgroups.PIDS_MAX}", f"--shm-size={SHM_MB}m"]
     argv += [f"--volume={path}:{path}:ro" for path in NAME_FILES]
-    argv += [f"--env={name}" for name in spec.env]  # values from podman's own environment
+    argv.append(f"--env-file=/dev/fd/{fd}")
     if spec.memory_mb:
         argv.append(f"--memory={spec.memory_mb}m")
     if spec.cpus:
@@ -99,59 +140,69 @@ def _podman(spec: RunSpec) -> list[str]:
     return [*argv, "--", *spec.argv]
 
 
-def _bwrap(spec: RunSpec) -> list[str]:
-    argv = [_bin("bwrap"), "--ro-bind", str(spec.root), "/", "--proc", "/proc", "--dev", "/dev"]
-    argv += ["--size", str(spec.tmp_mb * MIB), "--perms", "1777", "--tmpfs", "/tmp"]
+def _bwrap(spec: RunSpec, fd: int) -> list[str]:
+    uid = str(LAMBDA_UID)
+    argv = [_bin("bwrap"), "--unshare-user", "--uid", uid, "--gid", uid, "--disable-userns", "--cap-drop", "ALL"]
+    argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--new-session", "--die-with-parent"]
+    argv += ["--ro-bind", str(spec.root), "/", "--proc", "/proc", "--dev", "/dev"]
+    argv += ["--size", str(SHM_MB * MIB), "--perms", "1777", "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
+    prefix = prepared(spec, LAMBDA_UID) if spec.tmp_on_disk or on_disk() else []
+    if prefix or spec.tmp_on_disk:
+        argv += ["--bind", str(spec.scratch), "/tmp"]
+    else:
+        argv += ["--size", str(spec.tmp_mb * MIB), "--perms", "1777", "--tmpfs", "/tmp"]
     for path in NAME_FILES:
         argv += ["--ro-bind", path, path]
-    argv += ["--unshare-pid", "--die-with-parent", "--chdir", spec.cwd, "--", *spec.argv]
-    return _memory_prefix(spec) + argv
+    argv += ["--clearenv", "--args", str(fd), "--chdir", spec.cwd, "--", *spec.argv]
+    if _root():  # bubblewrap itself runs as the user: in its namespace, 993 is host uid 993, never 0
+        argv = [_bin("setpriv"), f"--reuid={uid}", f"--regid={uid}", *SETPRIV, "--", *argv]
+    return prefix + _memory_prefix(spec) + argv
 
 
-def _proot(spec: RunSpec) -> list[str]:
+def _proot(spec: RunSpec, fd: int) -> list[str]:
     argv = [_bin("proot"), "-r", str(spec.root), "-b", "/proc", "-b", f"{spec.scratch}:/tmp"]
     for path in (*NAME_FILES, *(f"/dev/{device}" for device in DEVICES)):
         argv += ["-b", path]
     argv += ["-w", spec.cwd, *spec.argv]
-    if os.geteuid() == 0:
-        # proot cannot mount anything read-only: an unprivileged user cannot write to root's files.
-        os.chown(spec.scratch, int(NOBODY), int(NOBODY))
-        argv = [_bin("setpriv"), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
-    return _memory_prefix(spec) + argv
+    prefix = prepared(spec, int(NOBODY))
+    # proot cannot mount anything read-only: started as root, it runs as nobody, who cannot write to
+    # root's files. It gets the function's environment (and passes it on) only after that drop.
+    argv = _enter(fd, "-", ".", NOBODY if _root() else "-") + argv
+    return prefix + _memory_prefix(spec) + argv
 
 
-def _unshare(spec: RunSpec) -> list[str]:
+def _unshare(spec: RunSpec, fd: int) -> list[str]:
     root = shlex.quote(str(spec.root))
     mount, touch = shlex.quote(_bin("mount")), shlex.quote(_bin("touch"))
     steps = [f"{mount} --bind {root} {root}"]
     steps += [f"{mount} --bind {path} {root}{path}" for path in NAME_FILES]
     steps += [
-        f"{mount} -t proc proc {root}/proc",
-        f"{mount} -t tmpfs -o size={spec.tmp_mb}m,mode=1777 tmpfs {root}/tmp",
+        f"{mount} -t proc -o nosuid,nodev,noexec proc {root}/proc",
+        f"{mount} --bind {root}/proc/sys {root}/proc/sys",
+        f"{mount} -o remount,bind,ro {root}/proc/sys",
     ]
-    steps += [f"{mount} -t tmpfs -o mode=755,size=64k tmpfs {root}/dev"]
+    if on_disk():
+        steps += ext4_steps(spec, f"{root}/tmp")
+    else:
+        steps += [f"{mount} -t tmpfs -o size={spec.tmp_mb}m,mode=1777,nosuid,nodev tmpfs {root}/tmp"]
+    steps += [f"{mount} -t tmpfs -o mode=755,size=64k,nosuid tmpfs {root}/dev"]
     for device in DEVICES:
         steps += [f"{touch} {root}/dev/{device}", f"{mount} --bind /dev/{device} {root}/dev/{device}"]
     steps += [
+        f"{_bin('mkdir')} -m 1777 {root}/dev/shm",
+        f"{mount} -t tmpfs -o size={SHM_MB}m,mode=1777,nosuid,nodev tmpfs {root}/dev/shm",
+        f"{mount} -o remount,bind,ro {root}/dev",
         f"{mount} -o remount,bind,ro {root}",
-        f'exec {shlex.quote(_bin("unshare"))} --root={root} --wd={shlex.quote(spec.cwd)} -- "$@"',
+        # chroot and the privilege drop in one step: the image has no tool for the second.
+        f'exec {shlex.join(_enter(fd, str(spec.root), spec.cwd, str(LAMBDA_UID)))} "$@"',
     ]
     # A private mount namespace (unshare's default propagation): nothing is mounted on the host.
-    argv = [
-        _bin("unshare"),
-        "--mount",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "/bin/sh",
-        "-ec",
-        "; ".join(steps),
-        "sandbox",
-    ]
+    argv = [_bin("unshare"), "--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
+    argv += [_bin("sh"), "-ec", "; ".join(steps), "sandbox"]
     return _memory_prefix(spec) + [*argv, *spec.argv]
 
 
-def _on_host(spec: RunSpec) -> list[str]:
+def _on_host(spec: RunSpec, fd: int) -> list[str]:
     program, *arguments = spec.argv
     loader: list[str] = []
     if program.startswith("/") and (spec.root / program.lstrip("/")).is_file():
@@ -179,21 +230,45 @@ def _podman_works() -> bool:
 
 
 def _tool(name: str) -> Callable[[], bool]:
-    return lambda: shutil.which(name) is not None
+    return lambda: shutil.which(name) is not None and (not _root() or shutil.which("setpriv") is not None)
 
 
 def _unshare_works() -> bool:
-    return os.geteuid() == 0 and shutil.which("unshare") is not None
+    return _root() and shutil.which("unshare") is not None
 
 
 RLIMIT_AS = "memory (as an address-space bound, RLIMIT_AS)"
+CGROUPS = "memory and processes (cgroups, as root)"
+USER = f"uid {LAMBDA_UID}, no capabilities"
+NAMESPACES = "own PID, IPC and UTS namespaces"
+PROOT = "a compatibility mode, not a security boundary: the host's processes and (through openat2) files are reachable"
 SANDBOXES: tuple[tuple[Sandbox, Callable[[], bool]], ...] = (
-    (Sandbox("podman", _podman, ("memory and CPUs (cgroup)", "/tmp size"), "podman"), _podman_works),
-    (Sandbox("bwrap", _bwrap, (RLIMIT_AS, "/tmp size", "own PID namespace"), "bubblewrap"), _tool("bwrap")),
-    (Sandbox("proot", _proot, (RLIMIT_AS, "runs as nobody when started as root"), "proot"), _tool("proot")),
-    (Sandbox("unshare", _unshare, (RLIMIT_AS, "/tmp size", "own PID namespace"), "unshare + chroot"), _unshare_works),
+    (
+        Sandbox("podman", _podman, ("memory and CPUs (cgroup)", "/tmp size", USER), "podman", False, env_file),
+        _podman_works,
+    ),
+    (
+        Sandbox(
+            "bwrap",
+            _bwrap,
+            (USER, NAMESPACES, CGROUPS, RLIMIT_AS, "/tmp and /dev/shm size"),
+            "bubblewrap",
+            environment=bwrap_settings,
+        ),
+        _tool("bwrap"),
+    ),
+    (
+        Sandbox("proot", _proot, (PROOT, "runs as nobody when started as root", CGROUPS, RLIMIT_AS), "proot"),
+        _tool("proot"),
+    ),
+    (
+        Sandbox(
+            "unshare", _unshare, (USER, NAMESPACES, CGROUPS, RLIMIT_AS, "/tmp and /dev/shm size"), "unshare + chroot"
+        ),
+        _unshare_works,
+    ),
 )
-ON_HOST = Sandbox("host", _on_host, ("none: the host's tools, files and limits",), "no sandbox")
+ON_HOST = Sandbox("host", _on_host, ("none: the host's tools, files and limits",), "no sandbox", False, None)
 PACKAGES = "bubblewrap (or proot, or podman)"
 
 

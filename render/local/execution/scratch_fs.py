@@ -1,0 +1,63 @@
+"""A sandbox's /tmp on disk, of the asked size: a fresh ext4 file system on a loop device (as root).
+
+Lambda's /tmp and a Batch host's are disk, not memory: a tmpfs would count against the run's
+memory cgroup and a large one (Batch's 10 GiB) would hold the machine's RAM. As root, the steps
+below (run in a private mount namespace, so the host never sees the mount) make a sparse image
+beside the run's scratch folder, format it, mount it, and unlink the image at once: the loop
+device keeps it until the namespace ends, then the kernel detaches it and the space is freed.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from pathlib import Path
+from typing import Protocol
+
+
+class Scratch(Protocol):
+    """What the steps need of a RunSpec."""
+
+    @property
+    def scratch(self) -> Path: ...
+
+    @property
+    def tmp_mb(self) -> int: ...
+
+
+def bin_path(name: str) -> str:
+    """The tool's full path: the sandbox's environment is the function's, whose PATH is the image's."""
+    return shutil.which(name) or name
+
+
+def root() -> bool:
+    return os.geteuid() == 0
+
+
+def on_disk() -> bool:
+    """Whether /tmp can be a file system of its own on disk here (root, loop devices, mkfs.ext4)."""
+    return root() and Path("/dev/loop-control").exists() and shutil.which("mkfs.ext4") is not None
+
+
+def ext4_steps(spec: Scratch, target: str) -> list[str]:
+    """Shell steps (as root, in a private mount namespace) mounting a fresh ext4 of tmp_mb on `target`."""
+    image = shlex.quote(f"{spec.scratch}.ext4")  # beside the scratch folder, unlinked once mounted
+    size = spec.tmp_mb + spec.tmp_mb // 32 + 8  # ext4's own overhead: at least tmp_mb stay free
+    return [
+        f"{bin_path('truncate')} -s {size}M {image}",
+        f"{bin_path('mkfs.ext4')} -q -F -m 0 -O ^has_journal {image}",
+        f"{bin_path('mount')} -o loop,nosuid,nodev {image} {target}",
+        f"{bin_path('rm')} -f {image}",
+        f"{bin_path('chmod')} 1777 {target}",
+    ]
+
+
+def prepared(spec: Scratch, owner: int) -> list[str]:
+    """A command prefix making spec.scratch a sized on-disk /tmp (as root), else giving the folder to `owner`."""
+    if on_disk():
+        steps = "; ".join([*ext4_steps(spec, shlex.quote(str(spec.scratch))), 'exec "$@"'])
+        return [bin_path("unshare"), "--mount", "--propagation", "private", bin_path("sh"), "-ec", steps, "tmp"]
+    if root():
+        os.chown(spec.scratch, owner, owner)
+    return []
