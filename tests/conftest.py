@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,17 @@ def shared_botocore_data() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(botocore.session, "create_loader", create_loader)
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sandbox_reachable_tmp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Let the sandboxes' unprivileged user (uid 993) pass through pytest's private temporary folders,
+    where the tests unpack images: as `faas local` keeps its own work folder (folders stay unlisted)."""
+    base = tmp_path_factory.getbasetemp()
+    for folder in (base, *base.parents):
+        if folder == Path(tempfile.gettempdir()) or folder == folder.parent:
+            break
+        folder.chmod(folder.stat().st_mode | 0o111)
 
 
 @pytest.fixture(autouse=True)

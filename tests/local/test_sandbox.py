@@ -95,3 +95,14 @@ def test_host_network_name_files_proc_and_limits(
     if any("/tmp" in limit for limit in chosen.limits):
         size, _, available = (int(field) for field in lines[-1].split()[1:4])
         assert available >= 64 and size <= 64 * 1.1 + 8  # a tmpfs of 64 MiB, or an ext4 keeping 64 MiB free
+
+
+def test_a_root_behind_a_private_folder_is_named(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    private = tmp_path / "private"
+    (private / "root").mkdir(parents=True)
+    private.chmod(0o700)
+    with pytest.raises(PermissionError, match=f"{private} is private"):
+        sandbox.reachable(private / "root", sandbox.LAMBDA_UID)
+    private.chmod(0o711)
+    sandbox.reachable(private / "root", sandbox.LAMBDA_UID)

@@ -140,8 +140,20 @@ def _podman(spec: RunSpec, fd: int) -> list[str]:
     return [*argv, "--", *spec.argv]
 
 
+def reachable(path: Path, uid: int) -> None:
+    """OSError unless `uid` may pass through every folder above `path` (a sandbox that drops to it
+    binds `path` as that user)."""
+    for folder in path.resolve().parents:
+        mode = folder.stat()
+        if mode.st_uid != uid and not mode.st_mode & 0o001:
+            raise PermissionError(f"{path} is not reachable by the sandbox's user (uid {uid}): {folder} is private")
+
+
 def _bwrap(spec: RunSpec, fd: int) -> list[str]:
     uid = str(LAMBDA_UID)
+    if _root():
+        reachable(spec.root, LAMBDA_UID)
+        reachable(spec.scratch, LAMBDA_UID)
     argv = [_bin("bwrap"), "--unshare-user", "--uid", uid, "--gid", uid, "--disable-userns", "--cap-drop", "ALL"]
     argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--new-session", "--die-with-parent"]
     argv += ["--ro-bind", str(spec.root), "/", "--proc", "/proc", "--dev", "/dev"]
