@@ -72,13 +72,18 @@ PREREQUISITES := prerequisites-test prerequisites-demo prerequisites-mirror
 $(PREREQUISITES):
 	@$(PYTHON) tools/prerequisites.py $(@:prerequisites-%=%) --install
 
+# Tests run in parallel, a process per CPU (pytest-xdist; each test file stays in one process, so
+# the applies a file shares are made once); TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= auto
+PYTEST = $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 # The whole suite, the README's and CI's command; the 20 slowest tests are listed at the end.
 test: prerequisites-test install lint $(CHECKOV)
-	CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m pytest --durations=20
+	CHECKOV=$(abspath $(CHECKOV)) $(PYTEST) --durations=20
 
 # Day-to-day: lint, then every test that applies nothing with Terraform (checkov's skip).
 test-fast: prerequisites-test install lint
-	$(BIN)/python -m pytest -m "not slow and not terraform"
+	$(PYTEST) -m "not slow and not terraform"
 
 # A registry on 127.0.0.1 holding stand-ins for the Docker Hub images the examples name
 # (alpine:3.20, python:3.12-alpine: tools/base_images.py builds them from Debian packages, cached

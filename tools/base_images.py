@@ -226,9 +226,9 @@ def _cached_layer(
             return Layer(blob, meta["digest"], meta["diff_id"], meta["comment"])
     with tempfile.TemporaryDirectory(prefix="faas-base-images-") as work:
         layer = build(packages, Path(work), architecture)
-    blob_file.parent.mkdir(parents=True, exist_ok=True)
-    blob_file.write_bytes(layer.blob)
-    meta_file.write_text(json.dumps({"digest": layer.digest, "diff_id": layer.diff_id, "comment": layer.comment}))
+    debs.write_atomically(blob_file, layer.blob)
+    meta = {"digest": layer.digest, "diff_id": layer.diff_id, "comment": layer.comment}
+    debs.write_atomically(meta_file, json.dumps(meta).encode())
     return layer
 
 

@@ -47,6 +47,14 @@ def cache_folder() -> Path:
     return Path(base) / "faas-render" / "debs"
 
 
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all: test processes running side by side share the cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as staging:
+        staging.write(data)
+    os.replace(staging.name, path)
+
+
 def deb_architecture(architecture: str) -> str:
     try:
         return DEB_ARCHITECTURES[architecture]
@@ -69,8 +77,7 @@ def fetch(names: Iterable[str], architecture: str, exclude: frozenset[str], cach
     else:
         stanzas = _resolve(wanted, deb_arch, exclude)
         versions = [[name, s["Version"], s["Architecture"]] for name, s in sorted(stanzas.items())]
-        resolved.parent.mkdir(parents=True, exist_ok=True)
-        resolved.write_text(json.dumps(versions))
+        write_atomically(resolved, json.dumps(versions).encode())
     packages = [
         Package(name, version, arch, cache / _file_name(name, version, arch)) for name, version, arch in versions
     ]
