@@ -39,7 +39,8 @@ from render.local.execution.deployed_images import LocalImages
 from render.local.execution.errors import LocalError
 from render.local.execution.image_lambda import ImageLambdaRuntime
 from render.local.execution.lambda_runner import Invocation, LambdaRuntime
-from render.local.execution.sandbox import ON_HOST, Sandbox, SandboxUnavailable, detect
+from render.local.execution.sandbox import LAMBDA_UID, ON_HOST, Sandbox, SandboxUnavailable, detect
+from render.local.execution.scratch_fs import work_base
 from render.local.failures import RetryPolicy, destination_record, job_failed, retry_policy, send_to_destination
 from render.local.options import LocalOptions
 from render.local.progress import Summary, print_progress
@@ -84,7 +85,7 @@ class LocalCloud:
         self._chain_outputs = chain_outputs
         self._progress = progress
         self._lock = threading.Lock()
-        self._workdir = tempfile.TemporaryDirectory(prefix="faas-local-")
+        self._workdir = tempfile.TemporaryDirectory(prefix="faas-local-", dir=work_base(LAMBDA_UID))
         workdir = Path(self._workdir.name)
         workdir.chmod(0o755)  # proot runs images as nobody
         images = LocalImages(aws.endpoint_url, workdir / "images", self.options.registry_mirror)

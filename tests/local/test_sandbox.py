@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from render.local.execution import sandbox
+from render.local.execution import sandbox, scratch_fs
 from render.local.execution.sandbox import RunSpec, Sandbox, SandboxUnavailable
 
 
@@ -103,6 +103,16 @@ def test_a_root_behind_a_private_folder_is_named(tmp_path: Path) -> None:
     (private / "root").mkdir(parents=True)
     private.chmod(0o700)
     with pytest.raises(PermissionError, match=f"{private} is private"):
-        sandbox.reachable(private / "root", sandbox.LAMBDA_UID)
+        scratch_fs.reachable(private / "root", sandbox.LAMBDA_UID)
     private.chmod(0o711)
-    sandbox.reachable(private / "root", sandbox.LAMBDA_UID)
+    scratch_fs.reachable(private / "root", sandbox.LAMBDA_UID)
+
+
+def test_runs_go_to_tmp_when_the_temporary_folder_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path.chmod(0o711)  # pytest's folders above it are open to pass through (tests/conftest.py)
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    assert scratch_fs.work_base(sandbox.LAMBDA_UID) == Path("/tmp")
+    private.chmod(0o711)
+    assert scratch_fs.work_base(sandbox.LAMBDA_UID) == private

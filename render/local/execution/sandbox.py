@@ -44,7 +44,7 @@ from render.local.execution import cgroups, elf
 from render.local.execution.cgroups import SandboxProcess
 from render.local.execution.handover import HOST_ENVIRONMENT, bwrap_settings, env_file, environment_fd, nul_entries
 from render.local.execution.scratch_fs import bin_path as _bin
-from render.local.execution.scratch_fs import ext4_steps, on_disk, prepared
+from render.local.execution.scratch_fs import ext4_steps, on_disk, prepared, reachable
 from render.local.execution.scratch_fs import root as _root
 
 MIB = 1024 * 1024
@@ -138,15 +138,6 @@ def _podman(spec: RunSpec, fd: int) -> list[str]:
     if spec.cpus:
         argv.append(f"--cpus={spec.cpus:g}")
     return [*argv, "--", *spec.argv]
-
-
-def reachable(path: Path, uid: int) -> None:
-    """OSError unless `uid` may pass through every folder above `path` (a sandbox that drops to it
-    binds `path` as that user)."""
-    for folder in path.resolve().parents:
-        mode = folder.stat()
-        if mode.st_uid != uid and not mode.st_mode & 0o001:
-            raise PermissionError(f"{path} is not reachable by the sandbox's user (uid {uid}): {folder} is private")
 
 
 def _bwrap(spec: RunSpec, fd: int) -> list[str]:

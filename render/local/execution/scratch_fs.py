@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Protocol
 
@@ -33,6 +34,26 @@ def bin_path(name: str) -> str:
 
 def root() -> bool:
     return os.geteuid() == 0
+
+
+def reachable(path: Path, uid: int) -> None:
+    """PermissionError unless `uid` may pass through every folder above `path` (a sandbox that drops
+    to it binds `path` as that user)."""
+    for folder in path.resolve().parents:
+        mode = folder.stat()
+        if mode.st_uid != uid and not mode.st_mode & 0o001:
+            raise PermissionError(f"{path} is not reachable by the sandbox's user (uid {uid}): {folder} is private")
+
+
+def work_base(uid: int) -> Path:
+    """Where a run's folders go: the temporary folder, or /tmp when `uid` cannot pass through it (a
+    private TMPDIR), so that images unpacked there can be bound by the sandbox's user."""
+    base = Path(tempfile.gettempdir())
+    try:
+        reachable(base / "run", uid)
+    except PermissionError:
+        return Path("/tmp")
+    return base
 
 
 def on_disk() -> bool:
