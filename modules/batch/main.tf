@@ -288,6 +288,9 @@ locals {
         executionRoleArn             = local.is_fargate ? aws_iam_role.execution[0].arn : null
         networkConfiguration         = local.is_fargate ? { assignPublicIp = "ENABLED" } : null
         fargatePlatformConfiguration = local.is_fargate ? { platformVersion = "LATEST" } : null
+        # Fargate runs X86_64 unless the job definition asks for ARM64 (Graviton). Written only
+        # for arm64, so x86_64 job definitions stay as they were.
+        runtimePlatform = local.is_fargate && var.architecture == "arm64" ? { cpuArchitecture = "ARM64", operatingSystemFamily = "LINUX" } : null
       } : k => v if v != null
     }
   }

@@ -107,6 +107,17 @@ variable "image_type" {
   default     = null
 }
 
+variable "architecture" {
+  description = "CPU architecture of the jobs' images: \"x86_64\" or \"arm64\". On FARGATE it is the job definitions' runtimePlatform.cpuArchitecture (X86_64 or ARM64; ARM64 runs on Fargate on-demand, not Fargate Spot); on EC2/SPOT the instance types decide the hosts' architecture, so list Graviton types for arm64."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be \"x86_64\" or \"arm64\"."
+  }
+}
+
 variable "job_definitions" {
   description = "Job definitions run on this compute profile, keyed by job definition name (the function name). image is the function's image (its entry point runs the job), pinned by digest; memory is in MiB; vcpus may be fractional on FARGATE; a null job_role_arn runs the job without a role. retry_attempts (1-10) is how many times a job runs when its host goes away (a Spot reclaim); a job that fails or times out is not retried. timeout (seconds, >= 60) ends an attempt that runs longer."
   type = map(object({

@@ -15,6 +15,9 @@ locals {
     environment        = var.environment
   }
   tag = "faas-${substr(sha256(jsonencode(local.build)), 0, 24)}"
+
+  # Names the image the functions run; never a build's tag (those are faas- and hexadecimal).
+  in_use_tag = "faas-in-use"
 }
 
 ################################################################################
@@ -62,8 +65,11 @@ resource "aws_ecr_repository_policy" "this" {
   policy     = data.aws_iam_policy_document.lambda_pull.json
 }
 
-# Keeps the newest images (the one in use is always the newest: every change pushes a new one)
-# and removes untagged ones, left behind when a tag is pushed again.
+# The image the functions run carries the tag `faas-in-use` (moved to it by aws_lambda_invocation.in_use
+# below, once they run it). Rule 1 selects that one image and expires nothing (one image is never
+# "more than 1"), and ECR never lets a lower-priority rule expire an image that matches a
+# higher-priority rule's tags: so rules 2 and 3 cannot expire the image in use, however old its
+# push (a revert to earlier inputs finds its old tag and pushes nothing).
 resource "aws_ecr_lifecycle_policy" "this" {
   repository = aws_ecr_repository.this.name
 
@@ -71,6 +77,17 @@ resource "aws_ecr_lifecycle_policy" "this" {
     rules = [
       {
         rulePriority = 1
+        description  = "Never expire the image in use (tagged ${local.in_use_tag})"
+        selection = {
+          tagStatus      = "tagged"
+          tagPatternList = [local.in_use_tag]
+          countType      = "imageCountMoreThan"
+          countNumber    = 1
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 2
         description  = "Remove untagged images after a day"
         selection = {
           tagStatus   = "untagged"
@@ -81,7 +98,7 @@ resource "aws_ecr_lifecycle_policy" "this" {
         action = { type = "expire" }
       },
       {
-        rulePriority = 2
+        rulePriority = 3
         description  = "Keep the ${var.keep_images} newest images built by faas-render"
         selection = {
           tagStatus     = "tagged"
@@ -122,4 +139,21 @@ data "aws_ecr_image" "this" {
   image_digest    = jsondecode(aws_lambda_invocation.build.result).digest
 
   depends_on = [aws_ecr_repository_policy.this]
+}
+
+# Once every consumer (var.in_use_by: the functions and job definitions) runs this image, the
+# builder moves the tag `faas-in-use` to it; the lifecycle policy never expires the image holding
+# that tag. An apply that fails before then leaves the tag on the image they still run.
+resource "aws_lambda_invocation" "in_use" {
+  function_name = var.builder_function_name
+
+  input = jsonencode({
+    action     = "tag"
+    repository = aws_ecr_repository.this.name
+    tag        = local.in_use_tag
+    digest     = data.aws_ecr_image.this.image_digest
+  })
+
+  # Orders this after the consumers' changes (and tags again when they change).
+  triggers = { in_use_by = jsonencode(var.in_use_by) }
 }

@@ -1,10 +1,10 @@
 variable "repository_name" {
-  description = "Name of the private ECR repository created for the image (lowercase letters, digits and ._-/)."
+  description = "Name of the private ECR repository created for the image (lowercase letters and digits separated by single '.', '_', '-' or '/', 2-256 characters)."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", var.repository_name)) && length(var.repository_name) <= 256
-    error_message = "repository_name must be lowercase letters and digits, separated by single '.', '_', '-' or '/', at most 256 characters."
+    condition     = can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", var.repository_name)) && length(var.repository_name) >= 2 && length(var.repository_name) <= 256
+    error_message = "repository_name must be lowercase letters and digits, separated by single '.', '_', '-' or '/', 2-256 characters (ECR's rule)."
   }
 }
 
@@ -84,7 +84,7 @@ variable "environment" {
 }
 
 variable "keep_images" {
-  description = "How many faas-render images the lifecycle policy keeps in the repository (the newest, the one in use among them)."
+  description = "How many of the newest faas-render images the lifecycle policy keeps in the repository, besides the one in use (tagged faas-in-use), which it never expires."
   type        = number
   default     = 5
 
@@ -92,6 +92,12 @@ variable "keep_images" {
     condition     = var.keep_images >= 1 && floor(var.keep_images) == var.keep_images
     error_message = "keep_images must be a whole number, at least 1."
   }
+}
+
+variable "in_use_by" {
+  description = "References to what runs the image (function ARNs, job definition ARNs): once they are applied, the image is tagged faas-in-use, which the lifecycle policy never expires. Their values only order that step."
+  type        = list(string)
+  default     = []
 }
 
 variable "tags" {

@@ -101,7 +101,9 @@ def resolve_batch(
         instance_types = DEFAULT_GPU_INSTANCE_TYPES if gpu else DEFAULT_INSTANCE_TYPES
     if compute_type != "FARGATE":
         _placeable(fs, vcpus, memory, instance_types, problems)
-    architecture = "x86_64" if compute_type == "FARGATE" else _single_architecture(fs, instance_types, problems)
+    # On FARGATE too the instance types name the architecture (Fargate picks no instance type):
+    # Graviton families or default_arm64 run the arm64 image (runtimePlatform ARM64).
+    architecture = _single_architecture(fs, instance_types, problems)
     instance_role = _role(fs, ("batch", "compute_resources", "instance_role"), account, problems)
     service_role = _role(fs, ("batch", "service_role"), account, problems)
     if len(problems) > start:

@@ -17,6 +17,7 @@ from render.fdl.model import ComputeProfile, Deployment, Function, StorageProvid
 from render.fdl.storage_credentials import CREDENTIALS_VARIABLE
 from render.terraform.artifacts import Artifact, function_config, lambda_zip, staged_files
 from render.terraform.assets import assets_root
+from render.terraform.ecr_names import part, repository_names
 from render.terraform.hcl import Raw, align, hcl
 from render.terraform.images import IMAGE_ENVIRONMENT, StagedLayer, builder_zip, function_layer, supervisor_layer
 
@@ -63,6 +64,15 @@ def render_root(
     artifacts: list[Artifact] = []
     objects: dict[str, Any] = {}
     supervisor_layers: dict[str, StagedLayer] = {}  # by architecture
+    repositories = repository_names(
+        repository_prefix(deployment),
+        [
+            (function.name, _image_architecture(function, architecture))
+            for function in deployment.functions
+            if function.builds_images
+            for architecture in function.image_architectures
+        ],
+    )
 
     def staged(name: str, layer: StagedLayer) -> dict[str, Any]:
         if name not in objects:
@@ -95,7 +105,8 @@ def render_root(
                 if architecture not in supervisor_layers:
                     supervisor_layers[architecture] = supervisor_layer(supervisor_bundle(architecture), architecture)
                 supervisor = staged(f"layer/supervisor-{architecture}", supervisor_layers[architecture])
-                images[architecture] = _image_view(deployment, function, architecture, [supervisor, own])
+                repository = repositories[function.name, _image_architecture(function, architecture)]
+                images[architecture] = _image_view(function, architecture, repository, [supervisor, own])
         elif function.has_image:
             images = {architecture: {"uri": function.image} for architecture in function.image_architectures}
         functions.append(_function_view(deployment, function, zip_artifact, images))
@@ -152,8 +163,13 @@ def render_root(
 
 
 def repository_prefix(deployment: Deployment) -> str:
-    """ECR repository names are lowercase; every repository of the deployment starts with this."""
-    return deployment.name.lower()
+    """Every ECR repository of the deployment starts with this and a `/` (render/terraform/ecr_names.py)."""
+    return part(deployment.name)
+
+
+def _image_architecture(function: Function, architecture: str) -> str | None:
+    """The architecture that tells a function's images apart: none when it has one image."""
+    return architecture if len(function.image_architectures) > 1 else None
 
 
 def _layer_input(name: str, layer: StagedLayer) -> dict[str, Any]:
@@ -167,16 +183,14 @@ def _layer_input(name: str, layer: StagedLayer) -> dict[str, Any]:
     }
 
 
-def _image_view(
-    deployment: Deployment, function: Function, architecture: str, layers: list[dict[str, Any]]
-) -> dict[str, Any]:
+def _image_view(function: Function, architecture: str, repository: str, layers: list[dict[str, Any]]) -> dict[str, Any]:
     """One image module: per function, or per function and architecture when it needs two."""
-    suffix = f"_{architecture}" if len(function.image_architectures) > 1 else ""
+    suffix = f"_{architecture}" if _image_architecture(function, architecture) else ""
     module = f"{IMAGE_MODULE_PREFIX}{function.name}{suffix}"
     view: dict[str, Any] = {
         "module": module,
         "uri": Raw(f"module.{module}.image_uri"),
-        "repository_name": f"{repository_prefix(deployment)}/{function.name.lower()}{suffix.replace('_', '-')}",
+        "repository_name": repository,
         "architecture": architecture,
         "layers": layers,
         "entrypoint": list(contract.IMAGE_ENTRYPOINT),

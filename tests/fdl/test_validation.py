@@ -116,6 +116,15 @@ CASES = {
         "functions.aws[0].batch.compute_resources.instance_types",
         "mix arm64 (m7g.large) and x86_64 (c6i)",
     ),
+    "arm64 and x86_64 on fargate": (
+        fdl(
+            mode="batch",
+            extra="    batch:\n      vcpus: 1\n      memory: 2048\n      compute_resources:\n        type: FARGATE\n        instance_types: [default_arm64, c6i]\n        subnets: [subnet-1]\n        security_group_ids: [sg-1]\n",
+        ),
+        21,
+        "functions.aws[0].batch.compute_resources.instance_types",
+        "mix arm64 (default_arm64) and x86_64 (c6i)",
+    ),
     "min above max": (
         fdl(
             mode="batch",

@@ -116,3 +116,32 @@ def test_faas_local_with_an_unsupported_moto_exits_2_in_one_line(tmp_path: Path,
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert f"moto {version} is installed" in lines[0] and SUPPORTED_TEXT in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("a", "must have length greater than or equal to 2"),
+        ("a" * 257, "must have length less than or equal to 256"),
+        *((name, "must satisfy regular expression") for name in ("fn__x-", "_lead", "a--b", "Upper_Case-2")),
+        ("deployment/fn__x-", "must satisfy regular expression"),
+    ],
+)
+def test_the_emulators_ecr_refuses_repository_names_ecr_refuses(name: str, problem: str) -> None:
+    """moto checks the pattern only; the emulator adds ECR's 2-256 characters."""
+    from moto.ecr import models
+    from moto.ecr.exceptions import InvalidParameterException
+
+    from render.local.moto import ecr
+
+    undo = ecr.PATCHES.apply()
+    try:
+        backend = models.ECRBackend("us-east-1", "123456789012")
+        with pytest.raises(InvalidParameterException) as refused:
+            backend.create_repository(name, None, {}, {"scanOnPush": False}, "MUTABLE", [])
+        assert problem in str(refused.value)
+        assert not backend.repositories
+        for valid in ("ab", "a" * 256, "hello/video-split", "plants/fn_x-1a2b3c4d"):
+            assert backend.create_repository(valid, None, {}, {"scanOnPush": False}, "MUTABLE", []).name == valid
+    finally:
+        undo()

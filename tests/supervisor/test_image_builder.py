@@ -357,3 +357,37 @@ def test_the_builder_imports_only_the_standard_library_and_boto3() -> None:
         "six",
         "s3transfer",
     }
+
+
+TAG_EVENT: dict[str, Any] = {
+    "action": "tag",
+    "repository": "functions/fn",
+    "tag": "faas-in-use",
+    "digest": "sha256:" + "c" * 64,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"action": "build"}, "action: expected 'tag', got \"build\""),
+        ({"tag": "in use"}, "tag: 'in use' is not an image tag"),
+        ({"digest": "latest"}, "digest: 'latest' is not a sha256 digest"),
+        ({"layers": []}, "layers: unknown field"),
+    ],
+)
+def test_a_malformed_tag_event_names_the_field(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(BuildRequestError, match=f"^invalid builder event: {message}"):
+        handler({**TAG_EVENT, **change}, None)
+
+
+def test_a_build_event_with_an_action_is_refused() -> None:
+    with pytest.raises(BuildRequestError, match="^invalid builder event: action: expected 'tag'"):
+        handler({**VALID, "action": "build"}, None)
+
+
+def test_a_tag_event_for_a_deleted_image_names_the_recovery(aws: Aws) -> None:
+    repository = f"fn-{os.urandom(4).hex()}"
+    aws.client("ecr").create_repository(repositoryName=repository)
+    with pytest.raises(RegistryError, match=r"it was deleted; rebuild it with `terraform apply -replace="):
+        handler({**TAG_EVENT, "repository": repository}, None)

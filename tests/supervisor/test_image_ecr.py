@@ -80,3 +80,34 @@ def test_a_missing_repository_is_named(aws: Aws, base_images: BaseImages) -> Non
     with pytest.raises(RegistryError, match="ECR repository no-such-repo: RepositoryNotFoundException"):
         source = RegistrySource.parse(base_images.ref("docker"))
         assemble(source, EcrDestination(aws.client("ecr")), "no-such-repo", "v1", "x86_64", layers("x"), ENTRYPOINT, {})
+
+
+def test_the_in_use_tag_moves_to_an_older_image_without_a_push(aws: Aws, base_images: BaseImages) -> None:
+    """A revert: the builder finds the old image, and the in-use tag (which ECR never expires) goes to it."""
+    ecr = aws.client("ecr")
+    repository = f"fn-{uuid.uuid4().hex[:8]}"
+    ecr.create_repository(repositoryName=repository)
+    source = RegistrySource.parse(base_images.ref("multi-oci"))
+    old = assemble(source, EcrDestination(ecr), repository, "faas-old", "arm64", layers("echo 1"), ENTRYPOINT, {})
+    new = assemble(source, EcrDestination(ecr), repository, "faas-new", "arm64", layers("echo 2"), ENTRYPOINT, {})
+    for image in (new, old, old):  # deployed, reverted, tagged again (Terraform may re-invoke)
+        destination = EcrDestination(ecr)
+        destination.tag_image(repository, image.digest, "faas-in-use")
+        assert destination.stats.blobs_sent == 0
+        found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": "faas-in-use"}])["imageDetails"]
+        assert [x["imageDigest"] for x in found] == [image.digest]
+    tags = {
+        x["imageDigest"]: set(x.get("imageTags", []))
+        for x in ecr.describe_images(repositoryName=repository)["imageDetails"]
+    }
+    assert tags == {old.digest: {"faas-old", "faas-in-use"}, new.digest: {"faas-new"}}
+
+
+def test_tagging_a_deleted_image_names_the_recovery(aws: Aws) -> None:
+    ecr = aws.client("ecr")
+    repository = f"fn-{uuid.uuid4().hex[:8]}"
+    ecr.create_repository(repositoryName=repository)
+    with pytest.raises(
+        RegistryError, match=r"terraform apply -replace=module\.IMAGE_MODULE\.aws_lambda_invocation\.build"
+    ):
+        EcrDestination(ecr).tag_image(repository, "sha256:" + "1" * 64, "faas-in-use")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import tarfile
 import zipfile
@@ -14,6 +15,7 @@ from faas_supervisor import contract
 
 from render import __version__
 from render.fdl.load import load_deployment
+from render.terraform.ecr_names import PART, part, repository_names
 from render.terraform.root_module import render_root
 from tests.helpers import EXAMPLE_FILES, NETWORK_CONFIG, render, write_bundle
 
@@ -298,3 +300,127 @@ def test_asynchronous_invocation_settings_and_the_failures_queue(tmp_path: Path)
     assert "maximum_retry_attempts       = 2\n" in other and "on_failure_destination_arn" not in other
     assert "failure_queue_arn" not in _block(main_tf, "iam_other")
     assert 'name = "async"' in _block(main_tf, "failures") and "job_queue_arns" not in main_tf
+
+
+# Function names Lambda accepts and ECR does not, and names that are already valid.
+ODD_NAMES = ("fn__x-", "_lead", "a--b", "Upper_Case-2")
+VALID_NAMES = ("hello", "video-split", "frame-stats", "plant-classification", "plant_classification", "a.b", "x")
+ECR_REPOSITORY = re.compile(
+    r"^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$"
+)  # CreateRepository's repositoryName (its older, stricter form), 2-256 characters
+
+
+@pytest.mark.parametrize("name", VALID_NAMES)
+def test_valid_names_are_their_own_repository_names(name: str) -> None:
+    assert part(name) == name
+    assert repository_names("hello", [(name, None)]) == {(name, None): f"hello/{name}"}
+
+
+def test_odd_names_map_to_valid_distinct_stable_repository_names() -> None:
+    images = [(name, None) for name in (*ODD_NAMES, "-", "__", "fn_x", "lead", "a-b", "upper_case-2")]
+    names = repository_names("odd", images)
+    assert names == repository_names("odd", list(reversed(images)))  # deterministic, whatever the order
+    assert len(set(names.values())) == len(images)
+    assert all(ECR_REPOSITORY.match(name) for name in names.values()), names
+    assert names["fn__x-", None] == f"odd/fn_x-{names['fn__x-', None][-8:]}"
+    assert names["_lead", None].startswith("odd/lead-") and names["a--b", None].startswith("odd/a-b-")
+    assert names["Upper_Case-2", None].startswith("odd/upper_case-2-")
+    # the valid names among them keep their names: the odd ones were hashed away from them
+    assert names["fn_x", None] == "odd/fn_x" and names["lead", None] == "odd/lead" and names["a-b", None] == "odd/a-b"
+    assert part("Odd--Deployment") != part("odd-deployment") and PART.fullmatch(part("Odd--Deployment"))
+
+
+def test_names_that_would_be_shared_are_hashed_apart() -> None:
+    """`f` with two images is `f-arm64` and `f-x86-64`: a function called `f-arm64` gets no share of it."""
+    images = [("f", "arm64"), ("f", "x86_64"), ("f-arm64", None), ("g", "arm64"), ("g", "x86_64")]
+    names = repository_names("d", images)
+    assert len(set(names.values())) == len(images)
+    assert names["f", "arm64"].startswith("d/f-arm64-") and names["f-arm64", None].startswith("d/f-arm64-")
+    assert names["f", "x86_64"] == "d/f-x86-64"  # no clash, no hash
+    assert names["g", "arm64"] == "d/g-arm64" and names["g", "x86_64"] == "d/g-x86-64"
+
+
+CLASH = """\
+functions:
+  aws:
+  - lambda:
+      name: f
+      execution_mode: lambda-batch
+      architectures: [arm64]
+      init_script: run.sh
+      container: {image: alpine}
+      input: [{storage_provider: s3, path: clash-test/f}]
+    batch:
+      compute_resources: {instance_types: [c6i], subnets: [subnet-1], security_group_ids: [sg-1]}
+  - lambda:
+      name: f-arm64
+      init_script: run.sh
+      container: {image: alpine}
+      input: [{storage_provider: s3, path: clash-test/g}]
+"""
+
+
+def _rendered(tmp_path: Path, text: str) -> str:
+    (tmp_path / "run.sh").write_text("#!/bin/sh\n")
+    fdl = tmp_path / "fdl.yaml"
+    fdl.write_text(text)
+    deployment, _ = load_deployment(fdl, use_scar_config=False)
+
+    def bundle(architecture: str) -> Path:
+        return write_bundle(tmp_path / f"supervisor-{architecture}.tar", architecture.encode())
+
+    return render_root(deployment, module_source=lambda name: f"./modules/{name}", supervisor_bundle=bundle).main_tf
+
+
+def test_a_deployment_never_gives_two_images_one_repository(tmp_path: Path) -> None:
+    main_tf = _rendered(tmp_path, CLASH)
+    repositories = re.findall(r'repository_name +\= "([^"]+)"', main_tf)
+    assert len(repositories) == 3 and len(set(repositories)) == 3, repositories
+    assert 'repository_name       = "fdl/f-x86-64"' in _block(main_tf, "image_f_x86_64")
+    assert all(ECR_REPOSITORY.match(name) for name in repositories)
+
+
+FARGATE_GRAVITON = """\
+functions:
+  aws:
+  - lambda:
+      name: on-fargate
+      execution_mode: batch
+      init_script: run.sh
+      container: {image: alpine}
+      input: [{storage_provider: s3, path: fargate-test/arm}]
+    batch:
+      vcpus: 1
+      memory: 2048
+      compute_resources:
+        type: FARGATE
+        instance_types: [TYPES]
+        subnets: [subnet-1]
+        security_group_ids: [sg-1]
+"""
+
+
+@pytest.mark.parametrize("types", ["m7g", "default_arm64", "c7gn.large, t4g"])
+def test_fargate_with_graviton_types_runs_the_arm64_image_on_arm64(tmp_path: Path, types: str) -> None:
+    main_tf = _rendered(tmp_path, FARGATE_GRAVITON.replace("TYPES", types))
+    batch = _block(main_tf, "batch_on-fargate")
+    assert 'compute_type       = "FARGATE"' in batch and 'architecture       = "arm64"' in batch
+    assert "image        = module.image_on-fargate.image_uri" in batch
+    assert 'architecture          = "arm64"' in _block(main_tf, "image_on-fargate")
+    assert "instance_types" not in batch  # Fargate has none: the types only named the architecture
+
+
+@pytest.mark.parametrize("types", ["m6i", "optimal"])
+def test_fargate_stays_x86_64_otherwise(tmp_path: Path, types: str) -> None:
+    main_tf = _rendered(tmp_path, FARGATE_GRAVITON.replace("TYPES", types))
+    assert "architecture       =" not in _block(main_tf, "batch_on-fargate")  # the module's default, x86_64
+    assert 'architecture          = "x86_64"' in _block(main_tf, "image_on-fargate")
+
+
+def test_the_batch_module_writes_arm64_fargate_job_definitions_with_runtime_platform() -> None:
+    """The module's side: runtimePlatform ARM64 on FARGATE with architecture arm64, nothing otherwise."""
+    main_tf = (Path(__file__).resolve().parents[2] / "modules" / "batch" / "main.tf").read_text()
+    assert (
+        'runtimePlatform = local.is_fargate && var.architecture == "arm64" ? '
+        '{ cpuArchitecture = "ARM64", operatingSystemFamily = "LINUX" } : null'
+    ) in main_tf

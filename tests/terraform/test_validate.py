@@ -8,8 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from render.fdl.load import load_deployment
 from render.fdl.settings import load_settings
-from tests.helpers import EXAMPLE_FILES, NETWORK_CONFIG, REPO, SCAR_CORPUS, render, requires_terraform, terraform
+from render.terraform.output_dir import write_root
+from render.terraform.root_module import render_root
+from tests.helpers import (
+    EXAMPLE_FILES,
+    NETWORK_CONFIG,
+    REPO,
+    SCAR_CORPUS,
+    render,
+    requires_terraform,
+    terraform,
+    write_bundle,
+)
 
 pytestmark = [requires_terraform(), pytest.mark.terraform]
 
@@ -76,3 +88,68 @@ def test_scar_corpus_renders_and_validates_or_is_refused_clearly(
     )
     terraform(out, "init", "-backend=false", "-input=false")
     terraform(out, "validate")
+
+
+# Names Lambda takes and ECR does not: their repositories must still pass the image module's check.
+ODD_NAMES = """\
+functions:
+  aws:
+""" + "".join(
+    f"""\
+  - lambda:
+      name: {name}
+      init_script: run.sh
+      container: {{image: alpine}}
+      input: [{{storage_provider: s3, path: odd-names/in{index}}}]
+"""
+    for index, name in enumerate(["fn__x-", "_lead", "a--b", "Upper_Case-2"])
+)
+
+
+def test_function_names_ecr_refuses_still_validate(tmp_path: Path) -> None:
+    (tmp_path / "run.sh").write_text("#!/bin/sh\n")
+    fdl = tmp_path / "Odd--Names.yaml"
+    fdl.write_text(ODD_NAMES)
+    out = tmp_path / "out"
+    assert render(fdl, out) == 0
+    main_tf = (out / "main.tf").read_text()
+    names = re.findall(r'repository_name += "([^"]+)"', main_tf)
+    assert len(names) == len(set(names)) == 4, names
+    terraform(out, "init", "-backend=false", "-input=false")
+    validated = terraform(out, "validate", "-no-color", check=False)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+FARGATE_ARM64 = """\
+functions:
+  aws:
+  - lambda:
+      name: on-fargate
+      execution_mode: batch
+      init_script: run.sh
+      container: {image: alpine}
+      input: [{storage_provider: s3, path: fargate-arm/in}]
+    batch:
+      vcpus: 1
+      memory: 2048
+      compute_resources: {type: FARGATE, instance_types: [m7g], subnets: [subnet-1], security_group_ids: [sg-1]}
+"""
+
+
+def test_an_arm64_fargate_root_validates(tmp_path: Path) -> None:
+    """The checkout may hold no arm64 supervisor: a stand-in bundle is enough for Terraform."""
+    (tmp_path / "run.sh").write_text("#!/bin/sh\n")
+    fdl = tmp_path / "fargate.yaml"
+    fdl.write_text(FARGATE_ARM64)
+    deployment, _ = load_deployment(fdl, use_scar_config=False)
+    rendered = render_root(
+        deployment,
+        module_source=lambda name: f"./modules/{name}",
+        supervisor_bundle=lambda arch: write_bundle(tmp_path / f"supervisor-{arch}.tar", arch.encode()),
+    )
+    out = tmp_path / "out"
+    write_root(out, rendered.main_tf, rendered.artifacts, copy_modules=True)
+    assert 'architecture       = "arm64"' in rendered.main_tf
+    terraform(out, "init", "-backend=false", "-input=false")
+    validated = terraform(out, "validate", "-no-color", check=False)
+    assert validated.returncode == 0, validated.stdout + validated.stderr

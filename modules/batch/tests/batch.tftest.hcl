@@ -219,7 +219,7 @@ run "replace_compute_environment" {
 }
 
 run "fargate" {
-  command = plan
+  command = apply # the job definition's JSON holds the execution role's ARN: known after apply
 
   variables {
     compute_type = "FARGATE"
@@ -242,6 +242,29 @@ run "fargate" {
   assert {
     condition     = aws_batch_job_definition.this["report"].platform_capabilities == toset(["FARGATE"])
     error_message = "FARGATE profiles register FARGATE job definitions."
+  }
+
+  assert {
+    condition     = !can(jsondecode(aws_batch_job_definition.this["report"].container_properties).runtimePlatform)
+    error_message = "x86_64 FARGATE job definitions keep Fargate's default platform (no runtimePlatform)."
+  }
+}
+
+run "fargate_arm64" {
+  command = apply
+
+  variables {
+    compute_type = "FARGATE"
+    enable_gpu   = false
+    architecture = "arm64"
+    job_definitions = {
+      report = { image = "python:3.12-alpine", vcpus = 0.5, memory = 1024, job_role_arn = null }
+    }
+  }
+
+  assert {
+    condition     = jsondecode(aws_batch_job_definition.this["report"].container_properties).runtimePlatform == { cpuArchitecture = "ARM64", operatingSystemFamily = "LINUX" }
+    error_message = "arm64 FARGATE job definitions ask Fargate for ARM64 (Graviton)."
   }
 }
 

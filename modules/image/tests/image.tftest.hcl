@@ -40,8 +40,51 @@ run "repository" {
   }
 
   assert {
-    condition     = length(jsondecode(aws_ecr_lifecycle_policy.this.policy).rules) == 2
-    error_message = "The lifecycle policy must expire untagged images and keep the newest tagged ones."
+    condition     = length(jsondecode(aws_ecr_lifecycle_policy.this.policy).rules) == 3
+    error_message = "The lifecycle policy must keep the image in use, expire untagged images and keep the newest tagged ones."
+  }
+}
+
+# ECR: an image matching a rule's tags cannot be expired by a lower-priority rule; images are
+# expired by push time. A revert to inputs built long ago pushes nothing, so the image in use can
+# be the oldest: only the first rule, selecting the tag the in_use step moves to it, keeps it.
+run "the_image_in_use_never_expires" {
+  command = apply
+
+  assert {
+    condition = one([
+      for r in jsondecode(aws_ecr_lifecycle_policy.this.policy).rules : r
+      if r.rulePriority == min([for x in jsondecode(aws_ecr_lifecycle_policy.this.policy).rules : x.rulePriority]...)
+    ]).selection == { tagStatus = "tagged", tagPatternList = [jsondecode(aws_lambda_invocation.in_use.input).tag], countType = "imageCountMoreThan", countNumber = 1 }
+    error_message = "The first rule must select exactly the tag put on the image in use, and expire nothing (a tag names one image)."
+  }
+
+  assert {
+    condition     = !startswith(jsondecode(aws_lambda_invocation.in_use.input).tag, output.image_tag) && !can(regex("^faas-[0-9a-f]+$", jsondecode(aws_lambda_invocation.in_use.input).tag))
+    error_message = "The in-use tag must never be a build's tag."
+  }
+
+  assert {
+    condition = jsondecode(aws_lambda_invocation.in_use.input) == {
+      action     = "tag"
+      repository = "hello/hello"
+      tag        = "faas-in-use"
+      digest     = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+    }
+    error_message = "The builder must be asked to tag the image the functions run, by its digest."
+  }
+}
+
+run "tagged_once_the_consumers_run_it" {
+  command = plan
+
+  variables {
+    in_use_by = ["arn:aws:lambda:us-east-1:123456789012:function:hello"]
+  }
+
+  assert {
+    condition     = aws_lambda_invocation.in_use.triggers.in_use_by == jsonencode(["arn:aws:lambda:us-east-1:123456789012:function:hello"])
+    error_message = "The in-use step must depend on the consumers, so that it runs after them."
   }
 }
 

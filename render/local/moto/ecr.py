@@ -6,6 +6,8 @@ from the layer digests), reports the config's size as the image's, and has no
 GetDownloadUrlForLayer. In the emulator's process a few of its methods are replaced, each for one
 of those gaps:
 
+- CreateRepository: moto checks the name's pattern but not its length; ECR refuses a name shorter
+  than 2 or longer than 256 characters (InvalidParameterException), and so does the emulator now;
 - InitiateLayerUpload: the upload's bytes go to a file (render/local/ecr_blobs.py) instead of memory;
 - CompleteLayerUpload: the digest given must be the bytes' sha256 (InvalidLayerException), and the
   file becomes a blob;
@@ -130,6 +132,43 @@ def repositories(name: str, account: str | None = None, region: str | None = Non
         for region_name, backend in dict.items(regions):
             if account in (None, account_id) and region in (None, region_name) and name in backend.repositories:
                 yield backend.repositories[name]
+
+
+REPOSITORY_NAME_LENGTH = range(2, 256 + 1)  # CreateRepository's repositoryName, as ECR checks it
+
+
+def check_repository_name(name: str) -> None:
+    """ECR's length limits, in ECR's words (moto checks the pattern, and nothing else)."""
+    if len(name) < REPOSITORY_NAME_LENGTH.start:
+        limit = f"greater than or equal to {REPOSITORY_NAME_LENGTH.start}"
+    elif len(name) > REPOSITORY_NAME_LENGTH.stop - 1:
+        limit = f"less than or equal to {REPOSITORY_NAME_LENGTH.stop - 1}"
+    else:
+        return
+    raise InvalidParameterException(
+        f"Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must have length {limit}'"
+    )
+
+
+@PATCHES.patch(
+    models.ECRBackend,
+    "create_repository",
+    (
+        "self",
+        "repository_name",
+        "registry_id",
+        "encryption_config",
+        "image_scan_config",
+        "image_tag_mutability",
+        "tags",
+        "image_tag_mutability_exclusion_filters",
+    ),
+)
+def create_repository(
+    original: Callable[..., models.Repository], self: models.ECRBackend, repository_name: str, *args: Any, **kwargs: Any
+) -> models.Repository:
+    check_repository_name(repository_name)
+    return original(self, repository_name, *args, **kwargs)
 
 
 @PATCHES.patch(models.ECRBackend, "initiate_layer_upload", ("self", "repository_name", "registry_id"))

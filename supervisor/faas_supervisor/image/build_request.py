@@ -28,6 +28,8 @@ _FIELDS = (
     "entrypoint",
     "environment",
 )
+TAG_ACTION = "tag"
+_TAG_FIELDS = ("action", "repository", "tag", "digest")
 _LAYER_FIELDS = ("bucket", "key", "digest", "diff_id", "size", "comment")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # ECR's (and Docker's) image tags
 _ENV_NAME = re.compile(r"[^=\0]+")
@@ -95,6 +97,42 @@ class BuildRequest:
             entrypoint=_entrypoint(_list(fields, "entrypoint")),
             environment=_environment(fields.get("environment", {})),
         )
+
+
+@dataclass(frozen=True)
+class TagRequest:
+    """Put `tag` on the image `digest` already in `repository` (the event's `action` is "tag").
+
+    Terraform sends it once the functions run the image: the tag then moves to the image in use,
+    which the repository's lifecycle policy never expires.
+    """
+
+    repository: str
+    tag: str
+    digest: str
+
+    @classmethod
+    def parse(cls, event: object) -> TagRequest:
+        fields = _object(event, "the event")
+        if fields.get("action") != TAG_ACTION:
+            _fail("action", f"expected {TAG_ACTION!r}, got {_shown(fields.get('action'))}")
+        unknown = sorted(set(fields) - set(_TAG_FIELDS))
+        if unknown:
+            _fail(unknown[0], f"unknown field (expected {', '.join(_TAG_FIELDS)})")
+        try:
+            digest = checked_digest(fields.get("digest"), "digest")
+        except ImageError as error:
+            raise BuildRequestError(f"invalid builder event: {error}") from None
+        return cls(
+            repository=_text(fields, "repository"),
+            tag=_text(fields, "tag", _TAG, "an image tag: letters, digits, '_', '.', '-', at most 128"),
+            digest=digest,
+        )
+
+
+def is_tag_request(event: object) -> bool:
+    """Whether the event asks to tag an image (TagRequest) rather than to build one."""
+    return isinstance(event, dict) and "action" in event
 
 
 def _reference(value: object) -> str:

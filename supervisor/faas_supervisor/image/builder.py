@@ -4,7 +4,9 @@ The event (build_request.BuildRequest) names an ECR repository and tag, a base i
 reference, Docker Hub's through the mirror named by contract.REGISTRY_MIRROR, or an image archive
 staged in S3) and layers staged in S3 with their digests. Each layer is verified before anything
 is pushed; the image is pushed blob by missing blob, so invoking the builder again with the same
-event sends no layer and answers the same digest. Standard library and boto3 only.
+event sends no layer and answers the same digest. A tag request (build_request.TagRequest) only
+moves a tag to an image already in the repository: Terraform sends one once the functions run
+the image. Standard library and boto3 only.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 from faas_supervisor import aws, contract, logs
 from faas_supervisor.image.assemble import AssembledImage, assemble
 from faas_supervisor.image.auth import Credentials
-from faas_supervisor.image.build_request import BuildRequest, S3Object, StagedLayer
+from faas_supervisor.image.build_request import BuildRequest, S3Object, StagedLayer, TagRequest, is_tag_request
 from faas_supervisor.image.ecr import EcrDestination
 from faas_supervisor.image.errors import DigestMismatch, ImageError, InvalidReference, RegistryError
 from faas_supervisor.image.layer import Layer
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 def handler(event: Any, context: object) -> dict[str, Any]:
     """Build and push the image the event describes; its URI by digest, and what was sent."""
     logs.configure(os.environ.get(contract.LOG_LEVEL) or "INFO")
+    if is_tag_request(event):
+        return _tag(TagRequest.parse(event))
     request = BuildRequest.parse(event)
     started = time.monotonic()
     repository_uri = _repository_uri(request.repository)
@@ -71,6 +75,19 @@ def handler(event: Any, context: object) -> dict[str, Any]:
         "bytes_sent": stats.bytes_sent,
         "blobs_sent": stats.blobs_sent,
         "blobs_skipped": stats.blobs_skipped,
+    }
+
+
+def _tag(request: TagRequest) -> dict[str, Any]:
+    """Move `request.tag` to the image `request.digest` (the image the functions now run)."""
+    repository_uri = _repository_uri(request.repository)
+    EcrDestination(aws.client("ecr")).tag_image(request.repository, request.digest, request.tag)
+    log.info("%s@%s is tagged %s", request.repository, request.digest, request.tag)
+    return {
+        "image_uri": f"{repository_uri}@{request.digest}",
+        "digest": request.digest,
+        "repository_uri": repository_uri,
+        "tag": request.tag,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -85,6 +86,24 @@ class EcrDestination:
             raise RegistryError(f"{doing}: ECR stored it as {stored}, not {digest}")
         self.stats.manifests_put += 1
 
+    def tag_image(self, repository: str, digest: str, tag: str) -> None:
+        """Put `tag` on the image `digest` already in `repository` (the tag moves from any other image)."""
+        doing = f"tagging image {repository}@{digest} as {tag}"
+        answer = self._call(doing, repository, "batch_get_image", imageIds=[{"imageDigest": digest}])
+        images = [x for x in answer.get("images", []) if x.get("imageId", {}).get("imageDigest") == digest]
+        if not images or "imageManifest" not in images[0]:
+            reasons = "; ".join(
+                f"{x.get('failureCode', '')}: {x.get('failureReason', '')}" for x in answer.get("failures", [])
+            )
+            raise RegistryError(
+                f"{doing}: the image is not in the repository{f' ({reasons})' if reasons else ''}: it was deleted;"
+                " rebuild it with `terraform apply -replace=module.IMAGE_MODULE.aws_lambda_invocation.build`"
+            )
+        image = images[0]
+        manifest: str = image["imageManifest"]
+        media_type = image.get("imageManifestMediaType") or _media_type(manifest)
+        self.put_manifest(repository, tag, manifest.encode(), media_type, digest)
+
     def _call(self, doing: str, repository: str, operation: str, **arguments: Any) -> Any:
         try:
             return getattr(self.client, operation)(repositoryName=repository, **self._registry, **arguments)
@@ -98,6 +117,14 @@ class EcrDestination:
 
 class _AlreadyThere(Exception):
     """ECR already holds this layer, or this tag already names this image."""
+
+
+def _media_type(manifest: str) -> str:
+    try:
+        media_type = json.loads(manifest).get("mediaType")
+    except (ValueError, AttributeError):
+        media_type = None
+    return media_type if isinstance(media_type, str) else "application/vnd.oci.image.manifest.v1+json"
 
 
 def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:

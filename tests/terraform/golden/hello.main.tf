@@ -83,7 +83,7 @@ module "image_builder" {
 
   function_name     = "hello-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "n0gT2LaHHmBOq3OjKOgJYUpa1/00V/aAtYA4j6CtL9A="
+  source_code_hash  = "fA/5RtHVRDY3L6hNSTlozbHXmOj87e3Q0IgiCNeAbVw="
   repository_prefix = "hello/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -124,6 +124,9 @@ module "image_hello" {
       comment = "faas-render 0.1.0: function hello"
     },
   ]
+
+  # Tagged as in use (never expired) once these run it.
+  in_use_by = [module.lambda_hello.function_arn]
 
   tags = local.tags
 }

@@ -104,7 +104,7 @@ module "image_builder" {
 
   function_name     = "plants-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "n0gT2LaHHmBOq3OjKOgJYUpa1/00V/aAtYA4j6CtL9A="
+  source_code_hash  = "fA/5RtHVRDY3L6hNSTlozbHXmOj87e3Q0IgiCNeAbVw="
   repository_prefix = "plants/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -178,6 +178,9 @@ module "image_plant-classification" {
       comment = "faas-render 0.1.0: function plant-classification"
     },
   ]
+
+  # Tagged as in use (never expired) once these run it.
+  in_use_by = [module.lambda_plant-classification.function_arn, module.batch_plant-classification.job_definition_arns["plant-classification"]]
 
   tags = local.tags
 }

@@ -116,7 +116,7 @@ module "image_builder" {
 
   function_name     = "video-process-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "n0gT2LaHHmBOq3OjKOgJYUpa1/00V/aAtYA4j6CtL9A="
+  source_code_hash  = "fA/5RtHVRDY3L6hNSTlozbHXmOj87e3Q0IgiCNeAbVw="
   repository_prefix = "video-process/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -191,6 +191,9 @@ module "image_video-split" {
       comment = "faas-render 0.1.0: function video-split"
     },
   ]
+
+  # Tagged as in use (never expired) once these run it.
+  in_use_by = [module.lambda_video-split.function_arn, module.batch_video-split.job_definition_arns["video-split"]]
 
   tags = local.tags
 }
@@ -284,6 +287,9 @@ module "image_frame-stats" {
       comment = "faas-render 0.1.0: function frame-stats"
     },
   ]
+
+  # Tagged as in use (never expired) once these run it.
+  in_use_by = [module.lambda_frame-stats.function_arn]
 
   tags = local.tags
 }
