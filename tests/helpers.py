@@ -128,3 +128,25 @@ def supervisor_command(home: Path) -> list[str]:
     image runs contract.SUPERVISOR_PATH itself, whose interpreter is that loader at SUPERVISOR_HOME)."""
     (loader,) = (home / "lib").glob("ld-linux-*")
     return [str(loader), str(home / contract.SUPERVISOR_NAME)]
+
+
+def fargate_fdl(instance_types: str) -> str:
+    """A batch function on a FARGATE profile naming `instance_types` (a YAML list's inside)."""
+    return f"""\
+functions:
+  aws:
+  - lambda:
+      name: on-fargate
+      execution_mode: batch
+      init_script: run.sh
+      container: {{image: alpine}}
+      input: [{{storage_provider: s3, path: fargate-test/in}}]
+    batch:
+      vcpus: 1
+      memory: 2048
+      compute_resources:
+        type: FARGATE
+        instance_types: [{instance_types}]
+        subnets: [subnet-1]
+        security_group_ids: [sg-1]
+"""

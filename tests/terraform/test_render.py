@@ -17,7 +17,7 @@ from render import __version__
 from render.fdl.load import load_deployment
 from render.terraform.ecr_names import PART, part, repository_names
 from render.terraform.root_module import render_root
-from tests.helpers import EXAMPLE_FILES, NETWORK_CONFIG, render, write_bundle
+from tests.helpers import EXAMPLE_FILES, NETWORK_CONFIG, fargate_fdl, render, write_bundle
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -380,29 +380,9 @@ def test_a_deployment_never_gives_two_images_one_repository(tmp_path: Path) -> N
     assert all(ECR_REPOSITORY.match(name) for name in repositories)
 
 
-FARGATE_GRAVITON = """\
-functions:
-  aws:
-  - lambda:
-      name: on-fargate
-      execution_mode: batch
-      init_script: run.sh
-      container: {image: alpine}
-      input: [{storage_provider: s3, path: fargate-test/arm}]
-    batch:
-      vcpus: 1
-      memory: 2048
-      compute_resources:
-        type: FARGATE
-        instance_types: [TYPES]
-        subnets: [subnet-1]
-        security_group_ids: [sg-1]
-"""
-
-
 @pytest.mark.parametrize("types", ["m7g", "default_arm64", "c7gn.large, t4g"])
 def test_fargate_with_graviton_types_runs_the_arm64_image_on_arm64(tmp_path: Path, types: str) -> None:
-    main_tf = _rendered(tmp_path, FARGATE_GRAVITON.replace("TYPES", types))
+    main_tf = _rendered(tmp_path, fargate_fdl(types))
     batch = _block(main_tf, "batch_on-fargate")
     assert 'compute_type       = "FARGATE"' in batch and 'architecture       = "arm64"' in batch
     assert "image        = module.image_on-fargate.image_uri" in batch
@@ -412,7 +392,7 @@ def test_fargate_with_graviton_types_runs_the_arm64_image_on_arm64(tmp_path: Pat
 
 @pytest.mark.parametrize("types", ["m6i", "optimal"])
 def test_fargate_stays_x86_64_otherwise(tmp_path: Path, types: str) -> None:
-    main_tf = _rendered(tmp_path, FARGATE_GRAVITON.replace("TYPES", types))
+    main_tf = _rendered(tmp_path, fargate_fdl(types))
     assert "architecture       =" not in _block(main_tf, "batch_on-fargate")  # the module's default, x86_64
     assert 'architecture          = "x86_64"' in _block(main_tf, "image_on-fargate")
 

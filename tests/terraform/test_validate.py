@@ -17,6 +17,7 @@ from tests.helpers import (
     NETWORK_CONFIG,
     REPO,
     SCAR_CORPUS,
+    fargate_fdl,
     render,
     requires_terraform,
     terraform,
@@ -120,27 +121,11 @@ def test_function_names_ecr_refuses_still_validate(tmp_path: Path) -> None:
     assert validated.returncode == 0, validated.stdout + validated.stderr
 
 
-FARGATE_ARM64 = """\
-functions:
-  aws:
-  - lambda:
-      name: on-fargate
-      execution_mode: batch
-      init_script: run.sh
-      container: {image: alpine}
-      input: [{storage_provider: s3, path: fargate-arm/in}]
-    batch:
-      vcpus: 1
-      memory: 2048
-      compute_resources: {type: FARGATE, instance_types: [m7g], subnets: [subnet-1], security_group_ids: [sg-1]}
-"""
-
-
 def test_an_arm64_fargate_root_validates(tmp_path: Path) -> None:
     """The checkout may hold no arm64 supervisor: a stand-in bundle is enough for Terraform."""
     (tmp_path / "run.sh").write_text("#!/bin/sh\n")
     fdl = tmp_path / "fargate.yaml"
-    fdl.write_text(FARGATE_ARM64)
+    fdl.write_text(fargate_fdl("m7g"))
     deployment, _ = load_deployment(fdl, use_scar_config=False)
     rendered = render_root(
         deployment,
