@@ -10,6 +10,7 @@ from typing import Any
 from render.aws.deployed import code_zip, function_config, get_function
 from render.commands.errors import EXIT_USAGE, CommandError
 from render.commands.options import connection, connection_arguments, reported, root_argument
+from render.fdl.errors import is_utf8, printable
 from render.local.activity import activity, follow
 from render.local.cloud import LocalCloud
 
@@ -67,6 +68,9 @@ def files_to_upload(paths: list[Path]) -> list[tuple[Path, str]]:
             raise CommandError(f"{path}: no such file or folder", EXIT_USAGE)
     if not found:
         raise CommandError(f"nothing to upload: {', '.join(map(str, paths))} hold(s) no files", EXIT_USAGE)
+    if foreign := [printable(path) for path, key in found if not is_utf8(key)]:  # S3 keys are UTF-8
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise CommandError(f"file names that are not UTF-8 (nothing was uploaded): {shown}", EXIT_USAGE)
     return found
 
 
@@ -87,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     for path, relative in files:
         key = target.key_for(relative)
         s3.upload_file(str(path), target.bucket, key)
-        print(f"upload: {path} to s3://{target.bucket}/{key}", flush=True)
+        print(f"upload: {printable(path)} to s3://{target.bucket}/{key}", flush=True)
         written.append(f"s3://{target.bucket}/{key}")
     if not aws.is_local_emulator:
         print(f"{function.name} runs in AWS now: `faas logs {function.name}` follows it")

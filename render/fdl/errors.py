@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, order=True)
@@ -16,6 +17,20 @@ class Location:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where}: {self.key}" if self.key else where
+
+
+def printable(name: str | Path) -> str:
+    """A file name as it can be shown: bytes that are not UTF-8 (kept by Python as surrogates) as \\xNN."""
+    return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def is_utf8(name: str | Path) -> bool:
+    """Whether a file name is UTF-8 (S3 keys, main.tf and the FDL's own references must be)."""
+    try:
+        str(name).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # A problem found in the input: where, and what is wrong (and what would be right).

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from render.fdl.errors import FdlError, Location
+from render.fdl.errors import FdlError, Location, is_utf8, printable
 
 KeyPath = tuple[str | int, ...]
 # libyaml's parser when PyYAML was built with it (about 5x faster); nodes and marks are the same.
@@ -65,6 +65,8 @@ def load_document(path: Path, display_name: str | None = None) -> SourceDocument
     """Parse `path` within the limits; syntax errors, duplicate keys, an empty file and a document
     over a limit are reported with a line."""
     name = display_name or str(path)
+    if not is_utf8(name):  # written into main.tf, and shown in every message
+        raise FdlError.single(Location(printable(name)), "the file name is not UTF-8: rename the file")
     text = _read(path, name)
     loader = None
     try:

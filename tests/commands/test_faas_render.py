@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -10,7 +11,7 @@ import pytest
 import yaml
 
 from render.cli import main
-from tests.helpers import EXAMPLE_FILES, NETWORK_CONFIG, render
+from tests.helpers import EXAMPLE_FILES, NETWORK_CONFIG, render, render_in_process
 
 
 def test_help_lists_the_options_and_the_precedence(capsys: pytest.CaptureFixture[str]) -> None:
@@ -61,3 +62,16 @@ def test_unbuildable_supervisor_fails_cleanly(
     err = capsys.readouterr().err
     assert "nothing was written" in err and "is not a file" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """The FDL's name is written into main.tf and every message: a name that is not UTF-8 gets exit 2."""
+    (tmp_path / "hello.sh").write_text("#!/bin/sh\n")
+    source = EXAMPLE_FILES["hello"].read_text()
+    fdl = Path(os.fsdecode(bytes(tmp_path) + b"/fdl-\xff\xfe.yaml"))
+    fdl.write_text(source)
+    out = tmp_path / "out"
+    done = render_in_process(fdl, out)
+    assert done.returncode == 2, done.stderr
+    assert "fdl-\\xff\\xfe.yaml: the file name is not UTF-8" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import socket
 import time
 import zipfile
@@ -100,6 +101,16 @@ def test_put_uploads_files_by_name_and_folders_by_relative_path(tmp_path: Path) 
     (tmp_path / "empty").mkdir()
     with pytest.raises(CommandError, match="nothing to upload"):
         files_to_upload([tmp_path / "empty"])
+
+
+def test_put_refuses_names_that_are_not_utf8_before_uploading_anything(tmp_path: Path) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for name in (b"a.txt", b"b-\xff\xfe.txt", b"c.txt"):
+        Path(os.fsdecode(bytes(folder) + b"/" + name)).write_text("x")
+    with pytest.raises(CommandError, match=r"not UTF-8 \(nothing was uploaded\): .*b-\\xff\\xfe\.txt") as refused:
+        files_to_upload([folder])
+    assert refused.value.status == EXIT_USAGE
 
 
 def test_durations() -> None:
