@@ -9,6 +9,11 @@ locals {
 
   repositories = "arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${var.repository_prefix}*"
 
+  # Base repository ARN => whether a pull-through cache fills it.
+  base_repositories    = { for r in var.base_repositories : "arn:${local.partition}:ecr:${r.region}:${r.account_id}:repository/${r.name}" => r.pull_through... }
+  base_repository_arns = sort(keys(local.base_repositories))
+  pull_through_arns    = [for arn in local.base_repository_arns : arn if anytrue(local.base_repositories[arn])]
+
   # Secrets named without their ARN: Secrets Manager appends a random suffix to the name.
   secret_arns = [
     for s in var.credentials_secrets : startswith(s, "arn:") ? s : "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${s}-*"
@@ -55,10 +60,35 @@ data "aws_iam_policy_document" "this" {
     resources = [local.repositories]
   }
 
+  # Bases in private ECR, and Docker Hub's through an ECR pull-through cache: exactly the repositories
+  # the functions' bases come from.
+  dynamic "statement" {
+    for_each = length(local.base_repository_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "PullBases"
+      actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+      resources = local.base_repository_arns
+    }
+  }
+
+  # A pull-through cache creates the repository and imports the image on its first pull.
+  dynamic "statement" {
+    for_each = length(local.pull_through_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "FillPullThroughCache"
+      actions   = ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
+      resources = local.pull_through_arns
+    }
+  }
+
+  # Only what images are built from: the bucket also holds staged events (user data) and the
+  # functions' packages, which the builder has no business reading.
   statement {
     sid       = "ReadStagedLayers"
     actions   = ["s3:GetObject"]
-    resources = ["arn:${local.partition}:s3:::${var.artifacts_bucket}/*"]
+    resources = [for prefix in var.artifact_prefixes : "arn:${local.partition}:s3:::${var.artifacts_bucket}/${prefix}*"]
   }
 
   dynamic "statement" {

@@ -39,6 +39,33 @@ variable "artifacts_bucket" {
   type        = string
 }
 
+variable "artifact_prefixes" {
+  description = "Key prefixes in artifacts_bucket the builder may read: where the layers and base archives are staged (faas-render stages them under layers/ and bases/)."
+  type        = list(string)
+  default     = ["layers/", "bases/"]
+
+  validation {
+    condition     = length(var.artifact_prefixes) > 0 && alltrue([for p in var.artifact_prefixes : length(p) > 0 && !strcontains(p, "*")])
+    error_message = "artifact_prefixes needs at least one non-empty prefix without '*': an empty one would let the builder read the whole bucket."
+  }
+}
+
+variable "base_repositories" {
+  description = "ECR repositories the builder pulls bases from (ecr:BatchGetImage, ecr:GetDownloadUrlForLayer): private ECR bases, and the repositories of an ECR pull-through cache used as FAAS_REGISTRY_MIRROR (pull_through: also ecr:BatchImportUpstreamImage and ecr:CreateRepository, with which the cache fills them on a first pull)."
+  type = list(object({
+    account_id   = string
+    region       = string
+    name         = string
+    pull_through = optional(bool, false)
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for r in var.base_repositories : can(regex("^[0-9]{12}$", r.account_id)) && length(r.name) > 0 && !strcontains(r.name, "*")])
+    error_message = "base_repositories needs 12-digit account_ids and repository names without '*'."
+  }
+}
+
 variable "credentials_secrets" {
   description = "Secrets Manager secrets (names or ARNs) holding private base registries' credentials, which the builder may read."
   type        = list(string)
@@ -58,7 +85,7 @@ variable "timeout" {
 }
 
 variable "ephemeral_storage_size" {
-  description = "Size of /tmp in MB: must hold the largest base archive (container.image_file)."
+  description = "Size of /tmp in MB (512-10240): must hold the largest base archive (container.image_file) and gzipped copies of its uncompressed layers; faas-render sets it from the archives."
   type        = number
   default     = 2048
 

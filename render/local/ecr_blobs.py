@@ -9,11 +9,11 @@ the file to `sha256/HEX` under the store's folder, where every repository's blob
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+from render.local.work_folders import remove_folder, work_folder
 
 CHUNK = 1024 * 1024  # reads of a blob being served
 
@@ -54,7 +54,7 @@ class BlobStore:
     """A temporary folder of blobs; `remove` deletes it and everything in it."""
 
     def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="faas-local-ecr-"))
+        self.root = work_folder("faas-local-ecr-")
         (self.root / "uploads").mkdir()
         (self.root / "sha256").mkdir()
 
@@ -88,4 +88,4 @@ class BlobStore:
                 yield chunk
 
     def remove(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        remove_folder(self.root)

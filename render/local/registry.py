@@ -2,17 +2,21 @@
 
 - GetDownloadUrlForLayer's URLs, `/_faas/ecr/ACCOUNT/REGION/REPOSITORY/blobs/DIGEST`, stream the
   blob from disk (render/local/moto/ecr.py issues them).
-- The read side of the OCI distribution protocol, without authentication, for the tools that pull
-  that way: `GET /v2/`, `GET|HEAD /v2/NAME/manifests/TAG-OR-DIGEST` (the manifest exactly as pushed,
+- The read side of the OCI distribution protocol, for the tools that pull that way, behind ECR's
+  login: Basic auth as the user `AWS` with a token from the emulator's GetAuthorizationToken for
+  the repository's account (render/local/moto/ecr.py), else 401 with ECR's Basic challenge:
+  `GET /v2/`, `GET|HEAD /v2/NAME/manifests/TAG-OR-DIGEST` (the manifest exactly as pushed,
   with its media type and Docker-Content-Digest), `GET|HEAD /v2/NAME/blobs/DIGEST` and
-  `GET /v2/NAME/tags/list`. The emulator has one address for every account and region, so NAME is
-  looked up in all of them; a name held in several is refused (the ECR API, which is regional,
-  reads it). Path-style S3 would take `/v2/...` for the bucket `v2`: only unsigned requests are
+  `GET /v2/NAME/tags/list`. The emulator has one address for every region, so NAME is looked up
+  in all regions of the token's account; a name held in several is refused (the ECR API, which is
+  regional, reads it). Path-style S3 would take `/v2/...` for the bucket `v2`: only unsigned requests are
   answered here, and S3 clients sign theirs.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -20,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from render.local.ecr_blobs import BlobStore, is_digest
-from render.local.moto.ecr import BLOB_PATH, Repository, repositories
+from render.local.moto.ecr import BLOB_PATH, Repository, password_account, repositories
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -85,13 +89,33 @@ def download(store: BlobStore, path: str) -> Answer:
     return blob(store, found[0], match["digest"])
 
 
-def registry(store: BlobStore, path: str) -> Answer:
+def logged_in_account(authorization: str) -> str | None:
+    """The account whose GetAuthorizationToken token `authorization` (Basic, user `AWS`) carries; None without one."""
+    scheme, _, encoded = authorization.partition(" ")
+    try:
+        user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return password_account(password) if scheme.lower() == "basic" and user == "AWS" else None
+
+
+def unauthorized(host: str) -> Answer:
+    """ECR's answer to a request without its login: a Basic challenge naming the ECR service."""
+    answer = json_answer("401 Unauthorized", {"errors": [{"code": "UNAUTHORIZED", "message": "Not Authorized"}]})
+    answer.headers.append(("WWW-Authenticate", f'Basic realm="http://{host}/",service="ecr.amazonaws.com"'))
+    return answer
+
+
+def registry(store: BlobStore, path: str, authorization: str = "", host: str = "") -> Answer:
+    account = logged_in_account(authorization)
+    if account is None:
+        return unauthorized(host)
     if path == "/v2/":
         return json_answer("200 OK", {})
     match = V2_OBJECT.match(path) or V2_TAGS.match(path)
     if not match:
         return error("NAME_UNKNOWN", f"nothing at {path}")
-    found = list(repositories(match["name"]))
+    found = list(repositories(match["name"], account))  # a token opens its own account's registry
     if len(found) != 1:
         held = "is held in several accounts or regions" if found else "does not exist"
         return error("NAME_UNKNOWN", f"the repository {match['name']} {held}")
@@ -118,7 +142,9 @@ def wsgi(app: WsgiApp, store: BlobStore) -> WsgiApp:
         if path.startswith(BLOB_PATH + "/"):
             answer = download(store, path)
         elif path.startswith("/v2/") and method in ("GET", "HEAD") and not is_signed(environ):
-            answer = registry(store, path)
+            answer = registry(
+                store, path, str(environ.get("HTTP_AUTHORIZATION", "")), str(environ.get("HTTP_HOST", ""))
+            )
         else:
             return app(environ, start_response)
         start_response(answer.status, [API_VERSION, *answer.headers])

@@ -7,8 +7,14 @@ that sets retries and timeouts.
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5  # first try + 4 retries, with botocore's standard backoff
 
@@ -30,6 +36,14 @@ def client(service: str) -> Any:
     import boto3
 
     return boto3.session.Session().client(service, config=client_config())
+
+
+@cache
+def regional_client(service: str, region: str | None) -> Any:
+    """client(), in `region` (None: the default region); for services reached in another region."""
+    import boto3
+
+    return boto3.session.Session().client(service, region_name=region, config=client_config())
 
 
 def client_with_keys(
@@ -58,6 +72,43 @@ def client_with_keys(
 def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints and credentials between sessions)."""
     client.cache_clear()
+    regional_client.cache_clear()
+
+
+ACCESS_DENIED = ("AccessDenied", "AccessDeniedException")
+IAM_PROPAGATION_SECONDS = 60.0  # a new role's policy is usually seen within seconds; give up after this
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code behind `exc` ("" when it is not an AWS error answer)."""
+    error = _client_error(exc)
+    return str(error.response.get("Error", {}).get("Code", "")) if error is not None else ""
+
+
+def while_iam_propagates(
+    call: Callable[[], T],
+    what: str,
+    seconds: float = IAM_PROPAGATION_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """`call()`, tried again while it is denied, for at most `seconds`.
+
+    IAM is eventually consistent: a role's policy created a moment ago (Terraform invokes the image
+    builder right after creating its role) may not be in effect yet, and the first calls are denied.
+    A denial that lasts longer is real and is raised.
+    """
+    deadline, delay = time.monotonic() + seconds, 1.0
+    while True:
+        try:
+            return call()
+        except client_errors() as error:
+            if error_code(error) not in ACCESS_DENIED or time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "%s: access denied; the role may be new and IAM still propagating it: again in %.0f s", what, delay
+            )
+        sleep(delay)
+        delay = min(delay * 2, 10.0)
 
 
 # Error codes worth a plain-words explanation (HEAD requests carry no body: only the status).

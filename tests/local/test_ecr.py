@@ -2,114 +2,33 @@
 
 A real `faas local` process on a free port; images are pushed with plain boto3 (a small config and
 one gzip layer built here, with real sha256 digests) and read back through the ECR API, the
-download URLs, the registry view (`/v2/`, also with skopeo when it is installed), and Terraform's
+download URLs, the registry view (`/v2/`, behind ECR's login, also with skopeo when it is installed), and Terraform's
 `data "aws_ecr_image"`.
 """
 
 from __future__ import annotations
 
-import gzip
+import base64
 import hashlib
-import io
 import json
 import os
 import shutil
 import subprocess
-import tarfile
 import textwrap
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.helpers import aws_variables, requires_terraform, terraform
+from tests.local.ecr_push import OCI_MANIFEST, Image, build_image, digest_of, push_blob, push_image
 from tests.local.faas_local import FaasLocal, faas_local
+from tests.local.image_deployment import pull_policy
 
 MIB = 1024 * 1024
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def push_blob(ecr: Any, repository: str, parts: Iterator[bytes], digest: str) -> dict[str, Any]:
-    """InitiateLayerUpload, one UploadLayerPart per part, CompleteLayerUpload with `digest`."""
-    upload = ecr.initiate_layer_upload(repositoryName=repository)["uploadId"]
-    first = 0
-    for part in parts:
-        ecr.upload_layer_part(
-            repositoryName=repository,
-            uploadId=upload,
-            partFirstByte=first,
-            partLastByte=first + len(part) - 1,
-            layerPartBlob=part,
-        )
-        first += len(part)
-    answer: dict[str, Any] = ecr.complete_layer_upload(
-        repositoryName=repository, uploadId=upload, layerDigests=[digest]
-    )
-    return answer
-
-
-@dataclass(frozen=True)
-class Image:
-    layer: bytes
-    config: bytes
-    manifest: str  # as pushed: indented, so a re-serialised copy would not match
-
-    @property
-    def digest(self) -> str:
-        return digest_of(self.manifest.encode())
-
-
-def build_image(greeting: str) -> Image:
-    """A one-file gzip layer and its OCI config and manifest."""
-    tar = io.BytesIO()
-    with tarfile.open(fileobj=tar, mode="w") as archive:
-        content = f"#!/bin/sh\necho {greeting}\n".encode()
-        entry = tarfile.TarInfo("hello.sh")
-        entry.size, entry.mode, entry.mtime = len(content), 0o755, 0
-        archive.addfile(entry, io.BytesIO(content))
-    layer = gzip.compress(tar.getvalue(), mtime=0)
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Entrypoint": ["/hello.sh"]},
-            "rootfs": {"type": "layers", "diff_ids": [digest_of(tar.getvalue())]},
-        }
-    ).encode()
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": digest_of(config),
-            "size": len(config),
-        },
-        "layers": [
-            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest_of(layer), "size": len(layer)}
-        ],
-    }
-    return Image(layer, config, json.dumps(manifest, indent=3))
-
-
-def push_image(ecr: Any, repository: str, image: Image, tag: str) -> dict[str, Any]:
-    for blob in (image.layer, image.config):
-        push_blob(ecr, repository, iter([blob]), digest_of(blob))
-    answer: dict[str, Any] = ecr.put_image(
-        repositoryName=repository,
-        imageManifest=image.manifest,
-        imageManifestMediaType=OCI_MANIFEST,
-        imageTag=tag,
-        imageDigest=image.digest,
-    )
-    return answer
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +91,36 @@ def test_what_ecr_refuses_is_refused(emulator: FaasLocal, pushed: Image) -> None
     assert [i["imageTags"] for i in ecr.describe_images(repositoryName="functions/hello")["imageDetails"]] == [["v1"]]
 
 
+def test_lambda_runs_an_image_only_for_the_functions_its_repository_names(emulator: FaasLocal, pushed: Image) -> None:
+    """As Lambda: the image must exist, and the repository policy must let Lambda pull it for this function."""
+    ecr, awslambda = emulator.client("ecr"), emulator.client("lambda")
+    role = emulator.client("iam").create_role(
+        RoleName="image-puller", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )["Role"]["Arn"]
+    uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/functions/hello"
+
+    def create(name: str, image: str) -> None:
+        awslambda.create_function(FunctionName=name, Role=role, PackageType="Image", Code={"ImageUri": image})
+
+    for policy in (None, pull_policy("someone-else")):
+        if policy:
+            ecr.set_repository_policy(repositoryName="functions/hello", policyText=policy)
+        with pytest.raises(awslambda.exceptions.ClientError) as refused:
+            create("puller", f"{uri}:v1")
+        assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    ecr.set_repository_policy(repositoryName="functions/hello", policyText=pull_policy("puller"))
+    with pytest.raises(awslambda.exceptions.InvalidParameterValueException, match="does not exist"):
+        create("puller", f"{uri}:never-pushed")
+    create("puller", f"{uri}@{pushed.digest}")
+    with pytest.raises(awslambda.exceptions.ClientError, match="does not have permission"):
+        create("someone-else", f"{uri}:v1")
+    ecr.delete_repository_policy(repositoryName="functions/hello")
+    with pytest.raises(awslambda.exceptions.ClientError, match="does not have permission"):
+        awslambda.update_function_code(FunctionName="puller", ImageUri=f"{uri}:v1")
+    awslambda.delete_function(FunctionName="puller")
+
+
 def vm_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
@@ -220,29 +169,66 @@ def test_a_100_mb_layer_goes_through_disk_not_memory(emulator: FaasLocal) -> Non
     assert (after - rss) * 1024 < size, f"kept {(after - rss) // 1024} MiB"
 
 
+def login(emulator: FaasLocal) -> tuple[str, str]:
+    """The user and password GetAuthorizationToken gives (`AWS`, a token), as `docker login` takes them."""
+    data = emulator.client("ecr").get_authorization_token()["authorizationData"][0]
+    user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    return user, password
+
+
+def get(url: str, credentials: tuple[str, str] | None) -> Any:
+    headers = (
+        {"Authorization": "Basic " + base64.b64encode(":".join(credentials).encode()).decode()} if credentials else {}
+    )
+    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10)
+
+
 def test_the_registry_view_serves_the_image(emulator: FaasLocal, pushed: Image) -> None:
-    base = f"{emulator.endpoint}/v2"
-    with urllib.request.urlopen(f"{base}/", timeout=10) as response:
+    base, credentials = f"{emulator.endpoint}/v2", login(emulator)
+    with get(f"{base}/", credentials) as response:
         assert response.headers["Docker-Distribution-API-Version"] == "registry/2.0"
     for reference in ("v1", pushed.digest):
-        with urllib.request.urlopen(f"{base}/functions/hello/manifests/{reference}", timeout=10) as response:
+        with get(f"{base}/functions/hello/manifests/{reference}", credentials) as response:
             assert response.read() == pushed.manifest.encode()
             assert response.headers["Content-Type"] == OCI_MANIFEST
             assert response.headers["Docker-Content-Digest"] == pushed.digest
-    with urllib.request.urlopen(f"{base}/functions/hello/blobs/{digest_of(pushed.layer)}", timeout=10) as response:
+    with get(f"{base}/functions/hello/blobs/{digest_of(pushed.layer)}", credentials) as response:
         assert response.read() == pushed.layer
-    with urllib.request.urlopen(f"{base}/functions/hello/tags/list", timeout=10) as response:
+    with get(f"{base}/functions/hello/tags/list", credentials) as response:
         assert json.load(response) == {"name": "functions/hello", "tags": ["v1"]}
     with pytest.raises(urllib.error.HTTPError) as unknown:
-        urllib.request.urlopen(f"{base}/functions/hello/manifests/v9", timeout=10)
+        get(f"{base}/functions/hello/manifests/v9", credentials)
     assert unknown.value.code == 404 and json.load(unknown.value)["errors"][0]["code"] == "MANIFEST_UNKNOWN"
+
+
+@pytest.mark.parametrize(
+    "password",
+    [None, "123456789012-auth-token", "another run's token"],
+    ids=["no login", "moto's own token", "a wrong token"],
+)
+def test_the_registry_view_demands_ecrs_login(emulator: FaasLocal, pushed: Image, password: str | None) -> None:
+    """As ECR does: 401 and its Basic challenge naming the ECR service, to every request without its token."""
+    for path in ("/v2/", "/v2/functions/hello/manifests/v1", f"/v2/functions/hello/blobs/{digest_of(pushed.layer)}"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get(f"{emulator.endpoint}{path}", None if password is None else ("AWS", password))
+        assert refused.value.code == 401
+        host = emulator.endpoint.removeprefix("http://")
+        assert refused.value.headers["WWW-Authenticate"] == f'Basic realm="http://{host}/",service="ecr.amazonaws.com"'
 
 
 @pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
 def test_a_container_tool_pulls_from_the_registry_view(emulator: FaasLocal, pushed: Image, tmp_path: Path) -> None:
     source = f"docker://{emulator.endpoint.removeprefix('http://')}/functions/hello:v1"
+    user, password = login(emulator)
     copied = subprocess.run(
-        ["skopeo", "copy", "--src-tls-verify=false", source, f"dir:{tmp_path / 'copy'}"],
+        [
+            "skopeo",
+            "copy",
+            "--src-tls-verify=false",
+            f"--src-creds={user}:{password}",
+            source,
+            f"dir:{tmp_path / 'copy'}",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

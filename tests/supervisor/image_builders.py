@@ -182,3 +182,33 @@ def _write_tar(path: Path, files: dict[str, bytes]) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
+
+
+def write_sparse_docker_save(path: Path, zeros: int) -> None:
+    """A `docker save` tar whose one plain layer holds a file of `zeros` zero bytes: `zeros` bytes
+    long, a few KiB on disk (the zeros are holes). Its config's diff_id is not the layer's."""
+    inner = _header("big", zeros)
+    inner_size = len(inner) + _blocks(zeros) + 2 * tarfile.BLOCKSIZE
+    config = base_config("x86_64", [])
+    config["rootfs"]["diff_ids"] = ["sha256:" + "0" * 64]
+    files = {
+        "manifest.json": json.dumps([{"Config": "config.json", "RepoTags": ["big:1"], "Layers": ["0/layer.tar"]}]),
+        "config.json": json.dumps(config),
+    }
+    with path.open("wb") as out:
+        for name, text in files.items():
+            data = text.encode()
+            out.write(_header(name, len(data)) + data.ljust(_blocks(len(data)), b"\0"))
+        out.write(_header("0/layer.tar", inner_size) + inner)
+        out.seek(inner_size - len(inner) + 2 * tarfile.BLOCKSIZE, io.SEEK_CUR)  # the rest is zeros
+        out.truncate()
+
+
+def _header(name: str, size: int) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = size, 0o644
+    return info.tobuf(format=tarfile.GNU_FORMAT)
+
+
+def _blocks(size: int) -> int:
+    return -(-size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 
 import pytest
 from faas_supervisor.image import (
@@ -21,7 +22,7 @@ from faas_supervisor.image import (
     assemble,
     build_layer,
 )
-from faas_supervisor.image.ecr import DEFAULT_PART
+from faas_supervisor.image.ecr import MAX_PART
 from faas_supervisor.image.oci import OCI_MANIFEST
 
 from tests.supervisor.conftest import Aws
@@ -65,11 +66,22 @@ def test_a_layer_larger_than_a_part_is_sent_in_parts_in_order(aws: Aws, base_ima
     ecr = aws.client("ecr")
     repository = f"fn-{uuid.uuid4().hex[:8]}"
     ecr.create_repository(repositoryName=repository)
-    big = build_layer([LayerEntry("/opt/data.bin", os.urandom(DEFAULT_PART + 1024 * 1024))], "data")
+    big = build_layer([LayerEntry("/opt/data.bin", os.urandom(2 * MAX_PART + 1024 * 1024))], "data")
     destination = EcrDestination(ecr)
     source = RegistrySource.parse(base_images.ref("docker"))
-    image = assemble(source, destination, repository, "v1", "x86_64", [big], ENTRYPOINT, {})
-    assert big.size > DEFAULT_PART
+    parts: list[int] = []
+
+    def record(params: dict[str, Any], **kwargs: Any) -> None:
+        parts.append(len(params["layerPartBlob"]))
+
+    ecr.meta.events.register("provide-client-params.ecr.UploadLayerPart", record)
+    try:
+        image = assemble(source, destination, repository, "v1", "x86_64", [big], ENTRYPOINT, {})
+    finally:
+        ecr.meta.events.unregister("provide-client-params.ecr.UploadLayerPart", record)
+    assert big.size > 2 * MAX_PART
+    # ECR's quota on a part is 10 MiB: every part but the last is exactly that.
+    assert max(parts) == MAX_PART == 10 * 1024 * 1024 and sum(parts) >= big.size
     # ECR (and moto) compute the digest of the parts as received: a wrong order or gap would not match.
     found = ecr.batch_check_layer_availability(repositoryName=repository, layerDigests=[big.digest])["layers"]
     assert [(x["layerDigest"], x["layerSize"]) for x in found] == [(big.digest, big.size)]

@@ -78,13 +78,29 @@ def test_malformed_references_are_refused_with_the_reason(text: str, message: st
 
 def test_docker_hub_images_come_from_the_mirror_others_from_their_registry() -> None:
     mirror = "http://127.0.0.1:5000/"
-    assert endpoint(parse_reference("alpine"), mirror) == "http://127.0.0.1:5000"
-    assert endpoint(parse_reference("alpine")) == "https://registry-1.docker.io"
-    assert endpoint(parse_reference("ghcr.io/o/x"), mirror) == "https://ghcr.io"
-    assert endpoint(parse_reference("localhost:5000/x")) == "http://localhost:5000"
-    assert endpoint(parse_reference("127.0.0.5:5000/x")) == "http://127.0.0.5:5000"
-    assert endpoint(parse_reference("[::1]:5000/x")) == "http://[::1]:5000"
-    assert endpoint(parse_reference("10.0.0.1:5000/x")) == "https://10.0.0.1:5000"
+    assert endpoint(parse_reference("alpine"), mirror) == ("http://127.0.0.1:5000", "library/alpine")
+    assert endpoint(parse_reference("alpine")) == ("https://registry-1.docker.io", "library/alpine")
+    assert endpoint(parse_reference("ghcr.io/o/x"), mirror) == ("https://ghcr.io", "o/x")
+    assert endpoint(parse_reference("localhost:5000/x")) == ("http://localhost:5000", "x")
+    assert endpoint(parse_reference("127.0.0.5:5000/x")) == ("http://127.0.0.5:5000", "x")
+    assert endpoint(parse_reference("[::1]:5000/x")) == ("http://[::1]:5000", "x")
+    assert endpoint(parse_reference("10.0.0.1:5000/x")) == ("https://10.0.0.1:5000", "x")
+
+
+def test_a_mirror_path_is_a_repository_prefix_as_an_ecr_pull_through_cache_has() -> None:
+    cache = "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/"
+    assert endpoint(parse_reference("alpine:3.20"), cache) == (
+        "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+        "docker-hub/library/alpine",
+    )
+    assert endpoint(parse_reference("grycap/cowsay"), "https://mirror.example.com/a/b") == (
+        "https://mirror.example.com",
+        "a/b/grycap/cowsay",
+    )
+    with pytest.raises(InvalidReference, match="must be lowercase"):
+        endpoint(parse_reference("alpine"), "https://mirror.example.com/Docker-Hub")
+    with pytest.raises(InvalidReference, match="expected http"):
+        endpoint(parse_reference("alpine"), "https://mirror.example.com/hub?x=1")
 
 
 @pytest.mark.parametrize(

@@ -11,17 +11,20 @@ is looked up once.
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from faas_supervisor.image import ImageError, RegistrySource, read_image
+from botocore.exceptions import BotoCoreError, ClientError
+from faas_supervisor.image import Credentials, ImageError, RegistrySource, read_image
 
-from render.local.execution.errors import LocalError
+from render.aws.connection import EMULATOR_CREDENTIALS
+from render.local.execution.errors import IMAGE_REFUSED, LocalError
 from render.local.execution.rootfs import LayerError, UnpackedImage, unpack_image
 
-ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/(?P<name>.+)$")
+ECR_IMAGE = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<name>.+)$")
 ANY_ADDRESS = ("0.0.0.0", "::", "")  # a server listening everywhere is reached on loopback
 
 
@@ -59,11 +62,29 @@ class LocalImages:
                 return self._by_digest[key]
         reference = emulator_reference(image, self.endpoint)
         try:
-            with read_image(RegistrySource.parse(reference, self.mirror), architecture) as source:
+            registry = RegistrySource.parse(reference, self.mirror, self._login(image))
+            with read_image(registry, architecture) as source:
                 found = unpack_image(source, self.cache)
         except (ImageError, LayerError) as error:
-            raise LocalError(f"cannot run the image {image}: {error}") from None
+            raise LocalError(f"cannot run the image {image}: {error}", kind=IMAGE_REFUSED) from None
         if "@sha256:" in image:  # a tag may move, a digest cannot
             with self._lock:
                 self._by_digest[key] = found
         return found
+
+    def _login(self, image: str) -> Credentials | None:
+        """ECR's login to the emulator for an image in its ECR (its registry view demands it, as ECR does)."""
+        match = ECR_IMAGE.match(image)
+        if match is None or not self.endpoint:
+            return None
+        import boto3
+
+        keys = {name.lower(): value for name, value in EMULATOR_CREDENTIALS.items()}
+        client = boto3.session.Session(**keys, region_name=match["region"]).client("ecr", endpoint_url=self.endpoint)
+        try:
+            answer = client.get_authorization_token(registryIds=[match["account"]])
+        except (BotoCoreError, ClientError) as error:
+            raise LocalError(f"cannot run the image {image}: ecr:GetAuthorizationToken: {error}") from None
+        token = base64.b64decode(answer["authorizationData"][0]["authorizationToken"]).decode()
+        username, _, password = token.partition(":")
+        return Credentials(username, password)

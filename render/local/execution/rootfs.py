@@ -6,7 +6,9 @@ place, concurrent callers wait on a lock file and reuse the result. Layers apply
 their whiteouts (`.wh.NAME` removes NAME of the lower layers, `.wh..wh..opq` empties the folder
 of them). Every path is opened through root_fd, so a layer can only write inside the root;
 members that try otherwise (`..`, absolute names, links out of the root, devices, FIFOs) refuse
-the whole image with the layer's digest and the member's name.
+the whole image with the layer's digest and the member's name. Layers are read through
+faas_supervisor.image.layer_bounds, so an image over its bounds (unpacked bytes, members, header
+sizes, compression ratio) is refused as well, with the number exceeded, and its partial unpack removed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from faas_supervisor.image import SourceImage
+from faas_supervisor.image.layer_bounds import ImageBudget, LayerLimits, LayerRefused, bounded_members
 from faas_supervisor.image.oci import canonical_json, sha256_digest
 
 from render.local.execution import root_fd
@@ -59,8 +62,8 @@ def manifest_key(image: SourceImage) -> str:
     return sha256_digest(canonical_json(image.manifest)).removeprefix("sha256:")
 
 
-def unpack_image(image: SourceImage, cache: Path) -> UnpackedImage:
-    """The image's root folder in `cache`, unpacked on first use."""
+def unpack_image(image: SourceImage, cache: Path, limits: LayerLimits | None = None) -> UnpackedImage:
+    """The image's root folder in `cache`, unpacked on first use within `limits` (by default layer_bounds')."""
     cache.mkdir(parents=True, exist_ok=True)
     key = manifest_key(image)
     final = cache / key
@@ -69,7 +72,7 @@ def unpack_image(image: SourceImage, cache: Path) -> UnpackedImage:
             staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache))
             try:
                 staging.chmod(0o755)  # proot runs as nobody when started as root
-                _unpack_into(image, staging)
+                _unpack_into(image, staging, ImageBudget(limits))
                 staging.rename(final)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -87,14 +90,14 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _unpack_into(image: SourceImage, staging: Path) -> None:
+def _unpack_into(image: SourceImage, staging: Path, budget: ImageBudget) -> None:
     root = staging / "rootfs"
     root.mkdir(mode=0o755)
     fd = os.open(root, root_fd.DIRECTORY_FLAGS)
     try:
         for blob in image.layer_blobs:
             with image.open_layer(blob) as stream:
-                apply_layer(fd, stream, blob.digest)
+                apply_layer(fd, stream, blob.digest, blob.size, budget)
         _add_mount_points(fd)
     finally:
         os.close(fd)
@@ -116,15 +119,17 @@ def _add_mount_points(root: int) -> None:
                 os.close(os.open(name, FILE_FLAGS, 0o644, dir_fd=etc.fd))
 
 
-def apply_layer(root: int, stream: IO[bytes], digest: str) -> None:
-    """Apply one layer tar (gzipped or not) to the root folder open as `root`."""
+def apply_layer(root: int, stream: IO[bytes], digest: str, size: int, budget: ImageBudget) -> None:
+    """Apply one layer tar (gzipped or not, `size` bytes as stored) to the root folder open as `root`."""
     made: dict[tuple[int, int], set[str]] = {}  # entries this layer created, per folder (dev, inode)
     member_name = "(the archive)"
     try:
-        with tarfile.open(fileobj=stream, mode="r|*") as archive:
-            for member in archive:
+        with bounded_members(stream, size, budget, f"layer {digest}") as members:
+            for archive, member in members:
                 member_name = member.name
                 _apply_member(root, archive, member, made)
+    except LayerRefused as error:
+        raise LayerError(str(error)) from None
     except (EscapeError, OSError, tarfile.TarError, ValueError) as error:
         raise LayerError(f"layer {digest}: member {member_name!r}: {_describe(error)}") from None
 

@@ -15,7 +15,10 @@ of those gaps:
   when another is given), and every blob (or, for an index, every image) it references must be in
   the repository (LayersNotFoundException, ReferencedImagesNotFoundException);
 - DescribeImages' imageSizeInBytes: the layers' sizes added up, as ECR reports it;
-- GetDownloadUrlForLayer: a URL on the emulator itself (render/local/registry.py serves it).
+- GetDownloadUrlForLayer: a URL on the emulator itself (render/local/registry.py serves it);
+- GetAuthorizationToken: moto's token is the same for every run (`ACCOUNT-auth-token`); the
+  emulator's is a secret of the running process, per account, which its registry view demands
+  (`registry_password`), so a client that skips the login is refused as ECR refuses it.
 
 moto's own BatchCheckLayerAvailability, BatchGetImage and DescribeImages then answer from the
 blobs held and the manifests as pushed; the blobs are the running emulator's (hooks.HOOKS.store).
@@ -24,8 +27,11 @@ blobs held and the manifests as pushed; the blobs are the running emulator's (ho
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
+import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -43,6 +49,7 @@ from render.local.moto.patch import Patches
 PATCHES = Patches()
 Repository = models.Repository  # what render/local/registry.py serves images from
 BLOB_PATH = "/_faas/ecr"  # + /ACCOUNT/REGION/REPOSITORY/blobs/DIGEST (underscores: never a bucket name)
+_TOKEN_KEY = secrets.token_bytes(32)  # this process's: its tokens are worth nothing to another run
 
 
 class LayersNotFoundException(ServiceException):
@@ -255,3 +262,23 @@ def get_download_url_for_layer(original: Callable[..., ActionResult], self: ECRR
     downloadable(repository, digest)
     path = blob_path(repository.registry_id, self.region, repository.name, digest)
     return ActionResult({"downloadUrl": f"http://{self.headers['Host']}{path}", "layerDigest": digest})
+
+
+def registry_password(account: str) -> str:
+    """The password of the user `AWS` that GetAuthorizationToken gives for `account` in this process."""
+    return f"{account}.{hmac.new(_TOKEN_KEY, account.encode(), hashlib.sha256).hexdigest()}"
+
+
+def password_account(password: str) -> str | None:
+    """The account a password of this process was given for; None for any other password."""
+    account = password.partition(".")[0]
+    return account if hmac.compare_digest(password, registry_password(account)) else None
+
+
+@PATCHES.patch(ECRResponse, "get_authorization_token", ("self",))
+def get_authorization_token(original: Callable[..., ActionResult], self: ECRResponse) -> ActionResult:
+    answer = original(self)
+    for entry in answer.result["authorizationData"]:  # type: ignore[index]
+        account = entry["proxyEndpoint"].removeprefix("https://").partition(".")[0]
+        entry["authorizationToken"] = base64.b64encode(f"AWS:{registry_password(account)}".encode()).decode()
+    return answer

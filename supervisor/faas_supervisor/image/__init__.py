@@ -9,13 +9,19 @@ Lambda function from a plain zip.
 - `build_request`: the builder's event, parsed and checked before anything is read or pushed;
 - `assemble`: a base image plus our layers, pushed blob by missing blob;
 - `pull`: reading a base image from a registry (through a mirror for Docker Hub) or an archive;
+- `base_record`: the base an image records in its config, so a rebuild on an unchanged base pulls nothing;
 - `source`: base images to build on, what they hold and their blobs as verified streams;
 - `archive`: `docker save` tars and OCI image layout tars, read without unpacking them;
+- `archive_space`: the /tmp a build from an archive takes, and the builder's storage that holds it;
 - `platform`: the linux/amd64 or linux/arm64 image of an index;
 - `derive`: the new image's config and manifest, derived from the base's;
 - `layer`: deterministic layers, the same entries always giving the same tar and digests;
 - `destination`: where assembled images go, the interface, its counters and a registry;
 - `ecr`: an Amazon ECR destination through the ECR API, with no registry login;
+- `ecr_login`: ECR's registry token (GetAuthorizationToken) for bases in private ECR and ECR mirrors;
+- `layer_bounds`: base layers read within bounds (sizes, members, headers, compression ratio), and
+  the layer formats and image size Lambda accepts;
+- `progress`: copy throughput, and the warning when a base would take longer than an invocation;
 - `registry`: a client of the registry HTTP API v2, manifests and streamed blobs;
 - `reference`: image references as Docker reads them, and the registry that serves each;
 - `auth`: registry authentication, the Bearer token flow and Basic auth;

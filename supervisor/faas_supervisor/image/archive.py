@@ -13,6 +13,7 @@ from typing import IO, Any
 
 from faas_supervisor.image.errors import ArchiveError, DigestMismatch
 from faas_supervisor.image.layer import compress
+from faas_supervisor.image.layer_bounds import BATCH_LIMITS, check_archive
 from faas_supervisor.image.oci import (
     CHUNK,
     DOCKER_CONFIG,
@@ -99,6 +100,7 @@ def open_archive(path: Path, architecture: str) -> Iterator[SourceImage]:
 
 
 def _tar(path: Path) -> tarfile.TarFile:
+    check_archive(path, BATCH_LIMITS, str(path))  # its layers are checked again as they are copied
     try:
         return tarfile.open(path)  # noqa: SIM115 (closed by the caller's with)
     except (OSError, tarfile.TarError) as error:

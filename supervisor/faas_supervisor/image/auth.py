@@ -1,4 +1,4 @@
-"""Registry authentication: the Bearer token flow (anonymous or with credentials) and Basic auth."""
+"""Registry authentication: the Bearer token flow (anonymous or with credentials), Basic auth, and ECR's login."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from faas_supervisor.image.ecr_login import ecr_credentials, is_ecr_challenge
 from faas_supervisor.image.errors import RegistryError
 from faas_supervisor.image.transport import send
 
@@ -38,6 +39,7 @@ class Authenticator:
     def __init__(self, credentials: Credentials | None) -> None:
         self._credentials = credentials
         self._known: dict[str, str] = {}
+        self._ecr: dict[str, str] = {}  # by the challenge's realm
 
     def cached(self, scope: str) -> str | None:
         return self._known.get(scope)
@@ -49,12 +51,21 @@ class Authenticator:
             value = "Bearer " + self._token(params, scope, doing)
         elif scheme == "basic" and self._credentials:
             value = self._credentials.basic()
+        elif scheme == "basic" and is_ecr_challenge(params):
+            value = self._ecr_login(params, doing)
         elif scheme == "basic":
             raise RegistryError(f"{doing}: the registry requires credentials and none were given")
         else:
             raise RegistryError(f"{doing}: unsupported authentication challenge {scheme!r}")
         self._known[scope] = value
         return value
+
+    def _ecr_login(self, params: dict[str, str], doing: str) -> str:
+        """ECR's token, asked for once per registry (it lasts 12 hours, longer than any build)."""
+        realm = params.get("realm", "")
+        if realm not in self._ecr:
+            self._ecr[realm] = Credentials(*ecr_credentials(realm, doing)).basic()
+        return self._ecr[realm]
 
     def _token(self, params: dict[str, str], scope: str, doing: str) -> str:
         scopes = sorted(set(scope.split()) | set(params.get("scope", "").split()))

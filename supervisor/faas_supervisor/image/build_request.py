@@ -27,6 +27,7 @@ _FIELDS = (
     "layers",
     "entrypoint",
     "environment",
+    "lambda",
 )
 TAG_ACTION = "tag"
 _TAG_FIELDS = ("action", "repository", "tag", "digest")
@@ -73,6 +74,7 @@ class BuildRequest:
     layers: tuple[StagedLayer, ...]
     entrypoint: tuple[str, ...]
     environment: dict[str, str]
+    for_lambda: bool = False  # the event's `lambda`: Lambda runs the image, so its layer rules apply
 
     @classmethod
     def parse(cls, event: object) -> BuildRequest:
@@ -86,6 +88,9 @@ class BuildRequest:
         secret = fields.get("credentials_secret")
         if secret is not None and archive is not None:
             _fail("credentials_secret", "only a registry base needs credentials, not base_archive")
+        for_lambda = fields.get("lambda", False)
+        if not isinstance(for_lambda, bool):
+            _fail("lambda", f"expected true or false, got {_shown(for_lambda)}")
         return cls(
             repository=_text(fields, "repository"),
             tag=_text(fields, "tag", _TAG, "an image tag: letters, digits, '_', '.', '-', at most 128"),
@@ -96,6 +101,7 @@ class BuildRequest:
             layers=tuple(_layer(layer, f"layers[{n}]") for n, layer in enumerate(_list(fields, "layers"))),
             entrypoint=_entrypoint(_list(fields, "entrypoint")),
             environment=_environment(fields.get("environment", {})),
+            for_lambda=for_lambda,
         )
 
 

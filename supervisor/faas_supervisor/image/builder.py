@@ -62,6 +62,7 @@ def handler(event: Any, context: object) -> dict[str, Any]:
                 layers,
                 request.entrypoint,
                 request.environment,
+                for_lambda=request.for_lambda,
             )
         except ImageError as error:
             message = f"cannot build {request.repository}:{request.tag} on {base_name}: {error}"
@@ -92,8 +93,12 @@ def _tag(request: TagRequest) -> dict[str, Any]:
 
 
 def _repository_uri(repository: str) -> str:
+    """The builder's first call, so the one to wait for IAM with: its role may have just been created."""
     try:
-        found = aws.client("ecr").describe_repositories(repositoryNames=[repository])["repositories"]
+        found = aws.while_iam_propagates(
+            lambda: aws.client("ecr").describe_repositories(repositoryNames=[repository])["repositories"],
+            f"ecr:DescribeRepositories {repository}",
+        )
     except aws.client_errors() as error:
         raise RegistryError(f"ECR repository {repository}: {aws.describe_error(error)}") from None
     uri: str = found[0]["repositoryUri"]

@@ -6,6 +6,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from faas_supervisor.image.base_record import LABELS
 from faas_supervisor.image.errors import ImageError
 from faas_supervisor.image.layer import Layer
 from faas_supervisor.image.oci import FAMILY, Blob, canonical_json, sha256_digest
@@ -19,11 +20,13 @@ def derive_config(
     entrypoint: Sequence[str],
     env: Mapping[str, str],
     working_dir: str | None,
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The base config plus `layers`; the base's Entrypoint + Cmd become the Cmd (the entry point's arguments).
 
     New history entries carry the base's `created` time (the epoch when it has none), so the
-    result depends only on the inputs; the config's own `created` stays the base's.
+    result depends only on the inputs; the config's own `created` stays the base's. `labels`
+    record the base (base_record); a base's own record of its base is dropped, never inherited.
     """
     config = copy.deepcopy(base)
     run = dict(config.get("config") or {})
@@ -38,6 +41,11 @@ def derive_config(
         run["Env"] = merged_env
     if working_dir is not None:
         run["WorkingDir"] = working_dir
+    base_labels = run.get("Labels") or {}
+    if not isinstance(base_labels, dict):
+        raise ImageError("the base image's config.Labels must be an object")
+    if labels or any(name in base_labels for name in LABELS):
+        run["Labels"] = {**{k: v for k, v in base_labels.items() if k not in LABELS}, **(labels or {})}
     config["config"] = run
     created = base.get("created") or EPOCH
     config["rootfs"] = {"type": "layers", "diff_ids": [*base["rootfs"]["diff_ids"], *(x.diff_id for x in layers)]}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from faas_supervisor.image.auth import Credentials
@@ -23,12 +24,20 @@ class TransferStats:
     bytes_skipped: int = 0
     blobs_mounted: int = 0
     manifests_put: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def counted(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """`chunks` counted as sent; blobs are sent in parallel, hence the lock."""
         for chunk in chunks:
-            self.bytes_sent += len(chunk)
+            with self._lock:
+                self.bytes_sent += len(chunk)
             yield chunk
-        self.blobs_sent += 1
+        with self._lock:
+            self.blobs_sent += 1
+
+    def mounted(self) -> None:
+        with self._lock:
+            self.blobs_mounted += 1
 
 
 class Destination(Protocol):
@@ -45,6 +54,9 @@ class Destination(Protocol):
 
     def put_manifest(self, repository: str, tag: str, manifest: bytes, media_type: str, digest: str) -> None:
         """Store the manifest under `tag`; `digest` is the sha256 of `manifest`."""
+
+    def latest_image(self, repository: str) -> tuple[bytes, bytes] | None:
+        """The manifest and config of the image last pushed to `repository`; None when there is none."""
 
 
 class RegistryDestination:
@@ -70,7 +82,8 @@ class RegistryDestination:
         if source.base_url != self.client.base_url or source.repository == repository:
             return False
         mounted = self.client.mount_blob(repository, blob.digest, source.repository)
-        self.stats.blobs_mounted += mounted
+        if mounted:
+            self.stats.mounted()
         return mounted
 
     def push_blob(self, repository: str, blob: Blob, chunks: Iterable[bytes]) -> None:
@@ -79,3 +92,6 @@ class RegistryDestination:
     def put_manifest(self, repository: str, tag: str, manifest: bytes, media_type: str, digest: str) -> None:
         self.client.put_manifest(repository, tag, manifest, media_type)
         self.stats.manifests_put += 1
+
+    def latest_image(self, repository: str) -> tuple[bytes, bytes] | None:
+        return None  # the registry API has no push times: which image came last is not known

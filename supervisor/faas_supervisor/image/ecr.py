@@ -9,12 +9,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from faas_supervisor.image.destination import TransferStats
-from faas_supervisor.image.errors import DigestMismatch, RegistryError
-from faas_supervisor.image.oci import Blob
-from faas_supervisor.image.source import BlobLocation
+from faas_supervisor.image.errors import DigestMismatch, ImageError, RegistryError
+from faas_supervisor.image.oci import Blob, blob_of, sha256_digest
+from faas_supervisor.image.source import MAX_CONFIG, BlobLocation
+from faas_supervisor.image.transport import send
 
-DEFAULT_PART = 10 * 1024 * 1024
-MAX_PART = 20 * 1024 * 1024  # UploadLayerPart's limit
+# ECR's quota on a layer part: 5 MiB to 10 MiB (https://docs.aws.amazon.com/AmazonECR/latest/userguide/service-quotas.html;
+# the API reference's 20 MiB is not the quota). InitiateLayerUpload's partSize is followed, within it.
+MAX_PART = 10 * 1024 * 1024
 _CHECK_BATCH = 100  # BatchCheckLayerAvailability's limit
 
 
@@ -46,7 +48,7 @@ class EcrDestination:
     def push_blob(self, repository: str, blob: Blob, chunks: Iterable[bytes]) -> None:
         doing = f"uploading layer {blob.digest}"
         upload = self._call(doing, repository, "initiate_layer_upload")
-        upload_id, part_size = upload["uploadId"], min(upload.get("partSize") or DEFAULT_PART, MAX_PART)
+        upload_id, part_size = upload["uploadId"], min(upload.get("partSize") or MAX_PART, MAX_PART)
         first = 0
         for part in _parts(self.stats.counted(chunks), part_size):
             last = first + len(part) - 1
@@ -103,6 +105,38 @@ class EcrDestination:
         manifest: str = image["imageManifest"]
         media_type = image.get("imageManifestMediaType") or _media_type(manifest)
         self.put_manifest(repository, tag, manifest.encode(), media_type, digest)
+
+    def latest_image(self, repository: str) -> tuple[bytes, bytes] | None:
+        """The last image pushed (by imagePushedAt): its manifest (BatchGetImage) and its config
+        (GetDownloadUrlForLayer, then a GET of that URL), read through ECR alone."""
+        doing, images, token = "reading the previous image", [], None
+        while True:
+            page = self._call(doing, repository, "describe_images", **({"nextToken": token} if token else {}))
+            images += page.get("imageDetails", [])
+            token = page.get("nextToken")
+            if not token:
+                break
+        pushed = [x for x in images if x.get("imagePushedAt") and x.get("imageDigest")]
+        if not pushed:
+            return None
+        digest = max(pushed, key=lambda x: (x["imagePushedAt"], x["imageDigest"]))["imageDigest"]
+        answer = self._call(doing, repository, "batch_get_image", imageIds=[{"imageDigest": digest}])
+        found: list[dict[str, Any]] = answer.get("images", [])
+        manifest = (found[0].get("imageManifest", "") if found else "").encode()
+        try:
+            config = blob_of(json.loads(manifest).get("config"), f"the image {repository}@{digest}: config")
+        except (ValueError, AttributeError, ImageError):
+            return None  # not an image manifest (an index, an artifact): nothing recorded
+        if config.size > MAX_CONFIG:
+            return None
+        url = self._call(doing, repository, "get_download_url_for_layer", layerDigest=config.digest)["downloadUrl"]
+        response = send("GET", url, {})
+        if response.status != 200:
+            raise response.error(f"{doing} of {repository}: its config {config.digest}")
+        data = response.document(MAX_CONFIG)
+        if sha256_digest(data) != config.digest:
+            raise DigestMismatch(f"{doing} of {repository}: its config is not {config.digest}")
+        return manifest, data
 
     def _call(self, doing: str, repository: str, operation: str, **arguments: Any) -> Any:
         try:

@@ -45,9 +45,14 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def is_digest(value: object) -> bool:
+    """Whether `value` is a sha256 digest; the only algorithm registries and Lambda use."""
+    return isinstance(value, str) and _DIGEST.fullmatch(value) is not None
+
+
 def checked_digest(value: object, what: str) -> str:
-    """`value` if it is a sha256 digest; the only algorithm registries and Lambda use."""
-    if not isinstance(value, str) or not _DIGEST.fullmatch(value):
+    """`value` if it is a sha256 digest."""
+    if not isinstance(value, str) or not is_digest(value):
         raise ImageError(f"{what}: {value!r} is not a sha256 digest (sha256:<64 lowercase hex digits>)")
     return value
 

@@ -122,8 +122,22 @@ def checked_url(url: str) -> str:
     return url
 
 
-def endpoint(reference: Reference, mirror: str | None = None) -> str:
-    """Where `reference` is fetched from: the mirror for Docker Hub images (Docker's registry-mirrors)."""
+def endpoint(reference: Reference, mirror: str | None = None) -> tuple[str, str]:
+    """Where `reference` is fetched from: a registry's base URL and the repository's name there.
+
+    Docker Hub images come from the mirror (Docker's registry-mirrors). A mirror's path is a
+    repository prefix, as an ECR pull-through cache's: `https://ACCOUNT.dkr.ecr.REGION.amazonaws.com/docker-hub`
+    serves `library/alpine` as `docker-hub/library/alpine` (`/v2/docker-hub/library/alpine/...`).
+    """
     if mirror and reference.on_docker_hub:
-        return checked_url(mirror).rstrip("/")
-    return registry_url(reference.registry)
+        parts = urlsplit(checked_url(mirror))
+        if parts.query or parts.fragment:
+            raise InvalidReference(f"invalid registry mirror {mirror!r}: expected http(s)://host[:port][/PREFIX]")
+        prefix = parts.path.strip("/")
+        if prefix:
+            _check_path(prefix, mirror)
+        return (
+            f"{parts.scheme}://{parts.netloc}",
+            f"{prefix}/{reference.repository}" if prefix else reference.repository,
+        )
+    return registry_url(reference.registry), reference.repository

@@ -8,7 +8,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from faas_supervisor.image.auth import Authenticator, Credentials
 from faas_supervisor.image.errors import DigestMismatch, RegistryError
-from faas_supervisor.image.oci import INDEXES, MANIFESTS, Blob, parse_json, sha256_digest, verified
+from faas_supervisor.image.oci import INDEXES, MANIFESTS, Blob, is_digest, parse_json, sha256_digest, verified
 from faas_supervisor.image.reference import checked_url
 from faas_supervisor.image.transport import Body, Response, send
 
@@ -54,6 +54,21 @@ class RegistryClient:
             raise DigestMismatch(f"{doing}: {url} sent content {digest}, not {announced}; refused")
         media_type = parse_json(data, f"the manifest of {repository}:{version}").get("mediaType")
         return Manifest(data, media_type if isinstance(media_type, str) else response.header("Content-Type"), digest)
+
+    def manifest_digest(self, repository: str, version: str) -> str | None:
+        """What `version` names now, from a HEAD (Docker Hub counts a manifest GET as a pull, not a HEAD).
+
+        None when the registry does not say (no Docker-Content-Digest) or knows no such manifest (a
+        404 has no body on a HEAD: the GET that follows says why).
+        """
+        url = self._url(repository, f"manifests/{version}")
+        doing = f"resolving the manifest of {repository}:{version}"
+        response = self._request("HEAD", url, pull_scope(repository), doing, {"Accept": ACCEPT})
+        response.close()
+        if response.status not in (200, 404):
+            raise response.error(doing)
+        digest = response.header("Docker-Content-Digest")
+        return digest if response.status == 200 and is_digest(digest) else None
 
     def put_manifest(self, repository: str, tag: str, data: bytes, media_type: str) -> str:
         doing = f"pushing the manifest {repository}:{tag}"

@@ -63,6 +63,7 @@ class SourceImage:
     layers: list[dict[str, Any]]
     location: BlobLocation | None
     read_blob: Callable[[Blob], Generator[bytes, None, None]] = field(repr=False)
+    labels: dict[str, str] = field(default_factory=dict)  # what the new image records of this base (base_record)
 
     @property
     def layer_blobs(self) -> list[Blob]:

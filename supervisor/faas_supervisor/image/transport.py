@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -17,6 +19,13 @@ TIMEOUT = 60.0
 _REDIRECTS = (301, 302, 303, 307, 308)
 _MAX_REDIRECTS = 5
 _MAX_DOCUMENT = 8 * 1024 * 1024
+# Transient failures (a registry's 5xx, Docker Hub's 429, a reset connection) are tried again after
+# these pauses; a request whose body is a stream cannot be sent again and is not retried.
+RETRY_DELAYS = (1.0, 3.0, 9.0)
+_TRANSIENT = (429, 500, 502, 503, 504)
+_MAX_RETRY_AFTER = 30.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,7 +76,7 @@ def send(method: str, url: str, headers: dict[str, str], body: Body = None) -> R
     """One request, redirects followed; the Authorization header only goes to the URL's own origin."""
     origin = _origin(url)
     for _ in range(_MAX_REDIRECTS + 1):
-        response = _send_once(method, url, headers, body)
+        response = _send_retried(method, url, headers, body)
         if response.status not in _REDIRECTS or method not in ("GET", "HEAD"):
             return response
         response.close()
@@ -75,6 +84,33 @@ def send(method: str, url: str, headers: dict[str, str], body: Body = None) -> R
         if _origin(url) != origin:
             headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
     raise RegistryError(f"{method} {url}: more than {_MAX_REDIRECTS} redirects")
+
+
+def _send_retried(method: str, url: str, headers: dict[str, str], body: Body) -> Response:
+    """`_send_once`, tried again with backoff after a transient failure when the body can be sent again."""
+    repeatable = body is None or isinstance(body, bytes)
+    for delay in RETRY_DELAYS if repeatable else ():
+        try:
+            response = _send_once(method, url, headers, body)
+        except RegistryError as error:
+            problem = str(error)
+        else:
+            if response.status not in _TRANSIENT:
+                return response
+            delay = max(delay, _retry_after(response.header("Retry-After")))
+            problem = f"{method} {url} answered {response.status} {response.raw.reason}"
+            response.close()
+        log.warning("%s: trying again in %.0f s", problem, delay)
+        time.sleep(delay)
+    return _send_once(method, url, headers, body)
+
+
+def _retry_after(value: str) -> float:
+    """Retry-After in seconds (a date is not honoured), at most _MAX_RETRY_AFTER."""
+    try:
+        return min(float(value), _MAX_RETRY_AFTER)
+    except ValueError:
+        return 0.0
 
 
 def _send_once(method: str, url: str, headers: dict[str, str], body: Body) -> Response:
