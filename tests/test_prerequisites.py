@@ -27,6 +27,7 @@ TEST_PACKAGES = {
     "docker-registry": "docker-registry",
     "bwrap": "bubblewrap",
     "proot": "proot",
+    "pasta": "passt",
     "skopeo": "skopeo",
 }
 ALWAYS_ON_DEBIAN = {"make": "make", "apt-get": "apt", "apt-cache": "apt", "dpkg-deb": "dpkg"}
@@ -99,7 +100,7 @@ def test_only_what_is_missing_is_named_and_ubuntu_counts_as_debian(tmp_path: Pat
     machine(tmp_path, [*ALWAYS_ON_DEBIAN, "busybox", "dot", "skopeo", "proot"], os_release=UBUNTU)
     done = run(tmp_path, "test")
     assert done.returncode == 2
-    assert install_lines(done.stderr) == [f"{SUDO}apt-get install docker-registry bubblewrap"]
+    assert install_lines(done.stderr) == [f"{SUDO}apt-get install docker-registry bubblewrap passt"]
 
 
 def test_the_demo_takes_any_sandbox_the_tests_want_bubblewrap_itself(tmp_path: Path) -> None:
@@ -107,7 +108,7 @@ def test_the_demo_takes_any_sandbox_the_tests_want_bubblewrap_itself(tmp_path: P
     assert run(tmp_path, "demo").returncode == 0
     done = run(tmp_path, "test", "demo")
     assert done.returncode == 2 and "make test and make demo need" in done.stderr
-    assert install_lines(done.stderr) == [f"{SUDO}apt-get install bubblewrap busybox-static graphviz skopeo"]
+    assert install_lines(done.stderr) == [f"{SUDO}apt-get install bubblewrap passt busybox-static graphviz skopeo"]
 
 
 def test_terraform_older_than_1_5_stops_both_goals(tmp_path: Path) -> None:
@@ -128,7 +129,7 @@ def test_empty_package_lists_ask_for_apt_get_update(tmp_path: Path) -> None:
 
 
 def test_fedora_runs_the_tests_without_debian_only_tools_but_not_the_demo(tmp_path: Path) -> None:
-    machine(tmp_path, ["make", "bwrap", "proot", "busybox"], os_release=FEDORA)
+    machine(tmp_path, ["make", "bwrap", "proot", "pasta", "busybox"], os_release=FEDORA)
     done = run(tmp_path, "test")
     assert done.returncode == 2 and install_lines(done.stderr) == [f"{SUDO}dnf install graphviz skopeo"]
     assert "the tests that need these skip: apt-get" in done.stderr and "docker-registry" in done.stderr
@@ -173,14 +174,15 @@ def test_as_root_with_apt_get_it_installs_what_is_missing_and_checks_again(tmp_p
     log = apt_get_stub(tmp_path)
     done = run(tmp_path, "test", "--install")
     assert done.returncode == 0, done.stderr
-    assert log.read_text().splitlines() == ["update -qq", "install -y -qq docker-registry bubblewrap proot skopeo"]
-    assert done.stderr.startswith("==> installing docker-registry bubblewrap proot skopeo with apt-get (log: ")
+    installed = "docker-registry bubblewrap proot passt skopeo"
+    assert log.read_text().splitlines() == ["update -qq", f"install -y -qq {installed}"]
+    assert done.stderr.startswith(f"==> installing {installed} with apt-get (log: ")
     assert list(tmp_path.glob("faas-render-apt-*.log"))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="installs only as root")
 def test_a_failed_apt_get_shows_its_log_and_the_command(tmp_path: Path) -> None:
-    machine(tmp_path, ["make", "apt-cache", "dpkg-deb", "busybox", "dot", "bwrap", "proot", "skopeo"])
+    machine(tmp_path, ["make", "apt-cache", "dpkg-deb", "busybox", "dot", "bwrap", "proot", "pasta", "skopeo"])
     apt_get_stub(tmp_path, fail=True)
     done = run(tmp_path, "test", "--install")
     assert done.returncode == 2

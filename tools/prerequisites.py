@@ -81,6 +81,7 @@ NEEDS: tuple[Need, ...] = (
     Need(("docker-registry",), "a registry on loopback, the mirror of the stand-ins", IMAGES, "docker-registry"),
     Need(("bwrap",), "the bubblewrap sandbox (local mode)", TEST, "bubblewrap", "bubblewrap", linux_only=True),
     Need(("proot",), "the proot sandbox (local mode)", TEST, "proot", "proot", linux_only=True),
+    Need(("pasta",), "the internet in local mode's network namespaces", TEST, "passt", "passt", linux_only=True),
     Need(SANDBOXES, "a sandbox to run the functions' images in", DEMO, "bubblewrap", "bubblewrap", linux_only=True),
     Need(("busybox",), "a static busybox (chroot and image tests)", TEST, "busybox-static", "busybox"),
     Need(("dot",), "Graphviz (`faas diagram` images)", TEST, "graphviz", "graphviz", "graphviz"),

@@ -16,6 +16,7 @@ import socket
 import threading
 import urllib.request
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from render.local import moto as moto_patches  # not `moto`: that is moto itself
 from render.local.ecr_blobs import BlobStore
 from render.local.service import LocalService
+from render.local.state import JOB_ENDS, JOURNAL, RECORDING, JobEnds, Journal, replay
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -99,6 +101,7 @@ def start(
     verbose: bool = False,
     output: Callable[[str], None] = print,
     options: LocalOptions | None = None,
+    state: Path | None = None,
 ) -> Emulator:
     """Start a moto server in this process (port 0 picks a free one).
 
@@ -106,6 +109,8 @@ def start(
     runs the function (render/local/service.py; `output` gets its progress, `verbose` adds the
     functions' output; `options` says where and how many at once); without, nothing runs them but
     `faas put` and `faas invoke`. Either way its ECR keeps what is pushed (render/local/moto/ecr.py).
+    With `state` (a folder) it first replays what that folder recorded, then records there, and
+    runs again the events a stop or a crash cut short (render/local/state.py).
     Raises MotoUnsupported when the installed moto does not fit (render/local/moto/), OSError when
     the address is taken.
     """
@@ -113,7 +118,7 @@ def start(
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    from render.local import registry
+    from render.local import function_traffic, registry
 
     check_free(host, port)
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AWS managed policies can be attached
@@ -121,7 +126,10 @@ def start(
     server = make_server(host, port, moto_app, threaded=True, request_handler=MotoRequestHandler)
     endpoint = f"http://{host}:{server.server_port}"
     store = BlobStore()
-    service = LocalService(endpoint, verbose, output, options) if run_functions else None
+    journal = job_ends = None
+    if state is not None:
+        journal, job_ends = Journal(state / JOURNAL), JobEnds(state / JOB_ENDS)
+    service = LocalService(endpoint, verbose, output, options, journal, job_ends) if run_functions else None
     try:
         restore = [store.remove, moto_patches.install(store, service)]
     except BaseException:
@@ -132,10 +140,17 @@ def start(
     if service:
         app = service.wsgi(app)
         service.start()
-    server.app = app
+    server.app = function_traffic.wsgi(app)
     thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
     thread.start()
     configure(endpoint)
+    if state is not None:
+        with service.paused() if service else nullcontext():
+            replayed = replay(state / RECORDING, endpoint)
+        restore.append(moto_patches.record_to(state / RECORDING))
+        resumed = service.resume() if service else 0
+        if replayed or resumed:
+            output(f"state: {replayed} recorded request(s) replayed, {resumed} event(s) in flight queued again")
     return Emulator(endpoint, server, thread, service, restore)
 
 

@@ -93,16 +93,20 @@ def _required(headers: http.client.HTTPMessage, name: str) -> str:
 
 class RuntimeClient:
     def __init__(self, address: str) -> None:
-        # host:port; no timeout: `next` blocks until an event arrives (the instance is frozen meanwhile)
-        self.connection = http.client.HTTPConnection(address)
+        # HOST:PORT as on AWS, or HOST:PORT/PREFIX (a local instance's secret path): every request's
+        # path is PREFIX's, as for runtimes that join "http://" + the address + the API's path.
+        # No timeout: `next` blocks until an event arrives (the instance is frozen meanwhile).
+        host, slash, prefix = address.partition("/")
+        self.prefix = (slash + prefix).rstrip("/") + API_PREFIX
+        self.connection = http.client.HTTPConnection(host)
 
     def _request(
         self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
     ) -> tuple[http.client.HTTPMessage, bytes]:
-        self.connection.request(method, API_PREFIX + path, body=body, headers=dict(headers or {}))
+        self.connection.request(method, self.prefix + path, body=body, headers=dict(headers or {}))
         response = self.connection.getresponse()
         data = response.read()  # read whole, so the connection can carry the next request
-        if response.status >= 300:
+        if response.status >= 300:  # the path (and its secret) stays out of the message
             raise RuntimeApiError(f"{method} {API_PREFIX}{path}: HTTP {response.status} {data[:200]!r}")
         return response.headers, data
 

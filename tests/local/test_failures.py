@@ -2,8 +2,9 @@
 
 A workflow rendered and applied by Terraform to a `faas local` process: `flaky` (a Lambda
 function in its image) and `flaky-job` (a batch function, its job in the same image) both fail
-while a flag object exists in the bucket (their script asks the emulator's S3 for it), and work
-once it is gone. The rendered resources are read back with boto3 first.
+while a flag object exists in the bucket (their script asks the emulator's S3 for it, signed with
+their role's credentials, which the fixture allows to read it), and work once it is gone. The
+rendered resources are read back with boto3 first.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ functions:
       memory: 128
       timeout: 30
       init_script: flaky.sh
-      container: {{image: alpine:3.20}}
+      container: {{image: python:3.12-alpine}}
       asynchronous_invocation: {{retry_attempts: 2, max_event_age: 3600}}
       input: [{{storage_provider: s3, path: {BUCKET}/in}}]
       output: [{{storage_provider: s3, path: {BUCKET}/out}}]
@@ -40,17 +41,37 @@ functions:
       memory: 128
       timeout: 30
       init_script: flaky.sh
-      container: {{image: alpine:3.20}}
+      container: {{image: python:3.12-alpine}}
       input: [{{storage_provider: s3, path: {BUCKET}/job-in}}]
       output: [{{storage_provider: s3, path: {BUCKET}/job-out}}]
 """
-# Path-style, its signature unchecked (the emulator only reads the service from it); AWS_ENDPOINT_URL
-# reaches the script in local mode.
-SCOPE = "Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
+# GetObject of the flag, path-style, signed (SigV4) with the role's credentials the script runs with.
 FLAKY = f"""\
 #!/bin/sh
 set -u
-if [ "$(wget -q -O - --header '{SCOPE}' "$AWS_ENDPOINT_URL/{BUCKET}/{FLAG}")" = up ]; then
+if python3 - <<'EOF'
+import datetime, hashlib, hmac, os, sys, urllib.error, urllib.request
+endpoint, path, region = os.environ["AWS_ENDPOINT_URL"], "/{BUCKET}/{FLAG}", os.environ["AWS_REGION"]
+when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+headers = {{"host": endpoint.split("://", 1)[1], "x-amz-content-sha256": hashlib.sha256(b"").hexdigest(),
+           "x-amz-date": when, "x-amz-security-token": os.environ["AWS_SESSION_TOKEN"]}}
+names = ";".join(sorted(headers))
+lines = ["GET", path, "", *(f"{{k}}:{{headers[k]}}" for k in sorted(headers)), "", names, headers["x-amz-content-sha256"]]
+scope = f"{{when[:8]}}/{{region}}/s3/aws4_request"
+text = chr(10).join(["AWS4-HMAC-SHA256", when, scope, hashlib.sha256(chr(10).join(lines).encode()).hexdigest()])
+key = ("AWS4" + os.environ["AWS_SECRET_ACCESS_KEY"]).encode()
+for part in scope.split("/"):
+    key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+signature = hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+credential = os.environ["AWS_ACCESS_KEY_ID"] + "/" + scope
+headers["Authorization"] = f"AWS4-HMAC-SHA256 Credential={{credential}}, SignedHeaders={{names}}, Signature={{signature}}"
+try:
+    up = urllib.request.urlopen(urllib.request.Request(endpoint + path, headers=headers)).read() == b"up"
+except urllib.error.HTTPError as error:
+    sys.exit(1 if error.code == 404 else 2)
+sys.exit(0 if up else 1)
+EOF
+then
   echo "the flag is up" >&2
   exit 4
 fi
@@ -70,7 +91,21 @@ def running(tmp_path_factory: pytest.TempPathFactory, mirror: Mirror, frozen_sup
             patch.setenv(name, value)
         patch.setenv("FAAS_RENDER_SUPERVISOR_BUNDLE", str(frozen_supervisor))
         assert render(work / "fdl.yaml", work / "root", "--config", str(network), "--apply") == 0
+        allow_reading_the_flag(local.client("lambda"), local.client("batch"), local.client("iam"))
         yield Running(local.endpoint, local.pid, local.log, work / "root")
+
+
+def allow_reading_the_flag(lam: Any, batch: Any, iam: Any) -> None:
+    """The roles the scripts run with (flaky's execution role, flaky-job's job role) may read the flag."""
+    definition = batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"][0]
+    roles = [
+        lam.get_function(FunctionName="flaky")["Configuration"]["Role"],
+        definition["containerProperties"]["jobRoleArn"],
+    ]
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/{FLAG}"}
+    for role in roles:
+        document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        iam.put_role_policy(RoleName=role.rsplit("/", 1)[-1], PolicyName="read-flag", PolicyDocument=document)
 
 
 def raise_flag(running: Running) -> None:

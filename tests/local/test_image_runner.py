@@ -17,8 +17,10 @@ import pytest
 from faas_supervisor import contract
 from faas_supervisor.image import LayerEntry, build_layer, read_image
 
+from render.aws.connection import Aws
 from render.local.execution import sandbox
 from render.local.execution.image_runner import ImageFunctions, LocalImageFunction
+from render.local.execution.role_credentials import RoleCredentials
 from render.local.execution.rootfs import unpack_image
 from render.local.execution.runtime_api import PREFIX, RuntimeApi
 from render.terraform.images import supervisor_layer
@@ -29,9 +31,14 @@ SHOUT = "#!/bin/sh\nexec tr a-z A-Z\n"  # a tool only the image has
 UPPER = 'shout < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/$(basename "$INPUT_FILE_PATH").up"\n'
 
 
-def request(api: RuntimeApi, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
-    connection = http.client.HTTPConnection(api.address, timeout=10)
-    connection.request(method, PREFIX + path, body)
+def request(
+    api: RuntimeApi, method: str, path: str, body: bytes = b"", secret: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """A runtime's request; with `secret`, that one instead of the instance's (in AWS_LAMBDA_RUNTIME_API)."""
+    host, _, own = api.address.partition("/")
+    secret = own if secret is None else secret
+    connection = http.client.HTTPConnection(host, timeout=10)
+    connection.request(method, f"/{secret}{PREFIX}{path}" if secret else PREFIX + path, body)
     response = connection.getresponse()
     return response.status, dict(response.getheaders()), response.read()
 
@@ -52,6 +59,10 @@ def test_runtime_api_hands_out_events_and_takes_answers() -> None:
         assert 4000 < int(headers["Lambda-Runtime-Deadline-Ms"]) - time.time() * 1000 <= 5000
         assert headers["Lambda-Runtime-Trace-Id"].startswith("Root=1-")
         assert request(api, "POST", f"/invocation/{uuid.uuid4()}/response", b"{}")[0] == 400
+        # Without the instance's secret, nothing: neither the next event nor an answer to this one.
+        for secret in ("", "x" * len(api.address.partition("/")[2])):
+            assert request(api, "GET", "/invocation/next", secret=secret)[0] == 403
+            assert request(api, "POST", f"/invocation/{first.request_id}/response", b'"forged"', secret)[0] == 403
         assert request(api, "POST", f"/invocation/{first.request_id}/response", b'"ok"')[0] == 202
         assert first.done.is_set() and (first.kind, first.body) == ("response", b'"ok"')
         assert api.init_error is None
@@ -59,6 +70,23 @@ def test_runtime_api_hands_out_events_and_takes_answers() -> None:
         assert api.init_error == b'{"errorType": "Broken"}'
     finally:
         api.close()
+
+
+def role_environment(aws_env: dict[str, str], *buckets: str) -> dict[str, str]:
+    """`aws_env` with a role's credentials (one that may read and write `buckets`) instead of the
+    admin ones, as local mode gives a function its role's: the emulator refuses functions the admin's."""
+    iam = boto3.client("iam")
+    trust = {
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    }
+    name = f"image-runner-{uuid.uuid4().hex[:8]}"
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    objects = [f"arn:aws:s3:::{bucket}/*" for bucket in buckets]
+    statement = {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": objects}
+    access = {"Version": "2012-10-17", "Statement": [statement]}
+    iam.put_role_policy(RoleName=name, PolicyName="buckets", PolicyDocument=json.dumps(access))
+    credentials = RoleCredentials(Aws(boto3.Session(), aws_env["AWS_ENDPOINT_URL"]))
+    return {**aws_env, **credentials.environment(arn, name)}
 
 
 @pytest.mark.slow
@@ -93,7 +121,9 @@ def test_supervisor_image_runs_warm_fails_and_times_out(
             functions[name] = LocalImageFunction.from_image(
                 name, unpacked, env, entry_point=[contract.SUPERVISOR_PATH], memory_mb=1024, timeout_s=timeout
             )
-        runner = ImageFunctions(sandbox.detect(), aws_env, top / "instances", max_instances=1)
+        runner = ImageFunctions(
+            sandbox.detect(), role_environment(aws_env, src, dst), top / "instances", max_instances=1
+        )
         try:
             first = runner.invoke(functions["upper"], json.dumps(s3_event(src, "in/a.txt")).encode())
             assert not first.failed, first.payload

@@ -6,9 +6,12 @@ import base64
 import hashlib
 import io
 import os
+import shutil
 import socket
+import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from urllib.parse import unquote_plus
@@ -25,7 +28,9 @@ from render.commands.put import files_to_upload
 from render.local import emulator
 from render.local.execution.deployed_images import emulator_reference
 from render.local.execution.errors import LocalError
-from render.local.execution.lambda_runner import LambdaRuntime
+from render.local.execution.lambda_runner import MAX_RESPONSE_BYTES, LambdaRuntime
+from render.local.execution.sandbox import LAMBDA_UID, detect
+from render.local.execution.scratch_fs import work_base
 from render.local.s3_events import Trigger, s3_event, triggers
 
 NOTIFICATION = {
@@ -135,6 +140,8 @@ def lambda_handler(event, context):
         time.sleep(event["sleep"])
     if event.get("fail"):
         raise ValueError("asked to fail")
+    if event.get("big"):
+        return "x" * event["big"]
     return {
         "module": __file__,
         "task_root": os.environ["LAMBDA_TASK_ROOT"],
@@ -149,8 +156,9 @@ def lambda_handler(event, context):
 
 
 @pytest.fixture
-def runtime(aws_env: dict[str, str], tmp_path: Path) -> tuple[LambdaRuntime, DeployedFunction]:
-    """A function whose zip (in a rendered-root layout) is the handler above, as faas_supervisor."""
+def runtime(aws_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[LambdaRuntime, DeployedFunction]]:
+    """A function whose zip (in a rendered-root layout) is the handler above, as faas_supervisor, run
+    in the sandbox from a work folder its user can reach (as faas local's)."""
     content = zip_of({"faas_supervisor/__init__.py": "", "faas_supervisor/lambda_function.py": HANDLER})
     (tmp_path / "root" / "artifacts" / "lambda").mkdir(parents=True)
     (tmp_path / "root" / "artifacts" / "lambda" / "probe.zip").write_bytes(content)
@@ -165,10 +173,15 @@ def runtime(aws_env: dict[str, str], tmp_path: Path) -> tuple[LambdaRuntime, Dep
         "Environment": {"Variables": {"MY_VARIABLE": "${literal}"}},
     }
     aws = connect()
-    (tmp_path / "work").mkdir()
-    return LambdaRuntime(aws, partial(code_zip, root=tmp_path / "root"), tmp_path / "work"), DeployedFunction(
-        configuration
-    )
+    work = Path(tempfile.mkdtemp(prefix="faas-zip-", dir=work_base(LAMBDA_UID)))
+    work.chmod(0o755)
+    try:
+        yield (
+            LambdaRuntime(aws, partial(code_zip, root=tmp_path / "root"), work, detect),
+            DeployedFunction(configuration),
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def zip_of(files: dict[str, str]) -> bytes:
@@ -208,12 +221,22 @@ def test_failures_and_timeouts_are_reported_as_lambda_reports_them(
     assert timed_out.error_message == "Task timed out after 2.00 seconds"
 
 
+def test_a_response_over_lambdas_limit_fails_as_lambda_fails_it(
+    runtime: tuple[LambdaRuntime, DeployedFunction],
+) -> None:
+    local, function = runtime
+    at_limit = local.invoke(function, {"big": MAX_RESPONSE_BYTES - 2})  # a JSON string: two quotes more
+    assert not at_limit.failed and len(at_limit.payload) == MAX_RESPONSE_BYTES - 2
+    over = local.invoke(function, {"big": MAX_RESPONSE_BYTES})
+    assert over.failed and over.payload["errorType"] == "Function.ResponseSizeTooLarge", over.payload
+
+
 def test_functions_run_on_this_host_get_the_registry_mirror(
     runtime: tuple[LambdaRuntime, DeployedFunction], tmp_path: Path
 ) -> None:
     local, function = runtime
     mirrored = LambdaRuntime(
-        local.aws, local.code, tmp_path / "work", {contract.REGISTRY_MIRROR: "http://127.0.0.1:5000"}
+        local.aws, local.code, local.workdir, detect, {contract.REGISTRY_MIRROR: "http://127.0.0.1:5000"}
     )
     assert mirrored.environment(function, tmp_path, "stream")[contract.REGISTRY_MIRROR] == "http://127.0.0.1:5000"
     assert contract.REGISTRY_MIRROR not in local.environment(function, tmp_path, "stream")

@@ -2,7 +2,10 @@
 
 A function's script tries what a hostile image would (capabilities, a root-only file, a
 read-write remount of the unpack cache, mounting the host's disk, a chroot escape, the host's
-processes, a memory hog, a fork bomb, filling /dev/shm and /tmp). Each attack runs through the real
+processes, a memory hog, a fork bomb, filling /dev/shm and /tmp, a loopback service of the host,
+another instance's Runtime API); a .zip function's handler, run by the real LambdaRuntime on this
+host's Python, tries the same as F2 of the attack report did (a root-only file, writing the host's
+folders, the host's processes, uid 0). Each attack runs through the real
 Sandbox.start in a child process held in outer bounds of this module's own (a memory and a pids
 cgroup, written here, not by the code under test) with its scratch folders on a small loop-mounted
 file system, so a sandbox that does not hold cannot take the machine down. Without root (or
@@ -11,29 +14,50 @@ without those outer bounds) they are skipped: the bounds they test are root's.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import dataclasses
 import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
+import urllib.request
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from render.aws.connection import connect
+from render.aws.deployed import DeployedFunction
+from render.local import emulator
 from render.local.execution import cgroups, sandbox
+from render.local.execution.lambda_runner import LambdaRuntime
+from render.local.execution.network import internet_possible
+from render.local.execution.runtime_api import RuntimeApi
+from render.local.execution.zip_root import host_binds
+from tests.local.outer_bounds import entering, outer_groups, remove_groups, scratch_fs, scratch_fs_available
 
 OUTER_MEMORY = 512 * 1024 * 1024
 OUTER_PIDS = 256
 INNER_PIDS = 64  # the sandbox's own process bound in these runs, below the outer one
 SCRATCH_MB = 128
 CANARY = "canary-7f3e1d"
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:attacks"
+NEXT = "2018-06-01/runtime/invocation/next"
+RESPONSE = "2018-06-01/runtime/invocation/forged/response"
+# busybox's wget crashes in this static build: HTTP by hand, `get HOST PORT PATH [METHOD]`.
+HTTP = 'get() { printf "${4:-GET} $3 HTTP/1.0\\r\\nContent-Length: 0\\r\\n\\r\\n" | nc -w 3 "$1" "$2"; }; '
 ESCAPE_C = r"""
 #include <fcntl.h>
 #include <stdio.h>
@@ -64,6 +88,41 @@ __attribute__((constructor)) static void loaded(void) {  /* any host program tha
 }
 """
 
+ZIP_HANDLER = """\
+import os
+
+
+def attempt(action):
+    try:
+        return action()
+    except OSError as error:
+        return f"refused: {error.strerror}"
+
+
+def write(path):
+    with open(path, "a") as target:
+        target.write("poisoned")
+    return "wrote"
+
+
+def cmdline(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as source:
+        return source.read().decode(errors="replace")
+
+
+def handler(event, context):
+    with open("/proc/self/status") as source:
+        status = dict(line.split(":", 1) for line in source.read().splitlines())
+    return {
+        "status": {name: status[name].strip() for name in ("Uid", "CapEff", "CapBnd", "NoNewPrivs")},
+        "read": {path: attempt(lambda: open(path).read()) for path in event["read"]},
+        "listed": {path: attempt(lambda: sorted(os.listdir(path))) for path in event["list"]},
+        "wrote": {path: attempt(lambda: write(path)) for path in event["write"]},
+        "processes": [attempt(lambda: cmdline(pid)) for pid in os.listdir("/proc") if pid.isdigit()],
+        "killed": attempt(lambda: os.kill(event["kill"], 9) or "killed") if event["kill"] else None,
+    }
+"""
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the attacks test root's sandboxes and bounds")
 SANDBOXES = [chosen for chosen in sandbox.available() if chosen.name != "podman"]
 
@@ -84,49 +143,6 @@ class Result:
     pid_refusals: int  # forks the sandbox's own pids bound refused
 
 
-def _own_group(controller: str) -> Path | None:
-    mounts = {}
-    for line in Path("/proc/self/mounts").read_text().splitlines():
-        _, where, kind, options, *_ = line.split()
-        if kind == "cgroup" and controller in options.split(","):
-            mounts[controller] = Path(where)
-        elif kind == "cgroup2":
-            mounts.setdefault("", Path(where))
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, names, path = line.split(":", 2)
-        key = controller if controller in names.split(",") else "" if not names else None
-        if key is not None and key in mounts and (key or controller in _v2_controllers(mounts[key], path)):
-            return mounts[key] / path.lstrip("/")
-    return None
-
-
-def _v2_controllers(mount: Path, path: str) -> list[str]:
-    with contextlib.suppress(OSError):
-        return (mount / path.lstrip("/") / "cgroup.subtree_control").read_text().split()
-    return []
-
-
-def _outer_groups(name: str) -> list[Path]:
-    """This module's own memory and pids groups, their limits read back; [] where it cannot have them."""
-    groups: list[Path] = []
-    for controller, limits in (
-        ("memory", {"memory.limit_in_bytes": OUTER_MEMORY, "memory.max": OUTER_MEMORY}),
-        ("pids", {"pids.max": OUTER_PIDS}),
-    ):
-        parent = _own_group(controller)
-        if parent is None:
-            return groups
-        group = parent / name
-        if group not in groups:
-            group.mkdir(exist_ok=True)
-            groups.append(group)
-        for file, value in limits.items():
-            if (group / file).exists():
-                (group / file).write_text(str(value))
-                assert int((group / file).read_text().split()[0]) <= value
-    return groups
-
-
 def _tree_digest(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
@@ -140,37 +156,24 @@ def _tree_digest(root: Path) -> str:
 def outer(busybox_root: Path) -> Iterator[Outer]:
     top = Path(tempfile.mkdtemp(prefix="faas-attacks-"))
     top.chmod(0o755)
-    groups = _outer_groups(f"faas-attacks-{os.getpid()}")
-    mounted = top / "scratch"
-    image = top / "scratch.ext4"
+    groups = outer_groups(f"faas-attacks-{os.getpid()}", OUTER_MEMORY, OUTER_PIDS)
     try:
-        if len(groups) < 2 or not shutil.which("mkfs.ext4"):
+        if len(groups) < 2 or not scratch_fs_available():
             pytest.skip("no outer memory and pids cgroups, or no mkfs.ext4: the attacks stay unrun")
-        mounted.mkdir(mode=0o755)
-        subprocess.run(["truncate", "-s", f"{SCRATCH_MB}M", str(image)], check=True)
-        subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
-        subprocess.run(["mount", "-o", "loop,nosuid,nodev", str(image), str(mounted)], check=True)
-        mounted.chmod(0o755)
-        root = top / "root"
-        shutil.copytree(busybox_root, root, symlinks=True)
-        for folder in ("var/task", "proc", "dev", "tmp", "etc"):
-            (root / folder).mkdir(parents=True, exist_ok=True)
-        (root / "secret").write_text(CANARY)
-        (root / "secret").chmod(0o600)
-        canary = top / "canary"
-        canary.write_text(CANARY)
-        canary.chmod(0o600)
-        _build_escape(root / "bin" / "escape", top)
-        yield Outer(groups, mounted, root, canary)
+        with scratch_fs(top / "scratch.ext4", top / "scratch", SCRATCH_MB) as mounted:
+            root = top / "root"
+            shutil.copytree(busybox_root, root, symlinks=True)
+            for folder in ("var/task", "proc", "dev", "tmp", "etc"):
+                (root / folder).mkdir(parents=True, exist_ok=True)
+            (root / "secret").write_text(CANARY)
+            (root / "secret").chmod(0o600)
+            canary = top / "canary"
+            canary.write_text(CANARY)
+            canary.chmod(0o600)
+            _build_escape(root / "bin" / "escape", top)
+            yield Outer(groups, mounted, root, canary)
     finally:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            subprocess.run(["umount", str(mounted)], check=True, capture_output=True)
-        for group in groups:
-            for nested in sorted((path for path in group.rglob("*") if path.is_dir()), reverse=True):
-                with contextlib.suppress(OSError):
-                    nested.rmdir()  # the sandboxes' own groups, nested in the outer ones
-            with contextlib.suppress(OSError):
-                group.rmdir()
+        remove_groups(groups)
         shutil.rmtree(top, ignore_errors=True)
 
 
@@ -191,16 +194,20 @@ def attack(
     script: str,
     seconds: float = 20,
     env: dict[str, str] | None = None,
+    own_event: str | None = None,
+    internet: bool = True,
     **spec: Any,
 ) -> Result:
     """`script` run by busybox sh in `chosen` (with `env`, the function's environment), from a child
-    process held in the outer bounds."""
+    process held in the outer bounds, in the network namespace the sandbox gives a run (as the
+    runners do; `internet`: as `faas local` without --no-internet); with `own_event`, also with a
+    Runtime API of its own holding that event."""
     scratch = Path(tempfile.mkdtemp(dir=outer.scratch))
     scratch.chmod(0o755)
     order: dict[str, Any] = {"sandbox": chosen.name, "root": str(outer.root), "scratch": str(scratch), "script": script}
-    order |= {"seconds": seconds, "spec": spec, "env": {"PATH": "/bin", **(env or {})}}
-    enter = "; ".join(f"echo $$ > {group / 'cgroup.procs'}" for group in outer.groups)
-    argv = ["sh", "-ec", f'{enter}; exec "$@"', "outer", sys.executable, __file__, json.dumps(order)]
+    order |= {"seconds": seconds, "spec": spec, "env": {"PATH": "/bin", **(env or {})}, "own_event": own_event}
+    order["internet"] = internet
+    argv = entering(outer.groups, [sys.executable, __file__, json.dumps(order)])
     try:
         child = subprocess.run(argv, capture_output=True, timeout=seconds + 30, check=False)
     finally:
@@ -213,8 +220,15 @@ def _child(order: dict[str, Any]) -> dict[str, Any]:
     """In the outer bounds: run the attack in the named sandbox and report how it ended."""
     cgroups.PIDS_MAX = INNER_PIDS
     chosen = next(s for s in sandbox.available() if s.name == order["sandbox"])
+    chosen = dataclasses.replace(chosen, internet=order["internet"])
     argv = ["/bin/busybox", "sh", "-c", order["script"]]
-    spec = sandbox.RunSpec(Path(order["root"]), argv, order["env"], Path(order["scratch"]), **order["spec"])
+    network = chosen.own_network(order["env"])
+    env, api = order["env"], None
+    if order["own_event"] is not None:
+        api = RuntimeApi(FUNCTION_ARN, network)
+        api.invoke(order["own_event"].encode(), timeout_s=60)
+        env = {**env, "AWS_LAMBDA_RUNTIME_API": api.address}
+    spec = sandbox.RunSpec(Path(order["root"]), argv, env, Path(order["scratch"]), network=network, **order["spec"])
     with tempfile.TemporaryFile() as output:
         process = chosen.start(spec, stdout=output, stderr=subprocess.STDOUT)
         deadline, refusals = time.monotonic() + order["seconds"], 0
@@ -230,6 +244,10 @@ def _child(order: dict[str, Any]) -> dict[str, Any]:
         status = process.wait()
         output.seek(0)
         text = output.read().decode("utf-8", "replace")
+    if api is not None:
+        api.close()
+    if network is not None:
+        network.close()
     return {"status": status, "output": text, "oom": process.out_of_memory(), "pid_refusals": refusals}
 
 
@@ -326,8 +344,99 @@ def test_batch_tmp_is_on_disk(chosen: sandbox.Sandbox, outer: Outer) -> None:
     assert " ext4 " in result.output, result.output
 
 
-if __name__ == "__main__":
-    print(json.dumps(_child(json.loads(sys.argv[1]))))
+class _Canary(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(CANARY)))
+        self.end_headers()
+        self.wfile.write(CANARY.encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def emulator_endpoint() -> Iterator[str]:
+    """The emulator on this host's loopback, as `faas local` runs it (its functions left unrun)."""
+    running = emulator.start(port=0, output=lambda line: None)
+    yield running.endpoint
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def loopback_service() -> Iterator[int]:
+    """An HTTP service on this host's loopback that answers the canary: its port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Canary)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def _answers(endpoint: str) -> bool:
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=10) as response:
+        return bool(response.status == 200)
+
+
+def test_loopback_services_are_out_of_reach(
+    chosen: sandbox.Sandbox, outer: Outer, emulator_endpoint: str, loopback_service: int
+) -> None:
+    """The emulator's endpoint is reached (as AWS_ENDPOINT_URL names it); the host's other loopback
+    services are not: not on 127.0.0.1 or ::1, nor through the namespace's gateway (pasta's). Any
+    answer of the emulator counts: what it grants a function is its own affair."""
+    port, emulator_port = loopback_service, urllib.parse.urlsplit(emulator_endpoint).port
+    script = (
+        f"{HTTP} get 127.0.0.1 {emulator_port} /moto-api/data.json | grep -q '^HTTP/1' && echo emulator reached; "
+        f"get 127.0.0.1 {port} /; get ::1 {port} /; "
+        "gateway=$(ip route 2>/dev/null | awk '/^default/ {print $3}'); echo gateway=$gateway; "
+        f'[ -n "$gateway" ] && get $gateway {port} /; echo done'
+    )
+    result = attack(chosen, outer, script, env={"AWS_ENDPOINT_URL": emulator_endpoint})
+    assert "emulator reached" in result.output and result.output.endswith("done\n"), result.output
+    assert CANARY not in result.output, result.output
+    assert urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read() == CANARY.encode()  # it was up
+    assert _answers(emulator_endpoint)
+
+
+@pytest.mark.skipif(not internet_possible(), reason="no pasta (Debian package passt): no internet to cut")
+def test_no_internet_leaves_the_emulator(chosen: sandbox.Sandbox, outer: Outer, emulator_endpoint: str) -> None:
+    """`faas local --no-internet`: no route out of the run's namespace (there is one without it), and
+    the emulator is still reached."""
+    emulator_port = urllib.parse.urlsplit(emulator_endpoint).port
+    script = (
+        f"{HTTP} get 127.0.0.1 {emulator_port} /moto-api/data.json | grep -q '^HTTP/1' && echo emulator reached; "
+        "ip route | grep -q '^default' && echo route out; echo done"
+    )
+    env = {"AWS_ENDPOINT_URL": emulator_endpoint}
+    cut, connected = (attack(chosen, outer, script, env=env, internet=internet) for internet in (False, True))
+    assert "emulator reached" in cut.output and "route out" not in cut.output, cut.output
+    assert connected.output.endswith("emulator reached\nroute out\ndone\n"), connected.output
+    assert _answers(emulator_endpoint)
+
+
+def test_another_instances_events_stay_its_own(chosen: sandbox.Sandbox, outer: Outer, emulator_endpoint: str) -> None:
+    """The F3 reproduction: a function polls another instance's Runtime API, with its port and even
+    its secret path, and forges an answer; it gets its own event only, the other's stays queued."""
+    victim_network = chosen.own_network({})  # what the runner gives each instance
+    victim = RuntimeApi(FUNCTION_ARN, victim_network)
+    try:
+        pending = victim.invoke(b'{"victim": "event"}', timeout_s=60)
+        port, secret = victim.address.split(":")[1].split("/")
+        script = (
+            f"{HTTP} a=$AWS_LAMBDA_RUNTIME_API; at=${{a%%/*}}; "
+            f'get ${{at%:*}} ${{at#*:}} "/${{a#*/}}/{NEXT}"; echo; '
+            f"for path in /{secret}/ /; do get 127.0.0.1 {port} ${{path}}{NEXT}; "
+            f"get 127.0.0.1 {port} ${{path}}{RESPONSE} POST; done; echo done"
+        )
+        result = attack(chosen, outer, script, env={"AWS_ENDPOINT_URL": emulator_endpoint}, own_event="own-event")
+        assert "\r\n\r\nown-event" in result.output, result.output  # its own Runtime API answers
+        assert "victim" not in result.output and result.output.endswith("done\n"), result.output
+        assert not pending.taken.is_set() and not pending.done.is_set()
+        assert _answers(emulator_endpoint)
+    finally:
+        victim.close()
+        if victim_network is not None:
+            victim_network.close()
 
 
 def test_the_functions_environment_reaches_only_its_program(
@@ -351,3 +460,115 @@ def test_the_functions_environment_reaches_only_its_program(
         assert not marker.exists() or marker.stat().st_uid == int(sandbox.NOBODY)
     else:
         assert not marker.exists(), "a host-side step of the sandbox ran with the function's LD_PRELOAD"
+
+
+def zip_attack(chosen: sandbox.Sandbox, outer: Outer, endpoint: str, event: dict[str, Any]) -> dict[str, Any]:
+    """ZIP_HANDLER invoked with `event` by LambdaRuntime in `chosen`, from a child process held in the
+    outer bounds (as `attack`): the handler's result, which must come back."""
+    scratch = Path(tempfile.mkdtemp(dir=outer.scratch))
+    scratch.chmod(0o755)
+    order = {"zip": True, "sandbox": chosen.name, "scratch": str(scratch), "endpoint": endpoint, "event": event}
+    argv = entering(outer.groups, [sys.executable, __file__, json.dumps(order)])
+    try:
+        child = subprocess.run(argv, capture_output=True, timeout=60, check=False)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert child.returncode == 0, child.stderr.decode()
+    invocation: dict[str, Any] = json.loads(child.stdout)
+    assert not invocation["failed"], (invocation, child.stderr.decode())
+    return invocation
+
+
+def _zip_child(order: dict[str, Any]) -> dict[str, Any]:
+    """In the outer bounds: invoke ZIP_HANDLER's function in the named sandbox."""
+    cgroups.PIDS_MAX = INNER_PIDS
+    chosen = next(s for s in sandbox.available() if s.name == order["sandbox"])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("attacks.py", ZIP_HANDLER)
+    code = buffer.getvalue()
+    function = DeployedFunction(
+        {
+            "FunctionName": "zipattacks",
+            "FunctionArn": FUNCTION_ARN,
+            "Handler": "attacks.handler",
+            "Runtime": "python3.12",
+            "Timeout": 20,
+            "MemorySize": 128,
+            "EphemeralStorage": {"Size": 32},
+            "CodeSha256": base64.b64encode(hashlib.sha256(code).digest()).decode(),
+        }
+    )
+    aws = connect(region="us-east-1", endpoint_url=order["endpoint"])
+    runtime = LambdaRuntime(aws, lambda _: code, Path(order["scratch"]), lambda: chosen)
+    invocation = runtime.invoke(function, order["event"], lambda line: print(line, file=sys.stderr))
+    return {"failed": invocation.failed, "payload": invocation.payload}
+
+
+@pytest.fixture
+def host_process() -> Iterator[subprocess.Popen[bytes]]:
+    """A process of the host's, named by a token a zip function must not find."""
+    process = subprocess.Popen(["sh", "-c", f"sleep 300; : {CANARY}-process"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_a_zip_function_has_no_privileges(chosen: sandbox.Sandbox, outer: Outer, emulator_endpoint: str) -> None:
+    event = {"read": [], "list": [], "write": [], "kill": 0}
+    status = zip_attack(chosen, outer, emulator_endpoint, event)["payload"]["status"]
+    assert status["Uid"].split()[0] != "0" and status["NoNewPrivs"] == "1", status
+    assert int(status["CapEff"], 16) == 0 and int(status["CapBnd"], 16) == 0, status
+
+
+def test_a_zip_function_reads_no_root_only_host_file(
+    chosen: sandbox.Sandbox, outer: Outer, emulator_endpoint: str
+) -> None:
+    """The canary (root's, mode 600), /etc/shadow: absent or refused. Of /etc only the name files and
+    certificates are there; of the folders around the Python (root's home, the checkout holding the
+    virtual environment, /home) only the way to it."""
+    read = [str(outer.canary), f"/proc/1/root{outer.canary}", "/etc/shadow", "/etc/passwd"]
+    around = [folder for folder in {"/root", "/home", str(Path(sys.prefix).parent)} if Path(folder).is_dir()]
+    event = {"read": read, "list": ["/etc", *around], "write": [], "kill": 0}
+    payload = zip_attack(chosen, outer, emulator_endpoint, event)["payload"]
+    assert CANARY not in json.dumps(payload["read"]), payload["read"]
+    assert all(answer.startswith("refused") for answer in payload["read"].values()), payload["read"]
+    seen = payload["listed"]
+    assert set(seen["/etc"]) <= {"hosts", "resolv.conf", "ssl"}, seen
+    for folder in around:
+        ways = {Path(target).relative_to(folder).parts[0] for _, target in host_binds() if target.startswith(folder)}
+        listed = seen[folder] if isinstance(seen[folder], list) else []
+        assert set(listed) & set(os.listdir(folder)) <= ways, (folder, seen[folder])
+
+
+def test_a_zip_function_writes_no_host_path(chosen: sandbox.Sandbox, outer: Outer, emulator_endpoint: str) -> None:
+    """Its root, its code, the bootstrap's folder, the host's Python and system folders: all read-only.
+    Only new files are tried (a sandbox that fails this must not have changed a host file), and removed."""
+    poison = f"poison-{os.getpid()}"
+    folders = ["/", "/var/task", "/var/runtime", "/usr/lib", sys.prefix, sys.base_prefix, str(outer.canary.parent)]
+    write = [f"{folder.rstrip('/')}/{poison}" for folder in folders]
+    try:
+        event = {"read": [], "list": [], "write": write, "kill": 0}
+        payload = zip_attack(chosen, outer, emulator_endpoint, event)["payload"]
+        assert "wrote" not in payload["wrote"].values(), payload["wrote"]
+        assert not [folder for folder in folders if (Path(folder) / poison).exists()]
+    finally:
+        for folder in folders:
+            (Path(folder) / poison).unlink(missing_ok=True)
+
+
+def test_a_zip_function_sees_no_host_process(
+    chosen: sandbox.Sandbox, outer: Outer, emulator_endpoint: str, host_process: subprocess.Popen[bytes]
+) -> None:
+    if chosen.name == "proot":
+        pytest.skip("proot is a compatibility mode: it shows the host's processes (said when it is picked)")
+    event = {"read": [], "list": [], "write": [], "kill": host_process.pid}
+    payload = zip_attack(chosen, outer, emulator_endpoint, event)["payload"]
+    assert not [line for line in payload["processes"] if CANARY in line], payload["processes"]
+    assert len(payload["processes"]) <= 5, payload["processes"]
+    assert payload["killed"] != "killed" and host_process.poll() is None
+
+
+if __name__ == "__main__":
+    order = json.loads(sys.argv[1])
+    print(json.dumps(_zip_child(order) if order.get("zip") else _child(order)))

@@ -379,3 +379,22 @@ def test_client_stops_on_a_refused_post_or_a_next_without_headers() -> None:
             client.next()
     finally:
         api.close()
+
+
+def test_client_honours_a_secret_path_in_the_address() -> None:
+    """Local mode's instances get HOST:PORT/SECRET; the client sends every request under it."""
+    from render.local.execution.runtime_api import RuntimeApi
+
+    api = RuntimeApi(FUNCTION_ARN)
+    try:
+        assert api.address.count("/") == 1
+        client = RuntimeClient(api.address)
+        pending = api.invoke(b'{"n": 1}', timeout_s=5)
+        invocation = client.next()
+        assert (invocation.request_id, invocation.body) == (pending.request_id, b'{"n": 1}')
+        client.respond(invocation.request_id, b'"ok"')
+        assert (pending.kind, pending.body) == ("response", b'"ok"')
+        with pytest.raises(RuntimeApiError, match="HTTP 403"):  # the same server, the address without its secret
+            RuntimeClient(api.address.partition("/")[0]).next()
+    finally:
+        api.close()

@@ -3,13 +3,18 @@
 Nothing here knows of the emulator (render/local): it is given an AWS connection and the
 deployment's descriptions, and runs what they name.
 
-- `lambda_runner`: .zip functions on this host's Python, through `lambda_bootstrap` (the child
-  process, as Lambda's Python runtime bootstrap);
+- `lambda_runner`: .zip functions on this host's Python, in the sandbox, through `lambda_bootstrap`
+  (the child process, as Lambda's Python runtime bootstrap), on a root of `zip_root`'s: that
+  Python's folders bound read-only, and nothing else of the host;
 - `image_lambda`: functions deployed as images, in warm instances (`image_runner` starts and
   serves them, `runtime_api` is each instance's Lambda Runtime API, `output_lines` reads what
   they print);
 - `batch_runner`: submitted Batch jobs, from their job definitions' images;
-- `process`: one process of a run, its log and its limits;
+- `role_credentials`: each run's credentials, of its own role (execution role, job role);
+- `process`: one process of a run, its log and its limits, `kept_output` bounding what is kept of
+  its output;
+- `network`: each run's own network namespace: its loopback, the emulator relayed, the internet
+  when allowed;
 - `deployed_images`: the images read back from the emulator's ECR (or a registry) and unpacked;
 - `rootfs`: layers unpacked into a root folder, with `root_fd` confining every path to it;
 - `sandbox`: running a command in that root without a container daemon, as an unprivileged user

@@ -24,13 +24,14 @@ from render.local.execution.errors import LocalError
 from render.local.execution.image_runner import ImageFunctions, LocalImageFunction
 from render.local.execution.lambda_runner import Invocation, end_lines, start_line, timeout_line
 from render.local.execution.process import now_ms, put_log
+from render.local.execution.role_credentials import RoleCredentials
 from render.local.execution.sandbox import Sandbox
 
 TIMED_OUT = "Sandbox.Timedout"
 
 
-def image_function(function: DeployedFunction, images: LocalImages) -> LocalImageFunction:
-    """The function as its instances run it."""
+def image_function(function: DeployedFunction, images: LocalImages, credentials: RoleCredentials) -> LocalImageFunction:
+    """The function as its instances run it, with its execution role's credentials."""
     config = function.configuration
     image = function.image_uri
     if image is None:
@@ -40,7 +41,7 @@ def image_function(function: DeployedFunction, images: LocalImages) -> LocalImag
     return LocalImageFunction.from_image(
         function.name,
         images.unpacked(image, architecture),
-        function.environment,
+        {**function.environment, **credentials.environment(str(config.get("Role") or ""), function.name)},
         memory_mb=int(config.get("MemorySize", 128)),
         timeout_s=float(config.get("Timeout", 3)),
         ephemeral_mb=int(config.get("EphemeralStorage", {}).get("Size", 512)),
@@ -67,6 +68,7 @@ class ImageLambdaRuntime:
         self, aws: Aws, images: LocalImages, sandbox: Callable[[], Sandbox], scratch: Path, max_instances: int
     ) -> None:
         self.aws, self.images, self.scratch = aws, images, scratch
+        self.credentials = RoleCredentials(aws)
         self._sandbox, self._max_instances = sandbox, max_instances
         self._lock = threading.Lock()
         self._functions: ImageFunctions | None = None
@@ -75,7 +77,7 @@ class ImageLambdaRuntime:
     def functions(self) -> ImageFunctions:
         with self._lock:
             if self._functions is None:
-                environment = self.aws.process_environment()
+                environment = self.credentials.environment(None, "")  # region and endpoint: no credentials
                 self._functions = ImageFunctions(self._sandbox(), environment, self.scratch, self._max_instances)
             return self._functions
 
@@ -86,7 +88,7 @@ class ImageLambdaRuntime:
 
     def invoke(self, function: DeployedFunction, event: Any, echo: Callable[[str], None] | None = None) -> Invocation:
         """Run one invocation to its end; `echo` sees its log lines once it has answered."""
-        local = image_function(function, self.images)
+        local = image_function(function, self.images, self.credentials)
         started = now_ms()
         run = self.functions().invoke(local, json.dumps(event).encode())
         payload = parse_payload(run.payload)

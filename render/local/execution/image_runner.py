@@ -29,6 +29,7 @@ from pathlib import Path
 
 from render.local.execution.cgroups import SandboxProcess
 from render.local.execution.lambda_runner import log_stream_name
+from render.local.execution.network import Network
 from render.local.execution.output_lines import OutputLines
 from render.local.execution.rootfs import UnpackedImage
 from render.local.execution.runtime_api import Pending, RuntimeApi
@@ -105,6 +106,7 @@ class _Instance:
     api: RuntimeApi
     output: OutputLines
     log_stream: str
+    network: Network | None  # its own namespace, where the sandbox has one
     last_used: float = field(default_factory=time.monotonic)
     busy: bool = False
 
@@ -113,6 +115,8 @@ class _Instance:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         self.api.close()
+        if self.network:
+            self.network.close()
 
 
 class ImageFunctions:
@@ -183,7 +187,14 @@ class ImageFunctions:
             self._changed.notify_all()
 
     def _start(self, function: LocalImageFunction) -> _Instance:
-        api = RuntimeApi(function.arn or f"arn:aws:lambda:{self._region}:000000000000:function:{function.name}")
+        network = self.sandbox.own_network(self.aws_env)  # relays only local mode's own endpoint
+        try:
+            arn = function.arn or f"arn:aws:lambda:{self._region}:000000000000:function:{function.name}"
+            api = RuntimeApi(arn, network)
+        except BaseException:
+            if network:
+                network.close()
+            raise
         folder = self.scratch / function.name / uuid.uuid4().hex
         folder.mkdir(parents=True)
         stream = log_stream_name("$LATEST")
@@ -195,6 +206,7 @@ class ImageFunctions:
             function.working_dir,
             function.ephemeral_mb,
             function.memory_mb,
+            network=network,
         )
         spec.scratch.mkdir()
         reading, writing = os.pipe()
@@ -202,10 +214,13 @@ class ImageFunctions:
             process = self.sandbox.start(spec, stdin=subprocess.DEVNULL, stdout=writing, stderr=writing)
         except BaseException:
             os.close(reading)
+            api.close()
+            if network:
+                network.close()
             raise
         finally:
             os.close(writing)
-        return _Instance(process, api, OutputLines(reading), stream)
+        return _Instance(process, api, OutputLines(reading), stream, network)
 
     @property
     def _region(self) -> str:

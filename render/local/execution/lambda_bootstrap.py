@@ -1,13 +1,15 @@
 """Local mode's Lambda runtime: run in a child process, as the Python runtime's bootstrap would.
 
-    python -u lambda_bootstrap.py EVENT_FILE RESPONSE_FILE REQUEST_ID DEADLINE_MS FUNCTION_ARN
+    python -u lambda_bootstrap.py REQUEST_ID DEADLINE_MS FUNCTION_ARN < EVENT > RESPONSE
 
 The runner (render/local/execution/lambda_runner.py) sets the environment Lambda sets: _HANDLER, LAMBDA_TASK_ROOT
 (the unpacked zip, first on sys.path), AWS_LAMBDA_FUNCTION_NAME and the others, the function's own
 variables. The handler gets the event and a context whose get_remaining_time_in_millis() counts
-down to DEADLINE_MS (the invocation's start plus the function's timeout). Its result, or
-{errorMessage, errorType, stackTrace} when it raised, is written as JSON to RESPONSE_FILE; the exit
-status is 0 when the handler returned, 1 when it raised.
+down to DEADLINE_MS (the invocation's start plus the function's timeout). The event comes on
+stdin; the result, or {errorMessage, errorType, stackTrace} when it raised, goes as JSON to stdout,
+where nothing else is written: the handler's own output (and its programs') goes to stderr, the
+log. Standard streams, because every sandbox passes them on, and no host file is written from
+inside one. The exit status is 0 when the handler returned, 1 when it raised.
 
 Only the standard library is used here: this file runs as a script, outside the render package.
 """
@@ -21,7 +23,7 @@ import os
 import sys
 import time
 import traceback
-from typing import Any
+from typing import Any, TextIO
 
 
 class LambdaContext:
@@ -68,12 +70,22 @@ def error_document(error: BaseException) -> dict[str, Any]:
     }
 
 
+def take_streams() -> TextIO:
+    """The response's stream (stdout, kept apart); stdout then goes to the log, stdin to nothing."""
+    response = os.fdopen(os.dup(1), "w", encoding="utf-8")  # not inherited by the handler's programs
+    os.dup2(2, 1)
+    nothing = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(nothing, 0)
+    os.close(nothing)
+    return response
+
+
 def main(argv: list[str]) -> int:
-    event_file, response_file, request_id, deadline_ms, function_arn = argv
+    request_id, deadline_ms, function_arn = argv
     sys.path[0] = os.environ["LAMBDA_TASK_ROOT"]  # instead of this file's folder, as in Lambda
+    event = json.load(sys.stdin)
+    response_stream = take_streams()
     configure_logging(request_id)
-    with open(event_file, encoding="utf-8") as source:
-        event = json.load(source)
     try:
         handler = load_handler(os.environ["_HANDLER"])
         result = handler(event, LambdaContext(request_id, int(deadline_ms), function_arn))
@@ -82,8 +94,8 @@ def main(argv: list[str]) -> int:
         print(f"[ERROR] {type(error).__name__}: {error}", flush=True)
         traceback.print_exc(file=sys.stdout)
         response, status = json.dumps(error_document(error)), 1
-    with open(response_file, "w", encoding="utf-8") as target:
-        target.write(response)
+    with response_stream:
+        response_stream.write(response)
     return status
 
 

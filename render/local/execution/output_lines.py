@@ -6,19 +6,20 @@ import os
 import select
 import threading
 
+from render.local.execution.kept_output import MAX_LINE_BYTES, KeptOutput, split_line
 from render.local.execution.process import now_ms
 
 READ_CHUNK = 1 << 16
 
 
 class OutputLines:
-    """A process's output pipe, read into timestamped lines as it comes (and on demand)."""
+    """A process's output pipe, read into timestamped lines as it comes (and on demand), within bounds."""
 
     def __init__(self, fd: int) -> None:
         os.set_blocking(fd, False)
         self._fd = fd
         self._lock = threading.Lock()
-        self._lines: list[tuple[int, str]] = []
+        self._lines = KeptOutput()
         self._partial = b""
         self._open = True
         threading.Thread(target=self._follow, daemon=True).start()
@@ -41,15 +42,19 @@ class OutputLines:
                 os.close(self._fd)
                 chunk = b"\n" if self._partial else b""
             *lines, self._partial = (self._partial + chunk).split(b"\n")
+            if len(self._partial) > MAX_LINE_BYTES:  # a line without an end: keep it in pieces
+                *pieces, self._partial = split_line(self._partial)
+                lines += pieces
             stamp = now_ms()
-            self._lines += [(stamp, line.decode("utf-8", "replace")) for line in lines]
+            for line in lines:
+                for piece in split_line(line):
+                    self._lines.add(stamp, piece.decode("utf-8", "replace"))
 
     def take(self) -> list[tuple[int, str]]:
         """The lines written since the last call (a line still being written counts)."""
         with self._lock:
             self._drain()
             if self._partial:
-                self._lines.append((now_ms(), self._partial.decode("utf-8", "replace")))
+                self._lines.add(now_ms(), self._partial.decode("utf-8", "replace"))
                 self._partial = b""
-            lines, self._lines = self._lines, []
-            return lines
+            return self._lines.take()

@@ -14,8 +14,10 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import IO, Any
+
+from render.local.execution.kept_output import MAX_LINE_BYTES, KeptOutput
 
 # CloudWatch Logs PutLogEvents: at most 10,000 events and 1,048,576 bytes (26 bytes per event overhead).
 MAX_EVENTS_PER_PUT = 10_000
@@ -28,17 +30,24 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@dataclass
 class Log:
-    """Timestamped lines (milliseconds since the epoch), and where to echo them as they come."""
+    """Timestamped lines (milliseconds since the epoch) kept within bounds, and where to echo them as they come."""
 
-    echo: Callable[[str], None] | None = None
-    lines: list[tuple[int, str]] = field(default_factory=list)
+    def __init__(self, echo: Callable[[str], None] | None = None) -> None:
+        self.echo = echo
+        self._kept = KeptOutput()
+        self._lines: list[tuple[int, str]] = []
 
     def add(self, text: str) -> None:
-        self.lines.append((now_ms(), text))
+        self._kept.add(now_ms(), text)
         if self.echo:
             self.echo(text)
+
+    @property
+    def lines(self) -> list[tuple[int, str]]:
+        """The lines kept so far, in order (a list the caller may add to)."""
+        self._lines += self._kept.take()
+        return self._lines
 
     def tail(self, count: int) -> list[str]:
         return [text for _, text in self.lines[-count:]]
@@ -55,34 +64,38 @@ class Finished:
 LOGGED: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
 
 
-def run_logged(process: subprocess.Popen[bytes], log: Log, timeout: float | None = None) -> Finished:
+def run_logged(
+    process: subprocess.Popen[bytes], log: Log, timeout: float | None = None, output: IO[bytes] | None = None
+) -> Finished:
     """Follow a process started with LOGGED in its own session to its end (or `timeout` seconds, then
-    kill its process group)."""
+    kill its process group); its log is read from `output` when given (else its stdout)."""
     started = time.monotonic()
     expired = threading.Event()
 
     def kill() -> None:
         expired.set()
-        _kill_group(process)
+        kill_group(process)
 
     timer = threading.Timer(timeout, kill) if timeout is not None else None
     try:
         if timer:
             timer.start()
-        assert process.stdout is not None
-        for raw in process.stdout:
+        output = output or process.stdout
+        assert output is not None
+        # readline's limit bounds a line without an end: the rest comes as the next lines
+        for raw in iter(lambda: output.readline(MAX_LINE_BYTES), b""):
             log.add(raw.decode("utf-8", "replace").rstrip("\n"))
         returncode = process.wait()
     finally:
         if timer:
             timer.cancel()
         if process.poll() is None:  # interrupted: leave nothing running behind
-            _kill_group(process)
+            kill_group(process)
             process.wait()
     return Finished(returncode, expired.is_set(), time.monotonic() - started)
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
 

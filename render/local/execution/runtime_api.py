@@ -1,16 +1,22 @@
 """The AWS Lambda Runtime API for one local function instance, on 127.0.0.1.
 
 Each instance gets its own server (its own port in AWS_LAMBDA_RUNTIME_API), so it only ever sees
-the events handed to it. `invoke` queues an event; the runtime's `GET .../invocation/next` takes
-it (blocking until there is one) with Lambda's headers, the deadline counted from that moment;
+the events handed to it. Nothing else may take them: the server listens inside the instance's
+own network namespace where it has one (network.py), and every path starts with a secret of the
+instance's (AWS_LAMBDA_RUNTIME_API is HOST:PORT/SECRET, which runtimes joining
+`http://` + it + `/2018-06-01/...` honour); a request without it is refused with 403.
+`invoke` queues an event; the runtime's `GET .../invocation/next` takes it (blocking until there
+is one) with Lambda's headers, the deadline counted from that moment;
 `POST .../invocation/{id}/response` or `/error` completes it; `POST .../init/error` marks the
 instance as failed.
 """
 
 from __future__ import annotations
 
+import functools
 import queue
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -18,8 +24,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from render.local.execution.network import Network
+
 PREFIX = "/2018-06-01/runtime"
 _POST_PATH = re.compile(rf"{PREFIX}/(?:invocation/(?P<id>[^/]+)/(?P<kind>response|error)|init/error)")
+SECRET_BYTES = 24
 POLL_SECONDS = 0.1
 
 
@@ -40,6 +49,7 @@ class Pending:
 @dataclass
 class _State:
     function_arn: str
+    secret: str  # every path starts with /SECRET
     events: queue.Queue[Pending] = field(default_factory=queue.Queue)
     handed_out: dict[str, Pending] = field(default_factory=dict)
     init_error: bytes | None = None
@@ -64,8 +74,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _path(self) -> str | None:
+        """The path after the secret; None (and 403 answered) without it."""
+        secret = f"/{self.state.secret}"
+        if secrets.compare_digest(self.path[: len(secret)].encode(), secret.encode()):
+            return self.path[len(secret) :]
+        self._answer(403, b'{"errorType": "AccessDenied"}')
+        return None
+
     def do_GET(self) -> None:
-        if self.path != f"{PREFIX}/invocation/next":
+        path = self._path()
+        if path is None:
+            return
+        if path != f"{PREFIX}/invocation/next":
             self._answer(404)
             return
         while not self.state.closed.is_set():
@@ -92,7 +113,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        match = _POST_PATH.fullmatch(self.path)
+        path = self._path()
+        if path is None:
+            return
+        match = _POST_PATH.fullmatch(path)
         if match is None:
             self._answer(404)
             return
@@ -112,12 +136,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class RuntimeApi:
-    """The Runtime API of one instance; `address` goes into its AWS_LAMBDA_RUNTIME_API."""
+    """The Runtime API of one instance, inside `network` when it has one; `address` goes into its
+    AWS_LAMBDA_RUNTIME_API."""
 
-    def __init__(self, function_arn: str) -> None:
-        self._state = _State(function_arn)
+    def __init__(self, function_arn: str, network: Network | None = None) -> None:
+        self._state = _State(function_arn, secrets.token_urlsafe(SECRET_BYTES))
         handler = type("Handler", (_Handler,), {"state": self._state})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        serve = functools.partial(ThreadingHTTPServer, ("127.0.0.1", 0), handler)
+        self._server = network.inside(serve) if network else serve()
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": POLL_SECONDS}, daemon=True
@@ -126,7 +152,7 @@ class RuntimeApi:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self._server.server_address[1]}"
+        return f"127.0.0.1:{self._server.server_address[1]}/{self._state.secret}"
 
     @property
     def init_error(self) -> bytes | None:

@@ -3,7 +3,13 @@
 `detect()` picks the first tool that works here: podman (when `podman info` answers), bubblewrap,
 proot, then `unshare` + `chroot` as root. Every sandbox gives the same view: the root folder
 read-only, a writable /tmp of the asked size, /proc, a minimal /dev, the host's
-/etc/resolv.conf and /etc/hosts, and the host's network (127.0.0.1 reaches the local emulator).
+/etc/resolv.conf and /etc/hosts, and the spec's `binds`: host paths bound read-only over the root
+(a .zip function's root is a folder of mount points for this host's Python, zip_root.py). As root
+they are mounted before the tool runs, in the run's private mount namespace (the user bubblewrap and
+proot run as may not reach them: a Python under /root); otherwise the tool binds them. As root,
+bubblewrap, proot and unshare run in the spec's own network namespace (network.py: its loopback,
+the emulator relayed, the internet when allowed), joined through nsenter before anything else;
+otherwise (podman, or not root) the host's network.
 
 Whoever starts it (root included), the command runs as Lambda's unprivileged user (uid 993; proot:
 nobody), with no capabilities, an empty bounding set and no_new_privs, in its own PID, mount, IPC
@@ -35,12 +41,13 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from render.local.execution import cgroups, elf
+from render.local.execution import network as netns
 from render.local.execution.cgroups import SandboxProcess
 from render.local.execution.handover import HOST_ENVIRONMENT, bwrap_settings, env_file, environment_fd, nul_entries
 from render.local.execution.scratch_fs import bin_path as _bin
@@ -73,6 +80,9 @@ class RunSpec:
     memory_mb: int | None = None
     cpus: float | None = None
     tmp_on_disk: bool = False  # Batch: a large /tmp, never in memory
+    network: netns.Network | None = None  # the namespace to run in (Sandbox.own_network); None: the host's
+    # Host paths bound read-only over the root, each at a path inside whose mount point the root holds.
+    binds: tuple[tuple[Path, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,20 +93,49 @@ class Sandbox:
     title: str = ""  # the tool's name for people (its Debian package)
     bounded: bool = True  # cgroups apply (podman has its own; the host none)
     environment: Callable[[dict[str, str]], bytes] | None = nul_entries  # None: the process's own (ON_HOST)
+    isolates_network: bool = True  # runs in a network namespace of its own where this process can make one
+    internet: bool = True  # whether its runs may reach the internet (faas local --no-internet)
 
     def describe(self) -> str:
         missing = [*cgroups.missing(), *([] if on_disk() else ["/tmp on disk (needs root and loop devices)"])]
+        if self.isolates_network:
+            missing += netns.missing()
         gaps = f"; not bounded here: {', '.join(missing)}" if self.bounded and missing else ""
-        return f"{self.title or self.name} ({', '.join(self.limits)}{gaps})"
+        return f"{self.title or self.name} ({', '.join([*self.limits, *self._network_limits()])}{gaps})"
+
+    @property
+    def has_own_network(self) -> bool:
+        """Whether its runs get a network namespace of their own here (else the host's network)."""
+        return self.isolates_network and netns.possible()
+
+    def _network_limits(self) -> list[str]:
+        if not self.isolates_network:
+            return []  # its limits name its network
+        if not netns.possible():
+            return ["the host's network"]
+        own = "own network: the emulator and its own Runtime API"
+        if not self.internet:
+            return [f"{own} only (--no-internet)"]
+        if not netns.internet_possible():
+            return [f"{own} only; no internet (needs pasta: apt-get install passt)"]
+        return ["own network: the emulator, its own Runtime API and the internet"]
+
+    def own_network(self, env: dict[str, str], also: Iterable[str] = ()) -> netns.Network | None:
+        """A network namespace for a run with environment `env` (and the loopback URLs `also` relayed),
+        where this sandbox runs in one (else None)."""
+        if not self.has_own_network:
+            return None
+        return netns.Network(netns.loopback_endpoints(env, also), self.internet)
 
     def start(self, spec: RunSpec, **popen: Any) -> SandboxProcess:
         """Start `spec.argv` in the sandbox (popen: stdout, stderr, stdin, cwd...)."""
         group = self._group(spec)
         fd = environment_fd(self.environment(spec.env)) if self.environment else -1
         env = HOST_ENVIRONMENT if self.environment else spec.env
-        argv = (group.argv() if group else []) + self.wrap(spec, fd)
+        joined = [_bin("nsenter"), f"--net=/proc/self/fd/{spec.network.fd}", "--"] if spec.network else []
+        argv = (group.argv() if group else []) + joined + self.wrap(spec, fd)
         try:
-            fds = (fd,) if fd >= 0 else ()
+            fds = ((fd,) if fd >= 0 else ()) + ((spec.network.fd,) if spec.network else ())
             process = SandboxProcess(argv, env=env, start_new_session=True, pass_fds=fds, **popen)
         except BaseException:
             if group:
@@ -126,12 +165,25 @@ def _enter(fd: int, root: str, cwd: str, uid: str) -> list[str]:
     return [sys.executable, "-I", "-S", str(ENTER_ROOT), str(fd), root, cwd, uid, "--"]
 
 
+def _bind_steps(spec: RunSpec) -> list[str]:
+    """Shell steps (as root, in a private mount namespace) binding spec.binds read-only into spec.root:
+    done as root, since the user a sandbox runs as may not reach them (a Python under /root)."""
+    mount = shlex.quote(_bin("mount"))
+    steps: list[str] = []
+    for source, target in spec.binds:
+        inside = shlex.quote(f"{spec.root}{target}")
+        steps += [f"{mount} --bind {shlex.quote(str(source))} {inside}"]
+        steps += [f"{mount} -o remount,bind,ro,nosuid,nodev {inside}"]
+    return steps
+
+
 def _podman(spec: RunSpec, fd: int) -> list[str]:
     argv = [_bin("podman"), "run", "--rm", "-i", "--network", "host", "--read-only", "--rootfs", str(spec.root)]
     argv += ["--tmpfs", f"/tmp:rw,size={spec.tmp_mb}m,mode=1777", "--workdir", spec.cwd]
     argv += [f"--user={LAMBDA_UID}:{LAMBDA_UID}", "--cap-drop=all", "--security-opt=no-new-privileges"]
     argv += [f"--pids-limit={cgroups.PIDS_MAX}", f"--shm-size={SHM_MB}m"]
     argv += [f"--volume={path}:{path}:ro" for path in NAME_FILES]
+    argv += [f"--volume={source}:{target}:ro" for source, target in spec.binds]
     argv.append(f"--env-file=/dev/fd/{fd}")
     if spec.memory_mb:
         argv.append(f"--memory={spec.memory_mb}m")
@@ -149,13 +201,17 @@ def _bwrap(spec: RunSpec, fd: int) -> list[str]:
     argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--new-session", "--die-with-parent"]
     argv += ["--ro-bind", str(spec.root), "/", "--proc", "/proc", "--dev", "/dev"]
     argv += ["--size", str(SHM_MB * MIB), "--perms", "1777", "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
-    prefix = prepared(spec, LAMBDA_UID) if spec.tmp_on_disk or on_disk() else []
-    if prefix or spec.tmp_on_disk:
+    mounts = _bind_steps(spec) if _root() else []
+    prefix = prepared(spec, LAMBDA_UID, mounts) if spec.tmp_on_disk or on_disk() or mounts else []
+    if spec.tmp_on_disk or on_disk():
         argv += ["--bind", str(spec.scratch), "/tmp"]
     else:
         argv += ["--size", str(spec.tmp_mb * MIB), "--perms", "1777", "--tmpfs", "/tmp"]
     for path in NAME_FILES:
         argv += ["--ro-bind", path, path]
+    if not _root():  # as root, the user bubblewrap runs as may not reach them: bound before (mounts)
+        for source, target in spec.binds:
+            argv += ["--ro-bind", str(source), target]
     argv += ["--clearenv", "--args", str(fd), "--chdir", spec.cwd, "--", *spec.argv]
     if _root():  # bubblewrap itself runs as the user: in its namespace, 993 is host uid 993, never 0
         argv = [_bin("setpriv"), f"--reuid={uid}", f"--regid={uid}", *SETPRIV, "--", *argv]
@@ -166,8 +222,11 @@ def _proot(spec: RunSpec, fd: int) -> list[str]:
     argv = [_bin("proot"), "-r", str(spec.root), "-b", "/proc", "-b", f"{spec.scratch}:/tmp"]
     for path in (*NAME_FILES, *(f"/dev/{device}" for device in DEVICES)):
         argv += ["-b", path]
+    if not _root():  # as root, proot runs as nobody, who may not reach them: bound before (mounts)
+        for source, target in spec.binds:
+            argv += ["-b", f"{source}:{target}"]
     argv += ["-w", spec.cwd, *spec.argv]
-    prefix = prepared(spec, int(NOBODY))
+    prefix = prepared(spec, int(NOBODY), _bind_steps(spec) if _root() else [])
     # proot cannot mount anything read-only: started as root, it runs as nobody, who cannot write to
     # root's files. It gets the function's environment (and passes it on) only after that drop.
     argv = _enter(fd, "-", ".", NOBODY if _root() else "-") + argv
@@ -179,6 +238,7 @@ def _unshare(spec: RunSpec, fd: int) -> list[str]:
     mount, touch = shlex.quote(_bin("mount")), shlex.quote(_bin("touch"))
     steps = [f"{mount} --bind {root} {root}"]
     steps += [f"{mount} --bind {path} {root}{path}" for path in NAME_FILES]
+    steps += _bind_steps(spec)
     steps += [
         f"{mount} -t proc -o nosuid,nodev,noexec proc {root}/proc",
         f"{mount} --bind {root}/proc/sys {root}/proc/sys",
@@ -247,7 +307,15 @@ NAMESPACES = "own PID, IPC and UTS namespaces"
 PROOT = "a compatibility mode, not a security boundary: the host's processes and (through openat2) files are reachable"
 SANDBOXES: tuple[tuple[Sandbox, Callable[[], bool]], ...] = (
     (
-        Sandbox("podman", _podman, ("memory and CPUs (cgroup)", "/tmp size", USER), "podman", False, env_file),
+        Sandbox(
+            "podman",
+            _podman,
+            ("memory and CPUs (cgroup)", "/tmp size", USER, "the host's network"),
+            "podman",
+            False,
+            env_file,
+            isolates_network=False,
+        ),
         _podman_works,
     ),
     (
@@ -271,7 +339,9 @@ SANDBOXES: tuple[tuple[Sandbox, Callable[[], bool]], ...] = (
         _unshare_works,
     ),
 )
-ON_HOST = Sandbox("host", _on_host, ("none: the host's tools, files and limits",), "no sandbox", False, None)
+ON_HOST = Sandbox(
+    "host", _on_host, ("none: the host's tools, files, network and limits",), "no sandbox", False, None, False
+)
 PACKAGES = "bubblewrap (or proot, or podman)"
 
 

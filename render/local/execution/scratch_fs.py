@@ -13,6 +13,7 @@ import os
 import shlex
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -74,11 +75,13 @@ def ext4_steps(spec: Scratch, target: str) -> list[str]:
     ]
 
 
-def prepared(spec: Scratch, owner: int) -> list[str]:
-    """A command prefix making spec.scratch a sized on-disk /tmp (as root), else giving the folder to `owner`."""
-    if on_disk():
-        steps = "; ".join([*ext4_steps(spec, shlex.quote(str(spec.scratch))), 'exec "$@"'])
-        return [bin_path("unshare"), "--mount", "--propagation", "private", bin_path("sh"), "-ec", steps, "tmp"]
-    if root():
+def prepared(spec: Scratch, owner: int, mounts: Sequence[str] = ()) -> list[str]:
+    """A command prefix making spec.scratch a sized on-disk /tmp (as root), else giving the folder to
+    `owner`; `mounts` are further steps (as root) in the same private mount namespace."""
+    steps = ext4_steps(spec, shlex.quote(str(spec.scratch))) if on_disk() else []
+    if not on_disk() and root():
         os.chown(spec.scratch, owner, owner)
-    return []
+    if not steps and not mounts:
+        return []
+    script = "; ".join([*steps, *mounts, 'exec "$@"'])
+    return [bin_path("unshare"), "--mount", "--propagation", "private", bin_path("sh"), "-ec", script, "tmp"]
