@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,13 +20,21 @@ from render.commands.errors import EXIT_USAGE, CommandError
 from render.commands.options import reported
 from render.local import emulator
 from render.local.execution import sandbox
+from render.local.execution.scratch_fs import work_base
 from render.local.options import LocalOptions
+from render.local.state import claim
+from render.local.work_folders import remove_stale
 
 DESCRIPTION = f"""\
 Start the local AWS emulator (a moto server holding S3, Lambda, Batch, IAM, CloudWatch Logs, EC2
 ...) on {emulator.DEFAULT_HOST}:{emulator.DEFAULT_PORT}, LocalStack's port, so that
-AWS_ENDPOINT_URL, `--endpoint-url` and localstack-client sessions reach it. It keeps everything in
-memory and stops with Ctrl-C (or SIGTERM).
+AWS_ENDPOINT_URL, `--endpoint-url` and localstack-client sessions reach it. It stops with Ctrl-C
+(or SIGTERM). Without --state it keeps everything in memory: a stop, or a crash, forgets every
+bucket, object, function, queue (the failures queue too) and image it held. With --state DIR it
+records every request in DIR and replays them at the next start with the same DIR, so all of that
+survives a stop and a crash (kill -9 too); the asynchronous events that were running or queued
+then are run again (retried, and kept as failures when they fail). At its start it removes the
+work folders (faas-local-* in the temporary folder) that emulators which did not stop cleanly left.
 
 It also runs the functions, on this machine, as Lambda and Batch would: an upload into a
 function's input folder, by any S3 client (`faas put`, the aws CLI, boto3 ...), or Lambda's Invoke
@@ -39,7 +49,7 @@ caps its own). Batch jobs run in their job definition's image the same way. .zip
 image builder) run on this host.
 
 Its ECR keeps the images pushed through the ECR API (the bytes in a temporary folder, until it
-stops) and serves them back, also as a read-only registry: http://HOST:PORT/v2/.
+stops; with --state, recorded in DIR as well) and serves them back, also as a read-only registry: http://HOST:PORT/v2/.
 """
 
 EPILOG = """\
@@ -88,11 +98,24 @@ def register(subparsers: Any) -> None:
         "(announced on every run)",
     )
     parser.add_argument(
+        "--no-internet",
+        action="store_true",
+        help="keep functions and jobs off the internet: they reach only the emulator and their own "
+        "Runtime API (needs a network namespace per run: root, and a sandbox other than podman)",
+    )
+    parser.add_argument(
         "--registry-mirror",
         metavar="URL",
         default=os.environ.get(contract.REGISTRY_MIRROR) or None,
         help="pull Docker Hub images through this registry mirror, as Docker's registry-mirrors setting "
         f"does: the image builder gets it as {contract.REGISTRY_MIRROR} (default: that variable)",
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        metavar="DIR",
+        help="keep the emulator's state in DIR (created if missing) across stops and crashes; "
+        "a later start with the same DIR replays it (default: in memory, forgotten at the stop)",
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log every request, and show the functions' output"
@@ -114,6 +137,14 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
+def remove_leftovers() -> None:
+    """Remove the work folders of emulators (and local runs) that died without cleaning up."""
+    removed = remove_stale([work_base(sandbox.LAMBDA_UID), Path(tempfile.gettempdir())])
+    if removed:
+        size = sum(r.size for r in removed) / 1e6
+        say(f"removed {len(removed)} work folder(s) left by stopped emulators ({size:.0f} MB)")
+
+
 @reported
 def run(args: argparse.Namespace) -> int:
     try:
@@ -123,15 +154,34 @@ def run(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise CommandError("--concurrency must be at least 1", EXIT_USAGE)
     chosen = chosen_sandbox(args.on_host)
+    if args.no_internet:
+        if not chosen.has_own_network:  # the host's network: the internet cannot be cut
+            raise CommandError(
+                f"--no-internet needs a network namespace per run, which {chosen.describe()} does not give here",
+                EXIT_USAGE,
+            )
+        chosen = dataclasses.replace(chosen, internet=False)
     options = LocalOptions(chosen, args.registry_mirror, args.concurrency)
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the server's request log
+    if args.state:
+        try:
+            claim(args.state)
+        except OSError as error:
+            raise CommandError(f"--state {args.state}: {error.strerror or error}", EXIT_USAGE) from None
+    remove_leftovers()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
         running = emulator.start(
-            args.host, args.port, run_functions=True, verbose=args.verbose, output=say, options=options
+            args.host,
+            args.port,
+            run_functions=True,
+            verbose=args.verbose,
+            output=say,
+            options=options,
+            state=args.state,
         )
     except OSError as error:
         raise CommandError(
@@ -157,10 +207,11 @@ def run(args: argparse.Namespace) -> int:
             say(f"registry mirror: {args.registry_mirror}")
         say(f"AWS emulator (moto) listening on {running.endpoint}")
         say(f"  export AWS_ENDPOINT_URL={running.endpoint} {credentials} AWS_DEFAULT_REGION={DEFAULT_REGION}")
-        say(
-            "uploads into functions' input folders, and invocations, run them here; "
-            "Ctrl-C stops (everything it holds is forgotten)"
-        )
+        say("uploads into functions' input folders, and invocations, run them here; Ctrl-C stops")
+        if args.state:
+            say(f"state: kept in {args.state}: a stop or a crash forgets nothing, the next start replays it")
+        else:
+            say("state: in memory only: a stop or a crash forgets every bucket, function, queue and image")
         stop.wait()
     finally:
         running.stop()

@@ -16,7 +16,13 @@ which knows nothing of the emulator).
 - `options`: how local mode runs functions (sandbox, registry mirror, concurrency);
 - `progress`: the progress lines and the summary of a run;
 - `ecr_blobs`: the bytes pushed to the emulator's ECR, on disk;
+- `state`: `faas local --state DIR`: the recorded requests replayed at start, the journal of
+  in-flight events;
+- `work_folders`: the temporary folders local mode works in, marked with their owner, and the
+  ones dead processes left, removed at `faas local`'s start;
 - `registry`: layer downloads and the read-only registry view of the emulator's ECR;
+- `function_traffic`: what the emulator answers to functions (through their namespace's relay);
+- `iam_policy`: identity policies evaluated as AWS does, for requests signed with a role's credentials;
 - `moto`: the patches (see its own docstring);
 - `execution`: the Lambda and Batch runners, images, sandboxes (see its own docstring).
 

@@ -5,12 +5,16 @@ local` itself (render/local/service.py, for every S3 client), or else `faas put`
 An object written into a bucket fires the Lambda functions whose bucket notification (events,
 prefix and suffix filters) matches it, with a real S3 event; a function runs from what was
 deployed: in its image when it is deployed as one (render/local/execution/image_lambda.py, in the sandbox
-of `LocalOptions`), else its .zip on this host (render/local/execution/lambda_runner.py); a Batch job it
+of `LocalOptions`), else its .zip on this host's Python in that sandbox
+(render/local/execution/lambda_runner.py); a Batch job it
 submits runs from its job definition's image (render/local/execution/batch_runner.py); whatever they write
 fires the next functions in turn, until the workflow settles. Progress goes to stderr, or where
 the caller says; a run that started a new instance says "(cold start)". Failures are kept as AWS
 keeps them (render/local/failures.py): an asynchronous invocation is retried, then sent to its
-on-failure destination; a failed Batch job becomes EventBridge's Batch Job State Change event.
+on-failure destination, and so is one that could not start; a failed Batch job becomes
+EventBridge's Batch Job State Change event. Where the emulator runs in this process (`faas local`),
+the job's state follows its run, as DescribeJobs shows it on AWS: RUNNABLE until it starts,
+RUNNING, then SUCCEEDED or FAILED (a multi-node job's as its main node's).
 
 A LocalCloud may run several calls at once (`faas local` runs items side by side): each call
 keeps what it still has to run to itself, the totals are shared under a lock.
@@ -18,25 +22,25 @@ keeps what it still has to run to itself, the totals are shared under a lock.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from faas_supervisor import contract
 
 from render.aws.connection import Aws, AwsError
 from render.aws.deployed import DeployedFunction
 from render.local.deployed_cache import DeployedCache
-from render.local.execution.batch_runner import BatchRunner
+from render.local.execution.batch_runner import BatchRunner, NodeRun
 from render.local.execution.deployed_images import LocalImages
-from render.local.execution.errors import LocalError
+from render.local.execution.errors import SANDBOX_FAILURE, THROTTLED, LocalError, error_type
 from render.local.execution.image_lambda import ImageLambdaRuntime
 from render.local.execution.lambda_runner import Invocation, LambdaRuntime
 from render.local.execution.sandbox import LAMBDA_UID, ON_HOST, Sandbox, SandboxUnavailable, detect
@@ -45,13 +49,17 @@ from render.local.failures import RetryPolicy, destination_record, job_failed, r
 from render.local.options import LocalOptions
 from render.local.progress import Summary, print_progress
 from render.local.s3_events import s3_event, split_uri
+from render.local.work_folders import remove_folder, work_folder
 
 MAX_RUNS = 1000  # per workflow: a safety net, validation already refuses workflows that feed themselves
 HOST_NOTICE = (
-    "notice: .zip functions have no image: their scripts run directly on this host "
-    "(with its /bin/sh, python3 and tools)"
+    "notice: .zip functions have no image: their scripts run with this host's /bin/sh, python3 and tools ({where})"
 )
 ON_HOST_NOTICE = "notice: {name} runs on this host, not in its image (--on-host)"
+EXITED = "Essential container in task exited"  # Batch's statusReason for a job whose container ended
+
+# Sets a job's state where it is kept: (job id, status, statusReason, exit code).
+JobState = Callable[[str, str, str | None, int | None], None]
 
 
 @dataclass
@@ -62,11 +70,20 @@ class _Chain:
     runs: int = 0
 
 
+def reserved_concurrency(aws: Aws, function: DeployedFunction) -> int | None:
+    """The function's reserved concurrency, as GetFunctionConcurrency answers it (None: unreserved)."""
+    reserved = aws.client("lambda").get_function_concurrency(FunctionName=function.name)
+    found = reserved.get("ReservedConcurrentExecutions")
+    return None if found is None else int(found)
+
+
 class LocalCloud:
     """Plays Lambda, Batch and S3 notifications; use it as a context manager.
 
-    `code` gives a .zip function's deployment package. With `chain_outputs` false, what the runs
-    write fires nothing here: the emulator fires it (render/local/service.py).
+    `code` gives a .zip function's deployment package, `reserved` a function's reserved concurrency
+    (0 throttles it). With `chain_outputs` false, what the runs write fires nothing here: the
+    emulator fires it (render/local/service.py). `job_state` sets a Batch job's state as its run
+    goes (without it the emulator keeps the state it gave the job).
     """
 
     def __init__(
@@ -77,20 +94,23 @@ class LocalCloud:
         chain_outputs: bool = True,
         progress: Callable[[str], None] = print_progress,
         options: LocalOptions | None = None,
+        reserved: Callable[[DeployedFunction], int | None] | None = None,
+        job_state: JobState | None = None,
     ) -> None:
         self.aws = aws
+        self._job_state = job_state
+        self._reserved = reserved or partial(reserved_concurrency, aws)
         self.verbose = verbose
         self.options = options or LocalOptions()
         self.summary = Summary()
         self._chain_outputs = chain_outputs
         self._progress = progress
         self._lock = threading.Lock()
-        self._workdir = tempfile.TemporaryDirectory(prefix="faas-local-", dir=work_base(LAMBDA_UID))
-        workdir = Path(self._workdir.name)
+        self._workdir = workdir = work_folder("faas-local-", work_base(LAMBDA_UID))
         workdir.chmod(0o755)  # proot runs images as nobody
         images = LocalImages(aws.endpoint_url, workdir / "images", self.options.registry_mirror)
         mirror = {contract.REGISTRY_MIRROR: self.options.registry_mirror} if self.options.registry_mirror else {}
-        self._lambda = LambdaRuntime(aws, code, workdir, mirror)
+        self._lambda = LambdaRuntime(aws, code, workdir, self.sandbox, mirror)
         self._images = ImageLambdaRuntime(aws, images, self.sandbox, workdir / "instances", self.options.concurrency)
         self._batch = BatchRunner(aws, images, self.sandbox, workdir)
         self._sandbox: Sandbox | None = self.options.sandbox
@@ -104,7 +124,7 @@ class LocalCloud:
         self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self._images.close()
-        self._workdir.cleanup()
+        remove_folder(self._workdir)
 
     def sandbox(self) -> Sandbox:
         """Where images run: the options', else the first that works here (said once)."""
@@ -114,7 +134,7 @@ class LocalCloud:
                 try:
                     chosen = self._sandbox = detect()
                 except SandboxUnavailable as error:
-                    raise LocalError(str(error), invalid_input=True) from None
+                    raise LocalError(str(error), invalid_input=True, kind=SANDBOX_FAILURE) from None
         if detected:
             self._progress(f"sandbox: {chosen.describe()}")
         return chosen
@@ -197,7 +217,8 @@ class LocalCloud:
         with self._lock:
             noticed, self._noticed = self._noticed, True
         if not noticed:
-            self._progress(HOST_NOTICE)
+            where = "directly on this host, --on-host" if self.sandbox() is ON_HOST else "read-only, in the sandbox"
+            self._progress(HOST_NOTICE.format(where=where))
 
     def _object_written(self, uri: str, chain: _Chain) -> None:
         bucket, key = split_uri(uri)
@@ -216,7 +237,6 @@ class LocalCloud:
         self, function: DeployedFunction, event: Any, cause: str, chain: _Chain, asynchronous: bool = False
     ) -> Invocation:
         """Run the function; an asynchronous invocation is retried as its event invoke configuration says."""
-        self._notice(function)
         policy = retry_policy(self.aws, function) if asynchronous else RetryPolicy(retries=0)
         started, attempts, first_request = time.monotonic(), 0, None
         while True:
@@ -224,8 +244,7 @@ class LocalCloud:
             retry = f" (retry {attempts - 1} of {policy.retries})" if attempts > 1 else ""
             self._say(function.name, f"Lambda started by {cause}{retry}")
             self._counted(chain)
-            runtime = self._images if function.image_uri is not None else self._lambda
-            invocation = runtime.invoke(function, event, self._echo(function.name))
+            invocation = self._attempt(function, event, first=attempts == 1)
             first_request = first_request or invocation.request_id
             if not invocation.failed:
                 break
@@ -257,6 +276,22 @@ class LocalCloud:
             chain.pending.append(partial(self._run_job, function.name, job_id, chain))
         return invocation
 
+    def _attempt(self, function: DeployedFunction, event: Any, first: bool) -> Invocation:
+        """One invocation. One that cannot start (throttled, its image refused, the sandbox or the
+        disk failing) fails as a function error does, so that it is retried and kept the same way;
+        its errorType says why."""
+        try:
+            if first:
+                self._notice(function)  # finds the sandbox, which may be missing
+            if self._reserved(function) == 0:
+                raise LocalError("throttled: its reserved concurrency is 0", kind=THROTTLED)
+            runtime = self._images if function.image_uri is not None else self._lambda
+            return runtime.invoke(function, event, self._echo(function.name))
+        except (LocalError, AwsError, ClientError, BotoCoreError, OSError) as error:
+            kind = error_type(error)
+            payload = {"errorMessage": f"faas local could not run it ({kind}): {error}", "errorType": kind}
+            return Invocation(str(uuid.uuid4()), payload, True, 0.0)
+
     def _run_job(self, name: str, job_id: str, chain: _Chain) -> bool:
         self._counted(chain)
         on_host = self.sandbox() is ON_HOST
@@ -264,25 +299,47 @@ class LocalCloud:
             self._progress(ON_HOST_NOTICE.format(name=f"{name}'s Batch job {job_id}"))
         self._say(name, f"Batch job {job_id} running {'on this host' if on_host else 'in its image'}")
         try:
-            run = self._batch.run(job_id, self._echo(name))
+            run = self._batch.run(
+                job_id,
+                self._echo(name),
+                partial(self._node_ended, name, job_id),
+                partial(self._set_job_state, job_id, "RUNNING", None, None),
+            )
         except (AwsError, LocalError) as error:  # as Batch fails a job whose image cannot be pulled
             self.failed(f"{name} job {job_id}")
             self._say(name, f"Batch job {job_id} FAILED: it could not start: {error}")
-            job_failed(self.aws, job_id, f"CannotStartContainerError: {error}", None)
+            reason = f"CannotStartContainerError: {error}"
+            self._set_job_state(job_id, "FAILED", reason, None)
+            job_failed(self.aws, job_id, reason, None)
             return False
+        except Exception as error:  # a bug: the job must not stay RUNNING
+            self._set_job_state(job_id, "FAILED", f"faas local could not run it: {error}", None)
+            raise
         if run.returncode != 0:
             self.failed(f"{name} job {job_id}")
             tail = "\n".join(run.log.tail(10))
             self._say(
                 name, f"Batch job {job_id} FAILED (exit status {run.returncode}) after {run.seconds:.1f} s:\n{tail}"
             )
-            job_failed(self.aws, job_id, "Essential container in task exited", run.returncode)
+            failed_nodes = ", ".join(str(node.index) for node in run.failed_nodes)
+            reason = EXITED + (f" (failed node(s): {failed_nodes})" if failed_nodes else "")
+            self._set_job_state(job_id, "FAILED", reason, run.returncode)
+            job_failed(self.aws, job_id, reason, run.returncode)
         else:
+            self._set_job_state(job_id, "SUCCEEDED", EXITED, run.returncode)
             self._say(
                 name, f"Batch job {job_id} succeeded in {run.seconds:.1f} s: {len(run.uploaded)} object(s) written"
             )
         self._written(name, run.uploaded, chain)
         return run.returncode == 0
+
+    def _set_job_state(self, job_id: str, status: str, reason: str | None, exit_code: int | None) -> None:
+        if self._job_state is not None:
+            self._job_state(job_id, status, reason, exit_code)
+
+    def _node_ended(self, name: str, job_id: str, node: NodeRun) -> None:
+        """A node of a multi-node parallel job ended: said as it happens."""
+        self._say(name, f"Batch job {job_id} node {node.index}: {node.outcome}")
 
     def _written(self, name: str, uris: list[str], chain: _Chain) -> None:
         for uri in uris:

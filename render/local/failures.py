@@ -4,6 +4,8 @@ An asynchronous invocation (an S3 trigger, an Event invoke) that fails is run ag
 function's MaximumRetryAttempts (its event invoke configuration, read from the emulator; Lambda's
 defaults without one) while it is younger than MaximumEventAgeInSeconds; then Lambda's destination
 record goes to the OnFailure destination (an SQS queue; other destinations are not emulated).
+An invocation that cannot even start here (render/local/cloud.py: throttled, its image refused,
+the sandbox or the disk failing) is such a failure too, its errorType saying why.
 A Batch job that fails becomes EventBridge's Batch Job State Change event, put on the default
 event bus: the emulator's EventBridge routes it to the rules matching it (the deployment's
 failures rule sends it to the failures queue), as AWS does. Real AWS retries after a minute, then

@@ -6,9 +6,18 @@ It only queues the function and a real S3 event (the upload's request returns at
 request is queued the same way (render/local/moto/awslambda.py); a synchronous one waits for its
 function's result. Worker threads, `LocalOptions.concurrency` of them, run the queued items side
 by side through render/local/cloud.py, the oldest first, each function at most as many at once as
-its reserved concurrency allows (Lambda throttles one whose reserved concurrency is 0: it fails).
+its reserved concurrency allows (Lambda throttles one whose reserved concurrency is 0: it fails,
+and an asynchronous event is then retried and kept as a function error is).
 What the runs write comes back through the same hook, so chained functions fire without the
 workers chaining anything themselves.
+
+With `faas local --state DIR` each asynchronous item is written to a journal before it is queued
+and marked done when it ends (render/local/state.py): `resume` queues again, at the next start,
+the ones a stop or a crash cut short. While the emulator replays its recorded requests the service
+is `paused`: what they trigger runs nothing, and a replayed Batch job takes the end it had.
+The Batch jobs the functions submit wait RUNNABLE in moto until a worker runs them; their state
+follows the run (render/local/moto/batch.py's `set_job_state`), and their ends are kept with the
+state.
 
 Clients follow the service over HTTP (render/local/activity.py): it answers GET /_faas/activity.
 """
@@ -17,12 +26,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import traceback
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -37,6 +48,7 @@ from render.local.execution.errors import LocalError
 from render.local.execution.lambda_runner import Invocation
 from render.local.options import LocalOptions
 from render.local.s3_events import from_moto_event, is_moto_duplicate
+from render.local.state import JobEnd, JobEnds, Journal, Pending
 
 KEPT_LINES = 10_000  # a client further behind than this misses lines, nothing else
 
@@ -47,6 +59,7 @@ class Triggered:
     event: Any
     cause: str
     reply: Future[Invocation] | None = None  # a synchronous Invoke request waits for it
+    journaled: str | None = None  # its id in the journal of in-flight events
 
     @property
     def region(self) -> str:
@@ -95,8 +108,13 @@ class LocalService:
         verbose: bool = False,
         output: Callable[[str], None] = print,
         options: LocalOptions | None = None,
+        journal: Journal | None = None,
+        job_ends: JobEnds | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.journal = journal
+        self.job_ends = job_ends
+        self._paused = False
         self.verbose = verbose
         self.options = options or LocalOptions()
         self._output = output
@@ -134,24 +152,68 @@ class LocalService:
         for cloud in self._clouds.values():
             cloud.__exit__(None, None, None)
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Nothing triggered or invoked meanwhile runs (a synchronous Invoke gets an error at once)."""
+        self._paused = True
+        try:
+            yield
+        finally:
+            self._paused = False
+
+    def resume(self) -> int:
+        """Queue again the journal's events that a stop or a crash cut short; how many."""
+        if self.journal is None:
+            return 0
+        unfinished = self.journal.unfinished()
+        for pending in unfinished:
+            cause = f"{pending.cause} (in flight when the emulator stopped)"
+            self._enqueue(Triggered(pending.function_arn, pending.event, cause, journaled=pending.ident))
+        return len(unfinished)
+
     def triggered(self, account_id: str, event_body: dict[str, Any], function_arn: str, region_name: str) -> None:
         """moto's `_invoke_awslambda(account_id, event_body, fn_arn, region_name)`, run inside the upload request."""
-        if is_moto_duplicate(event_body):
+        if self._paused or is_moto_duplicate(event_body):
             return
         event, uri = from_moto_event(event_body)
         self._enqueue(Triggered(function_arn, event, uri))
 
     def invoke(self, function_arn: str, event: Any) -> Invocation:
         """Lambda's RequestResponse invocation: the function's result, once it has run in its turn."""
+        if self._paused:
+            payload = {"errorMessage": "faas local is replaying its recorded state", "errorType": "LocalRunError"}
+            return Invocation(str(uuid.uuid4()), payload, True, 0.0)
         reply: Future[Invocation] = Future()
         self._enqueue(Triggered(function_arn, event, "a direct invocation", reply))
         return reply.result()
 
     def invoke_async(self, function_arn: str, event: Any) -> None:
         """Lambda's Event invocation: queued, like what an upload triggers."""
+        if self._paused:
+            return
         self._enqueue(Triggered(function_arn, event, "an asynchronous invocation"))
 
+    def replayed_job(self, fingerprint: str) -> JobEnd | None:
+        """How a job that the replay submits again ended (None: this is no replay, the job is to run)."""
+        if not self._paused or self.job_ends is None:
+            return None
+        return self.job_ends.replayed(fingerprint, int(time.time() * 1000))
+
+    def _job_state(self, job_id: str, status: str, reason: str | None, exit_code: int | None) -> None:
+        """Set a job's state in moto; keep its end with the state."""
+        from render.local.moto.batch import set_job_state  # moto: only in the emulator's process
+
+        try:
+            end = set_job_state(job_id, status, reason, exit_code)
+        except LookupError:  # a reset forgot it while it ran: no state to set
+            return
+        if end is not None and self.job_ends is not None:
+            self.job_ends.ended(end)
+
     def _enqueue(self, item: Triggered) -> None:
+        if self.journal is not None and item.reply is None and item.journaled is None:
+            item = replace(item, journaled=uuid.uuid4().hex)
+            self.journal.started(Pending(str(item.journaled), item.function_arn, item.event, item.cause))
         with self._lock:
             self._pending += 1
         with self._ready:
@@ -207,6 +269,8 @@ class LocalService:
                     chain_outputs=False,
                     progress=self._log,
                     options=self.options,
+                    reserved=lambda function: reserved_concurrency(str(function.configuration["FunctionArn"])),
+                    job_state=self._job_state,
                 )
             return self._clouds[region]
 
@@ -229,6 +293,8 @@ class LocalService:
             if item.reply and not item.reply.done():  # the function did not run: the caller must not wait
                 payload = {"errorMessage": f"faas local could not run it: {problem}", "errorType": "LocalRunError"}
                 item.reply.set_result(Invocation(str(uuid.uuid4()), payload, True, 0.0))
+            if self.journal is not None and item.journaled is not None:
+                self.journal.finished(item.journaled)
             with self._ready:
                 self._running[item.function_arn] -= 1
                 self._ready.notify_all()
@@ -236,12 +302,12 @@ class LocalService:
                 self._pending -= 1
 
     def _run(self, item: Triggered) -> str | None:
-        """Run one queued item to its end; what kept it from running, if anything."""
+        """Run one queued item to its end; what kept it from running, if anything (the cloud keeps an
+        asynchronous event that cannot start as a failure; this is for what is left: no such
+        function, or a bug)."""
         cloud = self._cloud(item.region)
         name = item.function_arn.split(":")[6]
         try:
-            if reserved_concurrency(item.function_arn) == 0:
-                raise LocalError("throttled: its reserved concurrency is 0")
             function = function_in_emulator(item.function_arn)  # afresh: it may have been redeployed
             cloud.run(function, item.event, item.cause, item.reply.set_result if item.reply else None)
             return None

@@ -124,7 +124,9 @@ def test_job_shows_status_and_log_in_any_state(workflow: Workflow, aws_env: dict
     batch = boto3.client("batch")
     queue = batch.describe_job_queues()["jobQueues"][0]["jobQueueName"]
     never_ran = batch.submit_job(jobName="never-ran", jobQueue=queue, jobDefinition="video-split")["jobId"]
-    assert "no log events yet" in run_faas("job", never_ran).out
+    waiting = run_faas("job", never_ran).out  # nothing runs a job not submitted by a function
+    assert re.search(r"status: +RUNNABLE\n", waiting) and "started:    -" in waiting, waiting
+    assert "no log yet: the job is RUNNABLE" in waiting
 
     unknown = run_faas("job", "no-such-job")
     assert unknown.code == 1 and "no Batch job no-such-job" in unknown.err

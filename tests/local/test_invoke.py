@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from tests.helpers import aws_variables, requires_terraform, terraform
+from tests.local.ecr_push import build_image, push_image
 from tests.local.faas_local import BUCKET, Running
+from tests.local.image_deployment import pull_policy
 
 pytestmark = [requires_terraform(), pytest.mark.terraform, pytest.mark.slow]
 
@@ -111,8 +113,11 @@ def test_terraform_gets_the_result_of_aws_lambda_invocation(running: Running, tm
 
 
 def test_a_function_that_cannot_run_here_fails_without_hanging(running: Running) -> None:
-    lam = running.client("lambda")
+    lam, ecr = running.client("lambda"), running.client("ecr")
     role = lam.get_function(FunctionName="upper")["Configuration"]["Role"]
+    ecr.create_repository(repositoryName="nowhere")
+    ecr.set_repository_policy(repositoryName="nowhere", policyText=pull_policy("from-image"))
+    push_image(ecr, "nowhere", build_image("unused", tar=b"not a tar archive"), "1")
     lam.create_function(
         FunctionName="from-image",
         PackageType="Image",
@@ -122,6 +127,6 @@ def test_a_function_that_cannot_run_here_fails_without_hanging(running: Running)
     answer = lam.invoke(FunctionName="from-image", Payload=b"{}")
     assert answer.get("FunctionError") == "Unhandled"
     error = json.loads(answer["Payload"].read())
-    assert error["errorType"] == "LocalRunError", error
+    assert error["errorType"] == "ImageRefused", error
     assert "cannot run the image 123456789012.dkr.ecr.us-east-1.amazonaws.com/nowhere:1" in error["errorMessage"]
-    assert "[from-image] could not run for a direct invocation" in running.log.read_text()
+    assert "[from-image] FAILED after 0.0 s" in running.log.read_text()

@@ -23,7 +23,7 @@ PATCHES = list(moto_patches.patches())
 
 
 @pytest.mark.parametrize("patch", PATCHES, ids=[p.target for p in PATCHES])
-def test_every_patched_target_fits_the_installed_moto(patch: moto_patches.Patch) -> None:
+def test_every_patched_target_fits_the_installed_moto(patch: moto_patches.Patch | moto_patches.Addition) -> None:
     assert patch.problem() is None
 
 

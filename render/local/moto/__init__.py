@@ -7,7 +7,11 @@
 - one module per AWS service, each with its `PATCHES`: `core` (moto's server), `s3` (bucket
   notifications go to the service), `awslambda` (Invoke runs the function; GetFunction and
   PutFunctionEventInvokeConfig as Lambda answers them), `batch` (the service-linked role, job
-  queues' time-limit actions), `ecr` (pushed images are kept and checked as ECR does).
+  queues' time-limit actions, jobs' states following their local run), `ec2` (placement groups,
+  which moto lacks), `ecr` (pushed images are
+  kept and checked as ECR does),
+  `recording` (moto's request recorder, appending one request at a time: `faas local --state`),
+  `access` (requests signed with a role's temporary credentials get what the role allows, no more).
 
 `install` checks the installed moto, then every target, then applies them all; nothing is imported
 from moto before its version is known to fit, so an unsupported moto gets one line
@@ -18,12 +22,21 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 
 from render.local.ecr_blobs import BlobStore
 from render.local.moto.hooks import HOOKS, Service
-from render.local.moto.patch import SUPPORTED_TEXT, MotoUnsupported, Patch, Patches, check_version, installed_moto
+from render.local.moto.patch import (
+    SUPPORTED_TEXT,
+    Addition,
+    MotoUnsupported,
+    Patch,
+    Patches,
+    check_version,
+    installed_moto,
+)
 
-SERVICES = ("core", "s3", "awslambda", "batch", "ecr")
+SERVICES = ("core", "access", "s3", "awslambda", "batch", "ec2", "ecr", "recording")
 
 
 def patches() -> Patches:
@@ -33,6 +46,13 @@ def patches() -> Patches:
     except ImportError as error:
         raise MotoUnsupported(f"moto {installed_moto()} does not fit the emulator: {error}") from None
     return Patches(patch for module in modules for patch in module.PATCHES)
+
+
+def record_to(path: Path) -> Callable[[], None]:
+    """Append every request the server answers to `path` (moto's recorder); the callable stops it."""
+    from render.local.moto.recording import record_to as start
+
+    return start(path)
 
 
 def install(store: BlobStore, service: Service | None = None) -> Callable[[], None]:
@@ -53,4 +73,4 @@ def install(store: BlobStore, service: Service | None = None) -> Callable[[], No
     return uninstall
 
 
-__all__ = ["SUPPORTED_TEXT", "MotoUnsupported", "Patch", "check_version", "install", "patches"]
+__all__ = ["SUPPORTED_TEXT", "Addition", "MotoUnsupported", "Patch", "check_version", "install", "patches", "record_to"]

@@ -2,7 +2,8 @@
 
 moto's backends are per process, and so are the patches: one emulator at a time binds its blob
 store (the ECR patches keep pushed bytes there) and, for `faas local`, its service (the S3 and
-Lambda patches hand it what uploads trigger and what Invoke asks for).
+Lambda patches hand it what uploads trigger and what Invoke asks for; the Batch patch leaves its
+jobs RUNNABLE for it to run).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from render.local.ecr_blobs import BlobStore
+from render.local.state import JobEnd
 
 
 class Outcome(Protocol):
@@ -31,6 +33,10 @@ class Service(Protocol):
     def invoke(self, function_arn: str, event: Any) -> Outcome: ...
 
     def invoke_async(self, function_arn: str, event: Any) -> None: ...
+
+    def replayed_job(self, fingerprint: str) -> JobEnd | None:
+        """While it replays its recorded requests, how a replayed job ended (None: not replaying)."""
+        ...
 
 
 @dataclass
