@@ -1,5 +1,6 @@
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
 
 locals {
   partition = data.aws_partition.current.partition
@@ -19,6 +20,9 @@ locals {
   compute_environment_arn = local.is_fargate ? aws_batch_compute_environment.fargate[0].arn : aws_batch_compute_environment.this[0].arn
 
   image_type = var.image_type != null ? var.image_type : (var.enable_gpu ? "ECS_AL2023_NVIDIA" : "ECS_AL2023")
+
+  # Multi-node parallel jobs need hosts that reach each other: see "Multi-node parallel jobs" below.
+  multi_node = anytrue([for jd in values(var.job_definitions) : jd.nodes != null])
 
   # A job stuck RUNNABLE for one of these reasons is cancelled after var.runnable_timeout
   # seconds, so that it stops blocking the head of the queue. These are the reasons Batch
@@ -89,6 +93,13 @@ data "aws_iam_policy_document" "execution_assume" {
       type        = "Service"
       identifiers = ["ecs-tasks.amazonaws.com"]
     }
+
+    # ECS's advice against the confused deputy: only tasks of this account.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
   }
 }
 
@@ -141,6 +152,74 @@ resource "aws_launch_template" "this" {
 }
 
 ################################################################################
+# Multi-node parallel jobs (EC2 only): the nodes' network and placement
+################################################################################
+
+# Batch gives each node of a multi-node job its own network interface (awsvpc mode) with the
+# compute environment's security groups. The nodes talk to each other on ports the job picks
+# (MPI, NCCL, ssh), so one more group lets every member reach every other on every port, and
+# nothing else. Its VPC is the subnets'.
+data "aws_subnet" "this" {
+  for_each = local.multi_node ? toset(var.subnet_ids) : toset([])
+
+  id = each.value
+}
+
+resource "aws_security_group" "nodes" {
+  count = local.multi_node ? 1 : 0
+
+  name_prefix = "${local.short_name}-nodes-"
+  description = "Nodes of the multi-node parallel jobs of the Batch compute profile ${var.name}: every port between members"
+  vpc_id      = data.aws_subnet.this[var.subnet_ids[0]].vpc_id
+
+  tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "nodes" {
+  count = local.multi_node ? 1 : 0
+
+  description                  = "From the other nodes, every protocol and port"
+  security_group_id            = aws_security_group.nodes[0].id
+  referenced_security_group_id = aws_security_group.nodes[0].id
+  ip_protocol                  = "-1"
+
+  tags = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "nodes" {
+  count = local.multi_node ? 1 : 0
+
+  description                  = "To the other nodes, every protocol and port"
+  security_group_id            = aws_security_group.nodes[0].id
+  referenced_security_group_id = aws_security_group.nodes[0].id
+  ip_protocol                  = "-1"
+
+  tags = var.tags
+}
+
+# A cluster placement group keeps the nodes close together in one Availability Zone, with the
+# lowest latency and highest throughput between them (AWS recommends one for multi-node jobs).
+resource "aws_placement_group" "this" {
+  count = local.multi_node ? 1 : 0
+
+  name     = var.name
+  strategy = "cluster"
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(distinct([for subnet in data.aws_subnet.this : subnet.availability_zone])) == 1
+      error_message = "A compute profile running multi-node parallel jobs needs subnets in one Availability Zone: its cluster placement group cannot span zones."
+    }
+  }
+}
+
+################################################################################
 # Compute environment
 ################################################################################
 
@@ -161,7 +240,8 @@ resource "aws_batch_compute_environment" "this" {
     instance_type       = var.instance_types
     instance_role       = local.instance_profile_arn
     subnets             = var.subnet_ids
-    security_group_ids  = var.security_group_ids
+    security_group_ids  = concat(var.security_group_ids, aws_security_group.nodes[*].id)
+    placement_group     = local.multi_node ? aws_placement_group.this[0].name : null
 
     # Static values only: a change replaces the compute environment.
     tags = length(var.tags) > 0 ? var.tags : null
@@ -186,6 +266,11 @@ resource "aws_batch_compute_environment" "this" {
     # replacement up front also avoids the provider's "inconsistent final plan" error
     # when the version is only known during apply (hashicorp/terraform-provider-aws#37440).
     replace_triggered_by = [aws_launch_template.this[count.index].latest_version]
+
+    precondition {
+      condition     = !(local.multi_node && var.compute_type == "SPOT")
+      error_message = "Batch runs no multi-node parallel jobs on Spot Instances: use compute_type EC2."
+    }
 
     precondition {
       condition     = var.min_vcpus <= var.max_vcpus && (var.desired_vcpus == 0 || (var.min_vcpus <= var.desired_vcpus && var.desired_vcpus <= var.max_vcpus))
@@ -225,6 +310,11 @@ resource "aws_batch_compute_environment" "fargate" {
     precondition {
       condition     = !var.enable_gpu
       error_message = "enable_gpu is not supported with compute_type FARGATE (Fargate has no GPUs)."
+    }
+
+    precondition {
+      condition     = !local.multi_node
+      error_message = "Fargate runs no multi-node parallel jobs: use compute_type EC2."
     }
   }
 }
@@ -300,11 +390,21 @@ resource "aws_batch_job_definition" "this" {
   for_each = var.job_definitions
 
   name                  = each.key
-  type                  = "container"
+  type                  = each.value.nodes == null ? "container" : "multinode"
   platform_capabilities = [local.is_fargate ? "FARGATE" : "EC2"]
   propagate_tags        = true
 
-  container_properties = jsonencode(local.job_container_properties[each.key])
+  container_properties = each.value.nodes == null ? jsonencode(local.job_container_properties[each.key]) : null
+
+  # A multi-node parallel job: one node range, all nodes, each running the function's image (and
+  # so the supervisor) with the same container properties as a single-node job.
+  node_properties = each.value.nodes == null ? null : jsonencode({
+    mainNode = each.value.nodes.main
+    numNodes = each.value.nodes.count
+    nodeRangeProperties = [
+      { targetNodes = "0:", container = local.job_container_properties[each.key] },
+    ]
+  })
 
   # Retry when the host went away (a Spot reclaim: "Host EC2 (instance i-...) terminated."),
   # never when the job itself failed or timed out. Rules match in order, and a failure no

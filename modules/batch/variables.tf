@@ -119,7 +119,7 @@ variable "architecture" {
 }
 
 variable "job_definitions" {
-  description = "Job definitions run on this compute profile, keyed by job definition name (the function name). image is the function's image (its entry point runs the job), pinned by digest; memory is in MiB; vcpus may be fractional on FARGATE; a null job_role_arn runs the job without a role. retry_attempts (1-10) is how many times a job runs when its host goes away (a Spot reclaim); a job that fails or times out is not retried. timeout (seconds, >= 60) ends an attempt that runs longer."
+  description = "Job definitions run on this compute profile, keyed by job definition name (the function name). image is the function's image (its entry point runs the job), pinned by digest; memory is in MiB; vcpus may be fractional on FARGATE; a null job_role_arn runs the job without a role. retry_attempts (1-10) is how many times a job runs when its host goes away (a Spot reclaim); a job that fails or times out is not retried. timeout (seconds, >= 60) ends an attempt that runs longer. nodes makes it a multi-node parallel job (EC2 only) of nodes.count nodes (2-1000), nodes.main being the main node's index: vcpus, memory and gpus are per node."
   type = map(object({
     image          = string
     vcpus          = number
@@ -129,6 +129,10 @@ variable "job_definitions" {
     job_role_arn   = string
     retry_attempts = optional(number, 3)
     timeout        = optional(number, 86400)
+    nodes = optional(object({
+      count = number
+      main  = number
+    }))
   }))
   default = {}
 
@@ -151,6 +155,14 @@ variable "job_definitions" {
       v.retry_attempts >= 1 && v.retry_attempts <= 10 && floor(v.retry_attempts) == v.retry_attempts && v.timeout >= 60 && floor(v.timeout) == v.timeout
     ])
     error_message = "Each job definition's retry_attempts must be a whole number from 1 to 10 (Batch's range), and its timeout whole seconds >= 60 (Batch's minimum)."
+  }
+
+  validation {
+    condition = alltrue([
+      for v in values(var.job_definitions) :
+      v.nodes == null ? true : (v.nodes.count >= 2 && v.nodes.count <= 1000 && floor(v.nodes.count) == v.nodes.count && v.nodes.main >= 0 && v.nodes.main < v.nodes.count && floor(v.nodes.main) == v.nodes.main)
+    ])
+    error_message = "A multi-node job definition's nodes.count must be a whole number from 2 to 1000 (Batch's limit), and nodes.main a node index below it."
   }
 }
 

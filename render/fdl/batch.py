@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from render.fdl.container_environment import deployed
 from render.fdl.defaults import DEFAULT_GPU_INSTANCE_TYPES, DEFAULT_INSTANCE_TYPES
 from render.fdl.errors import Problem
 from render.fdl.instance_types import allowed
@@ -25,6 +26,8 @@ GPU_FAMILIES = ("g", "p")
 # is4gen, t4g, g5g, hpc7g), and a1. Batch's "default_arm64" says so itself; "optimal" is x86_64.
 GRAVITON_FAMILY = re.compile(r"^(a1|[a-z]+\d+g[a-z]*|default_arm64)$")
 ARCHITECTURES = ("x86_64", "arm64")
+MAX_NODES = 1000  # nodes of one multi-node parallel job (Batch's default quota)
+MAX_NODE_SECURITY_GROUPS = 4  # Batch's 5 per compute environment, less the nodes' own (modules/batch)
 
 
 def architecture_of(instance_type: str) -> str:
@@ -50,6 +53,9 @@ def resolve_batch(
     gpu = bool(fs.get(("batch", "enable_gpu")))
     vcpus, memory = fs.get(("batch", "vcpus")), fs.get(("batch", "memory"))
     low, desired, high = cr["min_v_cpus"], cr["desired_v_cpus"], cr["max_v_cpus"]
+    nodes, main_node = _multi_node(fs, compute_type, problems)
+    if nodes > 1 and not fs.is_set(("batch", "compute_resources", "max_v_cpus")):
+        high = max(high, nodes * vcpus)  # room for every node at once, unless the user said otherwise
     if not low <= desired <= high:
         problems.append(
             (
@@ -64,10 +70,6 @@ def resolve_batch(
                 f"the job asks for {vcpus} vCPUs but the compute environment has at most {high} "
                 "(max_v_cpus): it would never run",
             )
-        )
-    if fs.get(("batch", "multi_node_parallel", "enabled")):
-        problems.append(
-            (fs.origin(("batch", "multi_node_parallel", "enabled")), "multi-node parallel jobs are not supported yet")
         )
     if compute_type == "FARGATE":
         if gpu:
@@ -121,8 +123,9 @@ def resolve_batch(
         enable_gpu=gpu,
         architecture=architecture,
         runnable_timeout=fs.get(("batch", "runnable_timeout")),
+        multi_node=nodes > 1,
     )
-    environment = dict(container_env)
+    environment = deployed(container_env)
     environment.update(fs.variables(("batch", "environment", "Variables")))
     return BatchJob(
         vcpus,
@@ -133,7 +136,58 @@ def resolve_batch(
         retry_attempts=fs.get(("batch", "retry_attempts")),
         timeout=fs.get(("batch", "timeout")),
         staged_events_expiration_days=fs.get(("batch", "staged_events_expiration_days")),
+        nodes=nodes,
+        main_node=main_node,
     )
+
+
+def _multi_node(fs: FunctionSettings, compute_type: str, problems: list[Problem]) -> tuple[int, int]:
+    """The job's node count and main node index: (1, 0) unless multi_node_parallel is enabled."""
+    section = ("batch", "multi_node_parallel")
+    if not fs.get((*section, "enabled")):
+        return 1, 0
+    nodes, main_node = fs.get((*section, "number_nodes")), fs.get((*section, "main_node_index"))
+    if not 2 <= nodes <= MAX_NODES:
+        problems.append(
+            (
+                fs.origin((*section, "number_nodes")),
+                f"a multi-node parallel job has 2 to {MAX_NODES} nodes (Batch's limit), not {nodes}",
+            )
+        )
+    elif main_node >= nodes:
+        problems.append(
+            (
+                fs.origin((*section, "main_node_index")),
+                f"main_node_index {main_node} is not a node of a {nodes}-node job: use 0 to {nodes - 1}",
+            )
+        )
+    if compute_type != "EC2":
+        problems.append(
+            (
+                fs.origin(("batch", "compute_resources", "type")),
+                f"multi-node parallel jobs run on EC2 only (Batch runs none on {compute_type}): "
+                "set batch.compute_resources.type to EC2, or disable batch.multi_node_parallel",
+            )
+        )
+    groups = fs.get(("batch", "compute_resources", "security_group_ids")) or []
+    if len(groups) > MAX_NODE_SECURITY_GROUPS:
+        problems.append(
+            (
+                fs.origin(("batch", "compute_resources", "security_group_ids")),
+                f"a multi-node compute environment takes at most {MAX_NODE_SECURITY_GROUPS} security groups, "
+                f"not {len(groups)}: Batch allows 5, and the fifth is the one that lets the nodes reach each other",
+            )
+        )
+    vcpus, high = fs.get(("batch", "vcpus")), fs.get(("batch", "compute_resources", "max_v_cpus"))
+    if 2 <= nodes <= MAX_NODES and nodes * vcpus > high and fs.is_set(("batch", "compute_resources", "max_v_cpus")):
+        problems.append(
+            (
+                fs.origin(("batch", "compute_resources", "max_v_cpus")),
+                f"the job's {nodes} nodes of {vcpus} vCPU(s) need {nodes * vcpus} vCPUs at once but max_v_cpus is "
+                f"{high}: Batch starts all nodes together, so it would never run; raise max_v_cpus or leave it unset",
+            )
+        )
+    return nodes, main_node
 
 
 def _placeable(

@@ -43,7 +43,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
         "state": "ENABLED",
         "type": "MANAGED",
         "environment": {"Variables": {}},
-        "multi_node_parallel": {"enabled": False},
+        "multi_node_parallel": {"enabled": False, "number_nodes": 10, "main_node_index": 0},
         "compute_resources": {
             "type": "EC2",
             "desired_v_cpus": 0,

@@ -52,6 +52,8 @@ class ComputeProfile:
     enable_gpu: bool
     architecture: str  # "x86_64" or "arm64": of the hosts, so of the supervisor and the images
     runnable_timeout: int  # seconds before a job Batch cannot place is cancelled (a queue setting)
+    # Runs multi-node parallel jobs: its hosts reach each other on every port, in a cluster placement group.
+    multi_node: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class BatchJob:
     retry_attempts: int  # runs when the host goes away (Spot reclaim); failures are not retried
     timeout: int  # seconds of one attempt
     staged_events_expiration_days: int
+    nodes: int = 1  # more than 1: a multi-node parallel job, every node running the same supervisor
+    main_node: int = 0  # the node index whose exit decides the job's status
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class Function:
     lambda_environment: dict[str, str]
     image: str | None
     image_file: Path | None  # a `docker save` or OCI archive: the base instead of `image`
+    image_file_scratch: int  # bytes of the image builder's /tmp a build from image_file takes (else 0)
     create_image: bool  # False: `image` is a prepared ECR image holding the supervisor, used as it is
     registry_credentials: str | None  # Secrets Manager secret with the base registry's credentials
     timeout_threshold: int

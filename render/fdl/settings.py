@@ -60,6 +60,11 @@ class FunctionSettings:
             return Location(self.anchor.file, self.anchor.line, f"functions.aws[{self.index}].{dotted(path)}")
         return found
 
+    def is_set(self, path: KeyPath) -> bool:
+        """Whether a file or flag wrote `path` (not a built-in default)."""
+        found = self.origins.get(path)
+        return found is not None and found.file != BUILTIN_LABEL
+
     def get(self, path: KeyPath, default: Any = None) -> Any:
         node: Any = self.values
         for part in path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,10 +68,20 @@ class Group:
                 c.action for c in self.changes if c.type == "aws_lambda_function" and c.action in ("create", "delete")
             }
             suffix = {"create": " (new)", "delete": " (removed)"}.get(next(iter(lifecycle), ""), "")
-            return f"function {self.name}{suffix}"
+            nodes = self.job_nodes()
+            return f"function {self.name}{suffix}" + (f" ({nodes}-node parallel Batch jobs)" if nodes else "")
         if self.kind == PROFILE:
             return f"{PROFILE} {self.name}"
         return "storage (shared)" if self.kind == STORAGE else f"other: {self.name}"
+
+    def job_nodes(self) -> int | None:
+        """The node count of the function's job definition when it is a multi-node parallel one."""
+        for change in self.changes:
+            if change.type == "aws_batch_job_definition":
+                properties = (change.after or change.before).get("node_properties")
+                if isinstance(properties, str) and properties:  # "" for a container job, None until known
+                    return int(json.loads(properties)["numNodes"])
+        return None
 
     def counts(self) -> dict[str, int]:
         found = {action: sum(c.action == action for c in self.changes) for action in PAST}

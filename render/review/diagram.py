@@ -72,7 +72,8 @@ def build_graph(deployment: Deployment) -> Graph:
     nodes: list[Node] = []
     edges: list[Edge] = []
     for number, function in enumerate(deployment.functions):
-        node = Node(f"f{number}", f"{function.name}\n{function.execution_mode}", FUNCTION)
+        nodes_label = f", {function.batch.nodes} nodes" if function.batch and function.batch.nodes > 1 else ""
+        node = Node(f"f{number}", f"{function.name}\n{function.execution_mode}{nodes_label}", FUNCTION)
         nodes.append(node)
         for location in function.inputs:
             edges.append(Edge(folder(location), node.id, "triggers"))

@@ -5,7 +5,8 @@ object), takes the event from FAAS_EVENT or FAAS_EVENT_URI, then runs the same s
 upload code as Lambda, without a deadline (Batch's own job timeout applies). Exit status: 0 when
 every run succeeded, else the first failure's: the script's status (128+N for signal N), or 125
 when the supervisor itself failed (configuration, S3). The command, if any, runs when the config
-has no script (the image's own command).
+has no script (the image's own command). Every node of a multi-node parallel job runs all of it:
+the script tells the nodes apart by Batch's AWS_BATCH_JOB_NODE_INDEX and its siblings.
 """
 
 from __future__ import annotations
@@ -74,6 +75,14 @@ def run_job(command: Sequence[str]) -> int:
     )
     if log.isEnabledFor(logging.DEBUG):
         log.debug("job %s: event %s", job_id, json.dumps(logs.redact(event), default=str))
+    if contract.NODE_INDEX in os.environ:  # a multi-node parallel job: every node runs the whole job
+        log.info(
+            "job %s: node %s of %s (main node %s)",
+            job_id,
+            os.environ[contract.NODE_INDEX],
+            os.environ.get(contract.NUM_NODES, "?"),
+            os.environ.get(contract.MAIN_NODE_INDEX, "?"),
+        )
     for reason in parsed.skipped:
         log.info("job %s: skipped %s", job_id, reason)
 

@@ -1,6 +1,7 @@
 """Submit an event to AWS Batch (`batch` mode, and `lambda-batch` delegation).
 
-The event goes by value in ``containerOverrides.environment`` as FAAS_EVENT while the whole
+The event goes by value in ``containerOverrides.environment`` (for a multi-node parallel job, in
+the ``nodeOverrides`` of every node: Batch takes no containerOverrides there) as FAAS_EVENT while the whole
 SubmitJob request (as botocore serializes it) stays within 30 KiB minus a margin; otherwise it is
 written to ``s3://$FAAS_ARTIFACTS_BUCKET/events/<function>/<uuid>.json`` and passed as
 FAAS_EVENT_URI.
@@ -33,6 +34,7 @@ class BatchSettings:
     job_queue: str
     job_definition: str
     artifacts_bucket: str | None
+    nodes: int = 1  # more than 1: the job definition is a multi-node parallel one
 
     @classmethod
     def from_env(cls) -> BatchSettings:
@@ -46,6 +48,7 @@ class BatchSettings:
             os.environ[contract.JOB_QUEUE],
             os.environ[contract.JOB_DEFINITION],
             os.environ.get(contract.ARTIFACTS_BUCKET) or None,
+            int(os.environ.get(contract.JOB_NODES) or 1),
         )
 
 
@@ -75,8 +78,16 @@ def build_request(name: str, settings: BatchSettings, env: dict[str, str]) -> di
         "jobName": name,
         "jobQueue": settings.job_queue,
         "jobDefinition": settings.job_definition,
-        "containerOverrides": {"environment": [{"name": k, "value": v} for k, v in sorted(env.items())]},
+        **overrides([{"name": k, "value": v} for k, v in sorted(env.items())], settings.nodes),
     }
+
+
+def overrides(environment: list[dict[str, str]], nodes: int) -> dict[str, Any]:
+    """SubmitJob's overrides of the job's environment: of its container, or of all its nodes."""
+    if nodes > 1:
+        node = {"targetNodes": contract.ALL_NODES, "containerOverrides": {"environment": environment}}
+        return {"nodeOverrides": {"nodePropertyOverrides": [node]}}
+    return {"containerOverrides": {"environment": environment}}
 
 
 def request_size(request: dict[str, Any]) -> int:

@@ -35,6 +35,10 @@ REGISTRY_MIRROR = "FAAS_REGISTRY_MIRROR"
 INTERNAL_PREFIX = "FAAS_"  # none of these reach the user's script
 JOB_QUEUE = "FAAS_JOB_QUEUE"  # Lambda of batch / lambda-batch: the job queue's ARN
 JOB_DEFINITION = "FAAS_JOB_DEFINITION"  # Lambda of batch / lambda-batch: the job definition's name
+JOB_NODES = "FAAS_JOB_NODES"  # Lambda of batch / lambda-batch: nodes of a multi-node parallel job
+# container.environment's variables whose names Lambda reserves (AWS_ACCESS_KEY_ID, ...) are
+# deployed under this prefix; the function configuration maps each name to its variable.
+CONTAINER_VARIABLE_PREFIX = "FAAS_CONTAINER_"
 ARTIFACTS_BUCKET = "FAAS_ARTIFACTS_BUCKET"  # the deployment bucket (staged configs, large events)
 CONFIG_URI = "FAAS_CONFIG_URI"  # job definition: s3:// URI of the staged function configuration
 EVENT = "FAAS_EVENT"  # per job: the event by value
@@ -42,6 +46,14 @@ EVENT_URI = "FAAS_EVENT_URI"  # per job: s3:// URI of an event too large to pass
 SOURCE_REQUEST_ID = "FAAS_SOURCE_REQUEST_ID"  # per job: the Lambda request that submitted it
 LOG_LEVEL = "LOG_LEVEL"  # optional override of the configuration's log_level
 TIMEOUT_THRESHOLD = "TIMEOUT_THRESHOLD"  # optional override of container.timeout_threshold
+
+# What Batch tells each node of a multi-node parallel job (the script reads them too).
+NODE_INDEX = "AWS_BATCH_JOB_NODE_INDEX"
+NUM_NODES = "AWS_BATCH_JOB_NUM_NODES"
+MAIN_NODE_INDEX = "AWS_BATCH_JOB_MAIN_NODE_INDEX"
+MAIN_NODE_ADDRESS = "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"  # on the nodes other than the main one
+# Node ranges of the job definition and of the job's overrides: every node.
+ALL_NODES = "0:"
 
 # Failures (the deployment's failures queue, modules/failures): Lambda's defaults for asynchronous
 # invocations, and the EventBridge event of a Batch job that ends FAILED, as AWS sends it.

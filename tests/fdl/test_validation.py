@@ -54,6 +54,18 @@ functions:
   - lambda: {name: c, container: {image: x}, input: [{storage_provider: s3, path: bkt/c}], output: [{storage_provider: s3, path: bkt/a}]}
 """
 
+MULTI_NODE = """\
+    batch:
+      multi_node_parallel:
+        enabled: true
+        number_nodes: {nodes}
+        main_node_index: {main}
+      compute_resources:
+        type: {type}
+        subnets: [subnet-1]
+        security_group_ids: {groups}
+{more}"""
+
 CASES = {
     "workflow loop": (LOOP, 3, "functions.aws[0].lambda.output", "trigger each other in a loop: a -> b -> c -> a"),
     "yaml syntax": ("functions:\n  aws:\n  - lambda: {name: [x\n", 4, "", "YAML syntax error"),
@@ -85,6 +97,12 @@ CASES = {
         "did you mean 'memory'",
     ),
     "bad lambda name": (fdl(name="has space"), 4, "functions.aws[0].lambda.name", "'has space' is not valid"),
+    "image reference left to fill in": (
+        fdl().replace("image: alpine", "image: <DockerHub repo/image>"),  # as SCAR's MPI example has it
+        9,
+        "functions.aws[0].lambda.container.image",
+        "invalid image reference '<DockerHub repo/image>'",
+    ),
     "bad execution mode": (fdl(mode="fast"), 5, "functions.aws[0].lambda.execution_mode", "is not one of"),
     "bad bucket name": (
         fdl(output="Bad_Bucket/out"),
@@ -197,6 +215,54 @@ CASES = {
         17,
         "functions.aws[0].batch.runnable_timeout",
         "90000 is greater than the maximum of 86400",
+    ),
+    "multi-node job of one node": (
+        fdl(mode="batch", extra=MULTI_NODE.format(nodes=1, main=0, type="EC2", groups="[sg-1]", more="")),
+        19,
+        "functions.aws[0].batch.multi_node_parallel.number_nodes",
+        "a multi-node parallel job has 2 to 1000 nodes (Batch's limit), not 1",
+    ),
+    "multi-node job beyond batch's limit": (
+        fdl(mode="batch", extra=MULTI_NODE.format(nodes=1001, main=0, type="EC2", groups="[sg-1]", more="")),
+        19,
+        "functions.aws[0].batch.multi_node_parallel.number_nodes",
+        "2 to 1000 nodes (Batch's limit), not 1001",
+    ),
+    "main node outside the job": (
+        fdl(mode="batch", extra=MULTI_NODE.format(nodes=3, main=3, type="EC2", groups="[sg-1]", more="")),
+        20,
+        "functions.aws[0].batch.multi_node_parallel.main_node_index",
+        "main_node_index 3 is not a node of a 3-node job: use 0 to 2",
+    ),
+    "multi-node job on fargate": (
+        fdl(mode="batch", extra=MULTI_NODE.format(nodes=3, main=0, type="FARGATE", groups="[sg-1]", more="")),
+        22,
+        "functions.aws[0].batch.compute_resources.type",
+        "multi-node parallel jobs run on EC2 only (Batch runs none on FARGATE)",
+    ),
+    "multi-node job on spot": (
+        fdl(mode="batch", extra=MULTI_NODE.format(nodes=3, main=0, type="SPOT", groups="[sg-1]", more="")),
+        22,
+        "functions.aws[0].batch.compute_resources.type",
+        "multi-node parallel jobs run on EC2 only (Batch runs none on SPOT)",
+    ),
+    "multi-node job with five security groups": (
+        fdl(
+            mode="batch",
+            extra=MULTI_NODE.format(nodes=3, main=0, type="EC2", groups="[sg-1, sg-2, sg-3, sg-4, sg-5]", more=""),
+        ),
+        24,
+        "functions.aws[0].batch.compute_resources.security_group_ids",
+        "at most 4 security groups, not 5",
+    ),
+    "multi-node job larger than max_v_cpus": (
+        fdl(
+            mode="batch",
+            extra=MULTI_NODE.format(nodes=3, main=0, type="EC2", groups="[sg-1]", more="        max_v_cpus: 2\n"),
+        ),
+        25,
+        "functions.aws[0].batch.compute_resources.max_v_cpus",
+        "the job's 3 nodes of 1 vCPU(s) need 3 vCPUs at once but max_v_cpus is 2",
     ),
     "unknown storage provider": (
         fdl().replace(

@@ -22,7 +22,7 @@ from faas_supervisor.image import ArchiveSource, EcrDestination, Layer, LayerEnt
 from render.terraform.images import supervisor_layer
 from tests.supervisor.image_builders import base_config, busybox_layer, write_oci_layout
 
-APPLETS = ("tr", "basename", "wc", "cat", "sed", "sleep", "test", "[")
+APPLETS = ("tr", "basename", "wc", "cat", "sed", "sleep", "test", "[", "nc", "timeout")
 SHOUT = "#!/bin/sh\nexec tr a-z A-Z\n"  # a tool only the images have
 MARKER = "/etc/faas-image"  # a file only the images have
 REGION = "us-east-1"
@@ -56,6 +56,20 @@ def session() -> boto3.Session:
     return boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
 
 
+def pull_policy(*function_names: str) -> str:
+    """The repository policy modules/image writes: Lambda may pull for these functions only."""
+    arn = "arn:aws:lambda:us-east-1:123456789012:function"
+    values = [v for name in function_names for v in (f"{arn}:{name}", f"{arn}:{name}:*")]
+    statement = {
+        "Sid": "LambdaECRImageRetrievalPolicy",
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        "Condition": {"StringLike": {"aws:sourceArn": values}},
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
 def push_function_image(
     endpoint: str, base: ArchiveSource, supervisor: Path, name: str, config: dict[str, Any], script: str | None
 ) -> str:
@@ -65,6 +79,7 @@ def push_function_image(
         uri = ecr.create_repository(repositoryName=name)["repository"]["repositoryUri"]
     except ecr.exceptions.RepositoryAlreadyExistsException:
         uri = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryUri"]
+    ecr.set_repository_policy(repositoryName=name, policyText=pull_policy(name))
     layers = [
         supervisor_layer(supervisor, "x86_64").layer,
         function_layer(config, script),
@@ -96,11 +111,27 @@ class Deployment:
         policy = {
             "Version": "2012-10-17",
             "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": ["lambda.amazonaws.com", "ecs-tasks.amazonaws.com"]},
+                    "Action": "sts:AssumeRole",
+                }
             ],
         }
-        role = self.client("iam").create_role(RoleName="faas-test", AssumeRolePolicyDocument=json.dumps(policy))
+        iam = self.client("iam")
+        role = iam.create_role(RoleName="faas-test", AssumeRolePolicyDocument=json.dumps(policy))
         self._role = role["Role"]["Arn"]
+        # What the functions and jobs do (the emulator enforces it): the test bucket, and submitting jobs.
+        bucket = f"arn:aws:s3:::{self.bucket}"
+        access = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{bucket}/*"},
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket},
+                {"Effect": "Allow", "Action": "batch:SubmitJob", "Resource": "*"},
+            ],
+        }
+        iam.put_role_policy(RoleName="faas-test", PolicyName="faas-test", PolicyDocument=json.dumps(access))
 
     def config(self, name: str, script: str | None, mode: str = "lambda") -> dict[str, Any]:
         return {
@@ -120,14 +151,16 @@ class Deployment:
         batch: bool = False,
         environment: dict[str, str] | None = None,
         reserved: int | None = None,
+        nodes: int | None = None,
     ) -> str:
-        """Deploy NAME (its script, or the base image's `command`); its image URI."""
+        """Deploy NAME (its script, or the base image's `command`); its image URI. A Batch one with `nodes`
+        runs multi-node parallel jobs of that many nodes, node 0 the main one."""
         config = self.config(name, script, "batch" if batch else "lambda")
         base = base_archive(self.folder / f"{name}-base.tar", command)
         image = push_function_image(self.endpoint, base, self.supervisor, name, config, script)
         variables = dict(environment or {})
         if batch:
-            variables.update(self.job_definition(name, image, config, script))
+            variables.update(self.job_definition(name, image, config, script, nodes))
         lam = self.client("lambda")
         arn = lam.create_function(
             FunctionName=name,
@@ -153,29 +186,39 @@ class Deployment:
         )
         return image
 
-    def job_definition(self, name: str, image: str, config: dict[str, Any], script: str | None) -> dict[str, str]:
-        """The job definition of NAME running `image`, its staged configuration; the Lambda function's variables."""
+    def job_definition(
+        self, name: str, image: str, config: dict[str, Any], script: str | None, nodes: int | None = None
+    ) -> dict[str, str]:
+        """The job definition of NAME running `image` (on `nodes` nodes), its staged configuration; the
+        Lambda function's variables."""
         s3, batch = self.client("s3"), self.client("batch")
         folder = f"config/{name}"
         s3.put_object(Bucket=self.bucket, Key=f"{folder}/{contract.CONFIG_FILE_NAME}", Body=json.dumps(config))
         if script is not None:
             s3.put_object(Bucket=self.bucket, Key=f"{folder}/script.sh", Body=script.encode())
-        batch.register_job_definition(
-            jobDefinitionName=name,
-            type="container",
-            containerProperties={
-                "image": image,
-                "environment": [
-                    {"name": contract.CONFIG_URI, "value": f"s3://{self.bucket}/{folder}/{contract.CONFIG_FILE_NAME}"}
-                ],
-                "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "1024"}],
-            },
-        )
-        return {
+        container = {
+            "image": image,
+            "jobRoleArn": self._role,
+            "environment": [
+                {"name": contract.CONFIG_URI, "value": f"s3://{self.bucket}/{folder}/{contract.CONFIG_FILE_NAME}"}
+            ],
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "1024"}],
+        }
+        variables = {
             contract.JOB_QUEUE: self.job_queue(),
             contract.JOB_DEFINITION: name,
             contract.ARTIFACTS_BUCKET: self.bucket,
         }
+        if nodes is None:
+            batch.register_job_definition(jobDefinitionName=name, type="container", containerProperties=container)
+            return variables
+        node_range = {"targetNodes": contract.ALL_NODES, "container": container}
+        batch.register_job_definition(
+            jobDefinitionName=name,
+            type="multinode",
+            nodeProperties={"numNodes": nodes, "mainNode": 0, "nodeRangeProperties": [node_range]},
+        )
+        return variables | {contract.JOB_NODES: str(nodes)}
 
     def job_queue(self) -> str:
         if self._queue is None:

@@ -181,3 +181,18 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_readme_shows_the_current_picture_of_video_process() -> None:
     assert f"```mermaid\n{VIDEO_MERMAID}```" in (REPO / "README.md").read_text()
+
+
+def test_a_multi_node_function_shows_its_node_count(tmp_path: Path) -> None:
+    (tmp_path / "run.sh").write_text("#!/bin/sh\n")
+    fdl = tmp_path / "mpi.yaml"
+    fdl.write_text(
+        SHARED.replace(
+            "      - {storage_provider: s3, path: work/more}\n",
+            "      - {storage_provider: s3, path: work/more}\n"
+            "    batch: {multi_node_parallel: {enabled: true, number_nodes: 4}}\n",
+        )
+    )
+    graph = build_graph(resolve(load_settings(fdl, [NETWORK_CONFIG], [], use_scar_config=False)))
+    labels = [node.label for node in graph.nodes]
+    assert "crunch-more\nbatch, 4 nodes" in labels and "crunch\nbatch" in labels

@@ -389,3 +389,26 @@ def test_reads_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
 def test_incomplete_plan_is_flagged() -> None:
     result = review(plan(errored=True))
     assert result.warnings[0].startswith("the plan is incomplete")
+
+
+def test_a_multi_node_job_definition_names_its_node_count() -> None:
+    nodes = json.dumps({"numNodes": 3, "mainNode": 0, "nodeRangeProperties": []})
+    result = review(
+        plan(
+            change(
+                'module.batch_ec2_12345678.aws_batch_job_definition.this["mpi"]',
+                ["create"],
+                None,
+                {"type": "multinode", "node_properties": nodes},
+            ),
+            change("module.lambda_mpi.aws_lambda_function.this", ["create"]),
+            change(
+                'module.batch_ec2_12345678.aws_batch_job_definition.this["single"]',
+                ["update"],
+                {"type": "container", "node_properties": ""},
+                {"type": "container", "node_properties": ""},
+            ),
+        )
+    )
+    assert [g.title for g in result.groups] == ["function mpi (new) (3-node parallel Batch jobs)", "function single"]
+    assert "function mpi (new) (3-node parallel Batch jobs): 2 created" in format_text(result)

@@ -239,3 +239,35 @@ def test_batch_entry_point_runs_the_given_command_without_script(aws: Aws) -> No
     proc = run_module(env, "--", "/bin/sh", "-c", 'cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/in.json"')
     assert proc.returncode == 0, proc.stderr
     assert json.loads(aws.read(dst, "in.json")) == {"a": 1}
+
+
+def test_a_multi_node_function_submits_its_event_to_every_node(
+    aws: Aws,
+    batch_env: BatchInfra,
+    lambda_task: LambdaTask,
+    s3_event: S3Event,
+    context: ContextFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batch = aws.client("batch")
+    (single,) = batch.describe_job_definitions(jobDefinitionName=batch_env.job_definition, status="ACTIVE")[
+        "jobDefinitions"
+    ]
+    node_range = {"targetNodes": "0:", "container": single["containerProperties"]}
+    batch.register_job_definition(
+        jobDefinitionName="plants-mpi",
+        type="multinode",
+        nodeProperties={"numNodes": 3, "mainNode": 0, "nodeRangeProperties": [node_range]},
+    )
+    monkeypatch.setenv("FAAS_JOB_DEFINITION", "plants-mpi")
+    monkeypatch.setenv("FAAS_JOB_NODES", "3")
+    lambda_task({"name": "plants", "execution_mode": "batch"})
+    event = s3_event("some-bucket", "in/a.txt")
+    result = lambda_handler(event, context())
+    assert result["status"] == "submitted"
+    (job,) = batch.describe_jobs(jobs=[result["job_id"]])["jobs"]
+    assert "plants-mpi" in job["jobDefinition"]
+    (described,) = job["nodeProperties"]["nodeRangeProperties"]  # the job's nodes, its overrides applied
+    env = {e["name"]: e["value"] for e in described["container"]["environment"]}
+    assert json.loads(env["FAAS_EVENT"]) == event
+    assert env["FAAS_CONFIG_URI"].endswith("function_config.json")  # from the job definition

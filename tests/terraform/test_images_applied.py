@@ -33,6 +33,13 @@ BUCKET = "images-e2e"
 APPLETS = ("sh", "tr", "cat", "mkdir", "basename", "echo")
 SHOUT_TOOL = "#!/bin/sh\nexec tr a-z A-Z\n"
 SCRIPT = '#!/bin/sh\nshout < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/$(basename "$INPUT_FILE_PATH")"\n'
+# Each node of a multi-node job writes what it was told: its index, the node count, the main node.
+# The job ends with its main node (the others are stopped then, as on AWS): the main node waits.
+NODE_SCRIPT = (
+    "#!/bin/sh\necho $AWS_BATCH_JOB_NODE_INDEX $AWS_BATCH_JOB_NUM_NODES $AWS_BATCH_JOB_MAIN_NODE_INDEX "
+    '> "$TMP_OUTPUT_DIR/node-$AWS_BATCH_JOB_NODE_INDEX.txt"\n'
+    '[ "$AWS_BATCH_JOB_NODE_INDEX" = "$AWS_BATCH_JOB_MAIN_NODE_INDEX" ] && sleep 5\nexit 0\n'
+)
 OWN_COMMAND = 'tr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/own-$(basename "$INPUT_FILE_PATH")"'
 FDL = """\
 functions:
@@ -56,6 +63,16 @@ functions:
       input: [{{storage_provider: s3, path: {bucket}/ec2-in}}]
       output: [{{storage_provider: s3, path: {bucket}/ec2-out}}]
     batch:
+      compute_resources: {{subnets: [{subnet}], security_group_ids: [{group}]}}
+  - lambda:
+      name: on-nodes
+      execution_mode: batch
+      init_script: node.sh
+      container: {{image: alpine:3.20}}
+      input: [{{storage_provider: s3, path: {bucket}/nodes-in}}]
+      output: [{{storage_provider: s3, path: {bucket}/nodes-out}}]
+    batch:
+      multi_node_parallel: {{enabled: true, number_nodes: 3, main_node_index: 0}}
       compute_resources: {{subnets: [{subnet}], security_group_ids: [{group}]}}
   - lambda:
       name: on-fargate
@@ -117,6 +134,7 @@ def deployed(
         write_archive(folder / "shout.tar", tool=True, own_command=False)
         write_archive(folder / "command.tar", tool=False, own_command=True)
         (folder / "shout.sh").write_text(SCRIPT)
+        (folder / "node.sh").write_text(NODE_SCRIPT)
         (folder / "upper.sh").write_text('#!/bin/sh\ntr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/up.txt"\n')
         fdl = folder / "images.yaml"
         fdl.write_text(FDL.format(bucket=BUCKET, subnet=subnet, group=group))
@@ -186,3 +204,16 @@ def test_batch_job_definitions_run_the_image_on_ec2_and_fargate(deployed: Deploy
         assert environment["AWS_REGION"] == "us-east-1"
     uploaded_and_settled(deployed.endpoint, "ec2-in/job.txt", b"batch job\n")
     assert output("ec2-out/up.txt") == b"BATCH JOB\n"
+
+
+def test_a_multi_node_job_runs_its_nodes_in_the_image_each_writing_its_output(deployed: Deployed) -> None:
+    definition = boto3.client("batch").describe_job_definitions(jobDefinitionName="on-nodes", status="ACTIVE")
+    job = definition["jobDefinitions"][0]
+    assert job["type"] == "multinode"
+    assert job["nodeProperties"]["numNodes"] == 3 and job["nodeProperties"]["mainNode"] == 0
+    placement = boto3.client("ec2").describe_placement_groups()["PlacementGroups"]
+    assert [group["Strategy"] for group in placement] == ["cluster"]
+    uploaded_and_settled(deployed.endpoint, "nodes-in/job.txt", b"nodes\n")
+    assert [output(f"nodes-out/node-{index}.txt") for index in range(3)] == [
+        f"{index} 3 0\n".encode() for index in range(3)
+    ]

@@ -22,6 +22,12 @@ mock_provider "aws" {
   mock_resource "aws_batch_compute_environment" {
     defaults = { arn = "arn:aws:batch:us-east-1:123456789012:compute-environment/first" }
   }
+  mock_data "aws_subnet" {
+    defaults = { vpc_id = "vpc-0123456789abcdef0", availability_zone = "us-east-1a" }
+  }
+  mock_resource "aws_security_group" {
+    defaults = { id = "sg-0fedcba9876543210" }
+  }
 }
 
 variables {
@@ -280,4 +286,163 @@ run "fargate_refuses_gpus" {
     aws_batch_compute_environment.fargate,
     aws_batch_job_definition.this,
   ]
+}
+
+# A multi-node parallel job (SCAR's batch.multi_node_parallel): one node range running the
+# function's image on every node, and hosts that reach each other.
+run "multi_node" {
+  command = apply
+
+  variables {
+    enable_gpu     = false
+    instance_types = ["c7i"]
+    job_definitions = {
+      mpi = {
+        image        = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mpi@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+        vcpus        = 2
+        memory       = 2048
+        environment  = { A = "1" }
+        job_role_arn = "arn:aws:iam::123456789012:role/mpi-job"
+        nodes        = { count = 3, main = 1 }
+      }
+      single = { image = "python:3.12-alpine", vcpus = 1, memory = 1024, job_role_arn = null }
+    }
+  }
+
+  assert {
+    condition = (
+      aws_batch_job_definition.this["mpi"].type == "multinode" &&
+      aws_batch_job_definition.this["mpi"].container_properties == null &&
+      aws_batch_job_definition.this["single"].type == "container"
+    )
+    error_message = "A job definition with nodes is a multinode one (no container_properties); the others stay container jobs."
+  }
+
+  assert {
+    condition = jsondecode(aws_batch_job_definition.this["mpi"].node_properties) == {
+      mainNode = 1
+      numNodes = 3
+      nodeRangeProperties = [{
+        targetNodes = "0:"
+        container = {
+          image                = var.job_definitions.mpi.image
+          jobRoleArn           = "arn:aws:iam::123456789012:role/mpi-job"
+          resourceRequirements = [{ type = "MEMORY", value = "2048" }, { type = "VCPU", value = "2" }]
+          environment = [
+            { name = "A", value = "1" },
+            { name = "AWS_DEFAULT_REGION", value = "us-east-1" },
+            { name = "AWS_REGION", value = "us-east-1" },
+          ]
+        }
+      }]
+    }
+    error_message = "nodeProperties: numNodes and mainNode as given, one node range for all nodes with the single-node container properties (per-node resources)."
+  }
+
+  assert {
+    condition = (
+      aws_placement_group.this[0].strategy == "cluster" &&
+      aws_batch_compute_environment.this[0].compute_resources[0].placement_group == aws_placement_group.this[0].name
+    )
+    error_message = "The hosts of multi-node jobs belong to a cluster placement group."
+  }
+
+  assert {
+    condition = (
+      aws_security_group.nodes[0].vpc_id == "vpc-0123456789abcdef0" &&
+      aws_vpc_security_group_ingress_rule.nodes[0].referenced_security_group_id == aws_security_group.nodes[0].id &&
+      aws_vpc_security_group_ingress_rule.nodes[0].ip_protocol == "-1" &&
+      aws_vpc_security_group_egress_rule.nodes[0].referenced_security_group_id == aws_security_group.nodes[0].id &&
+      aws_vpc_security_group_egress_rule.nodes[0].ip_protocol == "-1"
+    )
+    error_message = "The nodes' security group must let its members reach each other on every protocol and port, in the subnets' VPC."
+  }
+
+  assert {
+    condition     = aws_batch_compute_environment.this[0].compute_resources[0].security_group_ids == toset(["sg-0123456789abcdef0", "sg-0fedcba9876543210"])
+    error_message = "The compute environment keeps the given security groups and adds the nodes' group."
+  }
+}
+
+run "single_node_profiles_get_no_node_network" {
+  command = plan
+
+  variables {
+    job_definitions = {}
+  }
+
+  assert {
+    condition     = length(aws_security_group.nodes) == 0 && length(aws_placement_group.this) == 0 && aws_batch_compute_environment.this[0].compute_resources[0].placement_group == null
+    error_message = "Only profiles with multi-node jobs get the nodes' security group and placement group."
+  }
+}
+
+run "multi_node_limits" {
+  command = plan
+
+  variables {
+    job_definitions = {
+      mpi = { image = "alpine", vcpus = 1, memory = 1024, job_role_arn = null, nodes = { count = 3, main = 3 } }
+    }
+  }
+
+  expect_failures = [var.job_definitions]
+}
+
+run "multi_node_needs_at_least_two_nodes" {
+  command = plan
+
+  variables {
+    job_definitions = {
+      mpi = { image = "alpine", vcpus = 1, memory = 1024, job_role_arn = null, nodes = { count = 1, main = 0 } }
+    }
+  }
+
+  expect_failures = [var.job_definitions]
+}
+
+run "multi_node_refuses_spot" {
+  command = plan
+
+  variables {
+    compute_type = "SPOT"
+    enable_gpu   = false
+    job_definitions = {
+      mpi = { image = "alpine", vcpus = 1, memory = 1024, job_role_arn = null, nodes = { count = 2, main = 0 } }
+    }
+  }
+
+  expect_failures = [aws_batch_compute_environment.this]
+}
+
+run "multi_node_refuses_fargate" {
+  command = plan
+
+  variables {
+    compute_type = "FARGATE"
+    enable_gpu   = false
+    job_definitions = {
+      mpi = { image = "alpine", vcpus = 1, memory = 2048, job_role_arn = null, nodes = { count = 2, main = 0 } }
+    }
+  }
+
+  expect_failures = [aws_batch_compute_environment.fargate]
+}
+
+run "multi_node_subnets_in_one_zone" {
+  command = plan
+
+  variables {
+    subnet_ids = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    job_definitions = {
+      mpi = { image = "alpine", vcpus = 1, memory = 1024, job_role_arn = null, nodes = { count = 2, main = 0 } }
+    }
+  }
+
+  override_data {
+    target = data.aws_subnet.this["subnet-0123456789abcdef1"]
+    values = { vpc_id = "vpc-0123456789abcdef0", availability_zone = "us-east-1b" }
+  }
+
+  expect_failures = [aws_placement_group.this]
 }

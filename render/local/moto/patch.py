@@ -2,7 +2,8 @@
 
 The emulator replaces a few of moto's functions (one module per AWS service in this folder). Each
 replacement is declared with `Patches.patch(owner, name, parameters)` and receives the original
-first, as LocalStack's `utils/patch.py` does. Nothing is replaced until every target of a set has
+first, as LocalStack's `utils/patch.py` does; an action moto lacks is declared with
+`Patches.add(owner, name)`, checked to be still missing. Nothing is replaced until every target of a set has
 been checked: it must exist and take exactly the parameters the replacement was written against.
 moto renames its internals between releases (5.2.6 renamed every Batch response method), so a
 moto outside `SUPPORTED` is refused with one line before anything is imported from it, and a
@@ -59,7 +60,8 @@ def check_version(installed: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class Patch:
-    """`owner.name` (a class's method or a module's function) replaced by `replacement(original, ...)`."""
+    """`owner.name` (a class's method or property, or a module's function) replaced by
+    `replacement(original, ...)` (a property's getter: `replacement(getter, obj)`)."""
 
     owner: Any
     name: str
@@ -75,7 +77,7 @@ class Patch:
     def original(self) -> Any:
         """What is there now (a class's own attribute: never one inherited from a base)."""
         found = vars(self.owner).get(self.name)
-        if not callable(found):
+        if not (callable(found) or isinstance(found, property)):
             raise MotoUnsupported(f"{self.target} is missing")
         return found
 
@@ -85,6 +87,8 @@ class Patch:
             found = self.original()
         except MotoUnsupported as missing:
             return str(missing)
+        if isinstance(found, property):  # a read-only property: its getter is what is replaced
+            found = found.fget
         parameters = tuple(inspect.signature(found).parameters)
         if parameters != self.parameters:
             return f"{self.target} takes {parameters}, the patch expects {self.parameters}"
@@ -94,6 +98,11 @@ class Patch:
         """Replace the target; the returned callable puts the original back."""
         original = self.original()
         replacement = self.replacement
+        if isinstance(original, property):
+            getter = original.fget
+            assert getter is not None  # problem() found its parameters
+            setattr(self.owner, self.name, property(functools.wraps(getter)(lambda obj: replacement(getter, obj))))
+            return lambda: setattr(self.owner, self.name, original)
 
         @functools.wraps(original)
         def patched(*args: Any, **kwargs: Any) -> Any:
@@ -103,10 +112,32 @@ class Patch:
         return lambda: setattr(self.owner, self.name, original)
 
 
+@dataclass(frozen=True)
+class Addition:
+    """`owner.name`, which moto lacks (an action it has not implemented), added as `replacement`."""
+
+    owner: Any
+    name: str
+    replacement: Replacement
+
+    @property
+    def target(self) -> str:
+        return f"{self.owner.__module__}.{self.owner.__qualname__}.{self.name}"
+
+    def problem(self) -> str | None:
+        """A moto that has the name now implements it: the addition must go, not hide it."""
+        found = getattr(self.owner, self.name, None)
+        return None if found is None or found is self.replacement else f"{self.target} exists: moto implements it now"
+
+    def apply(self) -> Callable[[], None]:
+        setattr(self.owner, self.name, self.replacement)
+        return lambda: delattr(self.owner, self.name)
+
+
 class Patches:
     """A set of patches, applied together once all of them fit."""
 
-    def __init__(self, patches: Iterable[Patch] = ()) -> None:
+    def __init__(self, patches: Iterable[Patch | Addition] = ()) -> None:
         self._patches = list(patches)
 
     def patch(self, owner: Any, name: str, parameters: tuple[str, ...]) -> Callable[[Replacement], Replacement]:
@@ -118,7 +149,16 @@ class Patches:
 
         return declare
 
-    def __iter__(self) -> Iterator[Patch]:
+    def add(self, owner: Any, name: str) -> Callable[[Replacement], Replacement]:
+        """Declare `owner.name`, which moto lacks (a decorator); it must stay absent from moto."""
+
+        def declare(addition: Replacement) -> Replacement:
+            self._patches.append(Addition(owner, name, addition))
+            return addition
+
+        return declare
+
+    def __iter__(self) -> Iterator[Patch | Addition]:
         return iter(self._patches)
 
     def problems(self) -> list[str]:
