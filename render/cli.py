@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
+from faas_supervisor import contract
+
 from render import __version__
 from render.aws.bucket_notifications import (
     CheckSkipped,
+    NotificationsUnreadable,
     existing_trigger_buckets,
     foreign_notifications,
     in_state,
@@ -89,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="VERSION",
         help="exact version of a registry source (e.g. 1.2.0), or the ref of a git source without ?ref=",
     )
+    parser.add_argument(
+        "--registry-mirror",
+        metavar="URL",
+        default=os.environ.get(contract.REGISTRY_MIRROR) or None,
+        help="the image builder pulls Docker Hub bases through this registry mirror, e.g. an ECR pull-through "
+        "cache https://ACCOUNT.dkr.ecr.REGION.amazonaws.com/PREFIX (its path is a repository prefix) "
+        f"(default: {contract.REGISTRY_MIRROR})",
+    )
     steps = parser.add_argument_group("terraform", "run terraform in DIR after rendering (in this order)")
     for step in TERRAFORM_STEPS:
         steps.add_argument(
@@ -142,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.output,
             module_source=args.module_source,
             module_version=args.module_version,
+            registry_mirror=args.registry_mirror,
             **settings_options(args),
         )
     except FdlError as error:
@@ -191,6 +204,15 @@ def notifications_kept(directory: Path, deployment: Deployment, buckets: list[st
             file=sys.stderr,
         )
         return True
+    except NotificationsUnreadable as error:
+        print(
+            f"faas-render: stopped: {error}, so it is unknown whether it has notifications of its own, which "
+            "applying would remove (a bucket has one notification configuration, and this deployment writes all of "
+            "it). Allow s3:GetBucketNotification on the bucket to the identity running faas-render, or pass "
+            "--replace-notifications to replace whatever it holds.",
+            file=sys.stderr,
+        )
+        return False
     if not foreign:
         return True
     print(

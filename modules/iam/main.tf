@@ -226,6 +226,13 @@ data "aws_iam_policy_document" "job_assume" {
       type        = "Service"
       identifiers = ["ecs-tasks.amazonaws.com"]
     }
+
+    # ECS's advice against the confused deputy: only tasks of this account.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
   }
 }
 

@@ -25,7 +25,7 @@ locals {
 ################################################################################
 
 resource "aws_ecr_repository" "this" {
-  #checkov:skip=CKV_AWS_51:tags name content hashes, so a tag never moves to another image; the builder re-pushes an identical manifest when Terraform re-invokes it, which immutable tags would refuse
+  #checkov:skip=CKV_AWS_51:tags must move: faas-in-use moves to each image the functions run (the lifecycle policy keeps it), and a build tag moves when the same inputs are rebuilt after the base's upstream tag moved
   #checkov:skip=CKV_AWS_136:ECR encrypts images at rest with AES-256 by default; a customer-managed KMS key is the caller's choice
   name                 = var.repository_name
   image_tag_mutability = "MUTABLE"
@@ -40,9 +40,17 @@ resource "aws_ecr_repository" "this" {
   tags = var.tags
 }
 
-# Lambda pulls the image itself: the repository must let it, for this account's functions. (The
-# console adds this when it creates a function; the API and Terraform do not.)
+# Lambda pulls the image itself: the repository must let it, for the functions that run the image
+# and no other function of the account (the image holds their scripts and configuration). (The
+# console adds such a statement when it creates a function; the API and Terraform do not.) Names,
+# not the functions' ARNs: Lambda checks this policy when the function is created.
+locals {
+  function_arn_prefix = "arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function"
+}
+
 data "aws_iam_policy_document" "lambda_pull" {
+  count = length(var.lambda_function_names) > 0 ? 1 : 0
+
   statement {
     sid     = "LambdaECRImageRetrievalPolicy"
     actions = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
@@ -52,17 +60,20 @@ data "aws_iam_policy_document" "lambda_pull" {
       identifiers = ["lambda.amazonaws.com"]
     }
 
+    # The function, and its versions and aliases (NAME:QUALIFIER).
     condition {
       test     = "StringLike"
       variable = "aws:sourceArn"
-      values   = ["arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function:*"]
+      values   = flatten([for name in var.lambda_function_names : ["${local.function_arn_prefix}:${name}", "${local.function_arn_prefix}:${name}:*"]])
     }
   }
 }
 
 resource "aws_ecr_repository_policy" "this" {
+  count = length(var.lambda_function_names) > 0 ? 1 : 0
+
   repository = aws_ecr_repository.this.name
-  policy     = data.aws_iam_policy_document.lambda_pull.json
+  policy     = data.aws_iam_policy_document.lambda_pull[0].json
 }
 
 # The image the functions run carries the tag `faas-in-use` (moved to it by aws_lambda_invocation.in_use
@@ -123,6 +134,8 @@ resource "aws_lambda_invocation" "build" {
   input = jsonencode(merge(local.build, {
     repository = aws_ecr_repository.this.name
     tag        = local.tag
+    # Lambda runs the image: the builder applies its layer rules (gzip only, 10 GB) before pushing.
+    lambda = length(var.lambda_function_names) > 0
   }))
 
   lifecycle {

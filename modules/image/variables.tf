@@ -94,6 +94,17 @@ variable "keep_images" {
   }
 }
 
+variable "lambda_function_names" {
+  description = "Names of the Lambda functions (this account and region) that run the image: the repository policy lets Lambda pull it for them and no other function. Empty when only Batch runs it (Batch pulls with its own roles)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for name in var.lambda_function_names : can(regex("^[a-zA-Z0-9_-]{1,64}$", name))])
+    error_message = "lambda_function_names must be Lambda function names (letters, digits, '-' and '_', 1-64 characters), not ARNs."
+  }
+}
+
 variable "in_use_by" {
   description = "References to what runs the image (function ARNs, job definition ARNs): once they are applied, the image is tagged faas-in-use, which the lifecycle policy never expires. Their values only order that step."
   type        = list(string)

@@ -42,7 +42,15 @@ class Notification:
 
 
 class CheckSkipped(Exception):
-    """AWS could not be asked (no credentials, no endpoint, access denied): nothing was checked."""
+    """AWS could not be asked (no credentials, no endpoint): nothing was checked."""
+
+
+class NotificationsUnreadable(Exception):
+    """AWS refused to show a bucket's notifications: foreign ones may exist, and applying would remove them."""
+
+    def __init__(self, bucket: str, code: str) -> None:
+        super().__init__(f"reading the notifications of bucket {bucket} was refused ({code})")
+        self.bucket = bucket
 
 
 def function_name(arn: str) -> str:
@@ -94,7 +102,8 @@ def existing_trigger_buckets(deployment: Deployment) -> list[str]:
 
 
 def foreign_notifications(aws: Aws, buckets: list[str], ours: set[tuple[str, str, str]]) -> list[Notification]:
-    """The notifications of `buckets` that are not `ours`; CheckSkipped when AWS cannot be asked."""
+    """The notifications of `buckets` that are not `ours`; CheckSkipped when AWS cannot be asked,
+    NotificationsUnreadable when it refuses to answer (then nothing says there are none)."""
     s3 = aws.client("s3")
     found = []
     for bucket in buckets:
@@ -106,6 +115,8 @@ def foreign_notifications(aws: Aws, buckets: list[str], ours: set[tuple[str, str
             code = error.response.get("Error", {}).get("Code", "")
             if code == "NoSuchBucket":
                 continue  # terraform reports it
+            if code in ("AccessDenied", "403"):  # "403": botocore's code for a refusal without a body
+                raise NotificationsUnreadable(bucket, code) from None
             raise CheckSkipped(f"reading the notifications of bucket {bucket} failed: {code or error}") from None
         except BotoCoreError as error:
             raise CheckSkipped(str(error)) from None

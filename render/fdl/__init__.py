@@ -19,6 +19,8 @@ runtime contract comes from `faas_supervisor`.
 - `checks`: checks across functions (names, region, triggers, workflow loops, deployed
   environments);
 - `lambda_environment`: the Lambda environment as deployed, and its size as Lambda measures it;
+- `container_environment`: the script's variables as deployed (names Lambda reserves under a
+  prefix), never in an image;
 - `instance_types`: EC2 instance types' vCPUs and memory, and the most memory Batch can give a
   job on one;
 - `storage_credentials`: other accounts' S3 keys, checked and kept out of every file;

@@ -118,6 +118,7 @@ def check_lambda_environments(deployment: Deployment, settings: Settings, proble
                 (
                     origins[function.name].origin(("lambda", "environment", "Variables")),
                     f"the Lambda environment would be {size} bytes as JSON{added}; Lambda allows "
-                    f"{LAMBDA_ENV_LIMIT} (put large values in container.environment or in S3)",
+                    f"{LAMBDA_ENV_LIMIT} (container.environment counts too, where the Lambda function runs "
+                    "the script; put large values in S3)",
                 )
             )

@@ -7,8 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from faas_supervisor.contract import CONFIG_FILE_NAME, SUPERVISOR_PATH, S3Location
+from faas_supervisor.image.archive_space import EPHEMERAL_STORAGE_MB, ephemeral_storage_mb, scratch_bytes
+from faas_supervisor.image.errors import ImageError, InvalidReference
+from faas_supervisor.image.layer_bounds import BATCH_LIMITS, LayerLimits, check_archive
+from faas_supervisor.image.reference import parse_reference
 
 from render.fdl.batch import resolve_batch
+from render.fdl.container_environment import RESERVED_LAMBDA_ENV
 from render.fdl.errors import Location, Problem
 from render.fdl.locations import provider_ident, resolve_location
 from render.fdl.model import ApiGateway, Function, Output
@@ -19,27 +24,6 @@ RESERVED_SCRIPT_NAMES = {CONFIG_FILE_NAME, "faas_supervisor"}
 RUNTIME = re.compile(r"^python3\.(\d+)$")
 MIN_PYTHON_MINOR = 12
 ZIP_RUNTIME = "python3.12"
-RESERVED_LAMBDA_ENV = {
-    "_HANDLER",
-    "_X_AMZN_TRACE_ID",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-}
-
 UNSUPPORTED: dict[tuple[str, ...], str] = {
     ("lambda", "run_script"): "run_script (a script sent with each invocation) is not supported; use init_script",
     ("lambda", "extra_payload"): "extra_payload is not supported; put the files in the image or in S3",
@@ -73,10 +57,10 @@ def resolve_function(
     _check_threshold(fs, problems)
     image = fs.get(("lambda", "container", "image"))
     script = _script(fs, problems)
-    image_file = _image_file(fs, problems)
+    image_file, scratch = _image_file(fs, mode, problems)
     _check_something_runs(fs, mode, image, script, problems)
     create_image = _check_image_settings(fs, mode, image, image_file, problems)
-    lambda_env, container_env = _environments(fs, problems)
+    lambda_env, container_env = _environments(fs, mode, problems)
     inputs, outputs = _folders(fs, settings, problems)
     role = fs.get(("iam", "role")) or None
     account_match = re.search(r"\d{12}", role or "")
@@ -107,6 +91,7 @@ def resolve_function(
         lambda_environment=lambda_env,
         image=image or None,
         image_file=image_file,
+        image_file_scratch=scratch,
         create_image=create_image,
         registry_credentials=fs.get(("lambda", "container", "registry_credentials")) or None,
         timeout_threshold=fs.get(("lambda", "container", "timeout_threshold")),
@@ -178,11 +163,13 @@ def _check_something_runs(
         problems.append((fs.origin(("lambda",)), "nothing to run: set init_script, container.image, or both"))
 
 
-def _image_file(fs: FunctionSettings, problems: list[Problem]) -> Path | None:
+def _image_file(fs: FunctionSettings, mode: str, problems: list[Problem]) -> tuple[Path | None, int]:
+    """The archive, checked within the layer bounds (Lambda's unless only Batch runs it) before it is staged,
+    and the bytes of the image builder's /tmp a build from it takes (archive_space)."""
     path = ("lambda", "container", "image_file")
     value = fs.get(path)
     if not value:
-        return None
+        return None, 0
     origin = fs.origin(path)
     found = _relative_file(origin, value)
     if not found.is_file():
@@ -192,8 +179,28 @@ def _image_file(fs: FunctionSettings, problems: list[Problem]) -> Path | None:
                 f"image_file not found: {value} (looked for {found}; paths are relative to the file that names them)",
             )
         )
-        return None
-    return found
+        return None, 0
+    try:
+        check_archive(found, BATCH_LIMITS if mode == "batch" else LayerLimits(), f"image_file {value}")
+        scratch = scratch_bytes(found)
+    except ImageError as error:  # LayerRefused, or ArchiveError from a tar that tarfile cannot read
+        problems.append((origin, str(error)))
+        return None, 0
+    storage, most = ephemeral_storage_mb(scratch), EPHEMERAL_STORAGE_MB[1]
+    if storage > most:
+        copies = scratch - found.stat().st_size
+        problems.append(
+            (
+                origin,
+                f"image_file {value}: the image builder would need {storage} MB of /tmp to build from it (the "
+                f"archive's {found.stat().st_size} bytes, up to {copies} bytes of gzipped copies of its uncompressed "
+                f"members, and headroom), more than Lambda's {most} MB of ephemeral storage; give an archive whose "
+                "layers are gzipped (they need no copies), or push the image to a registry and name it in "
+                "container.image",
+            )
+        )
+        return None, 0
+    return found, scratch
 
 
 def _check_image_settings(
@@ -205,6 +212,11 @@ def _check_image_settings(
         problems.append(
             (fs.origin(("lambda", "container", "image_file")), "give container.image or container.image_file, not both")
         )
+    if image:
+        try:
+            parse_reference(image)
+        except InvalidReference as error:
+            problems.append((fs.origin(("lambda", "container", "image")), str(error)))
     if not create:
         origin = fs.origin(("lambda", "container", "create_image"))
         if image_file or not image or not ECR_IMAGE.match(image):
@@ -235,14 +247,28 @@ def _check_image_settings(
     return create
 
 
-def _environments(fs: FunctionSettings, problems: list[Problem]) -> tuple[dict[str, str], dict[str, str]]:
-    """The Lambda function's own variables (their size is checked by checks.py) and the script's."""
+def _environments(fs: FunctionSettings, mode: str, problems: list[Problem]) -> tuple[dict[str, str], dict[str, str]]:
+    """The Lambda function's own variables and the script's (container.environment).
+
+    Where the Lambda function runs the script, the script's values are deployed in its environment
+    (render/fdl/container_environment.py); their size is checked with the rest in checks.py.
+    """
     lambda_env = fs.variables(("lambda", "environment", "Variables"))
     container_env = fs.variables(("lambda", "container", "environment", "Variables"))
     for key in sorted(set(lambda_env) & RESERVED_LAMBDA_ENV):
         problems.append(
             (fs.origin(("lambda", "environment", "Variables", key)), "this variable is reserved by AWS Lambda")
         )
+    if mode != "batch":
+        for key in sorted(set(lambda_env) & set(container_env)):
+            if lambda_env[key] != container_env[key]:
+                problems.append(
+                    (
+                        fs.origin(("lambda", "container", "environment", "Variables", key)),
+                        f"{key} is also in lambda.environment.Variables with another value; both are "
+                        "deployed in the one Lambda environment, so give it one value",
+                    )
+                )
     return lambda_env, container_env
 
 

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from faas_supervisor import contract
 
+from render.fdl.container_environment import deployed
 from render.fdl.model import Deployment, Function
 
 LAMBDA_ENV_LIMIT = 4096
@@ -26,12 +27,20 @@ Value = TypeVar("Value")
 
 
 def lambda_environment(function: Function, artifacts_bucket: Value, job_queue_arn: Value) -> dict[str, str | Value]:
-    """The variables the Lambda function is deployed with: the FDL's and, for Batch, the renderer's."""
+    """The variables the Lambda function is deployed with: the FDL's and, for Batch, the renderer's.
+
+    Where the Lambda function runs the script, the script's own variables (container.environment)
+    are deployed here too (render/fdl/container_environment.py).
+    """
     environment: dict[str, str | Value] = dict(function.lambda_environment)
+    if function.execution_mode != "batch":
+        environment.update(deployed(function.container_environment))
     if function.batch:
         environment[contract.ARTIFACTS_BUCKET] = artifacts_bucket
         environment[contract.JOB_DEFINITION] = function.name
         environment[contract.JOB_QUEUE] = job_queue_arn
+        if function.batch.nodes > 1:
+            environment[contract.JOB_NODES] = str(function.batch.nodes)
     return dict(sorted(environment.items()))
 
 

@@ -10,6 +10,7 @@ May import `render.fdl`.
   Batch files): the same inputs always give the same bytes;
 - `images`: what the functions' images are built from, our layers and the builder's package;
 - `ecr_names`: the images' ECR repository names, valid and distinct whatever the function names;
+- `base_registries`: the registries and repositories the builder pulls bases from, for its grant;
 - `supervisor_bundle`: the frozen supervisor of an architecture, shipped in the package;
 - `output_dir`: writing the output directory all or nothing, never over files we did not write;
 - `module_source`: where a root takes its modules from, copied next to main.tf, a registry or git;

@@ -9,18 +9,22 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from importlib import resources
 from io import BytesIO
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from faas_supervisor.config import FunctionConfig, Output
 from faas_supervisor.config import StorageProvider as SupervisorStorageProvider
 from faas_supervisor.contract import CONFIG_FILE_NAME
 
+from render.fdl.container_environment import deployed_name
+from render.fdl.errors import FdlError, Location
 from render.fdl.model import Function, StorageProvider
 
 if TYPE_CHECKING:  # importlib.resources.abc exists from Python 3.11 on
     from importlib.resources.abc import Traversable
 
 FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+COPY_CHUNK = 1024 * 1024
 SUPERVISOR_PACKAGE = "faas_supervisor"
 # Files of the runtime that the Lambda zip never needs (the Python runtime has its own Runtime API client).
 EXCLUDED_FROM_LAMBDA = {"__main__.py", "batch_job.py", "runtime_api.py"}
@@ -45,6 +49,45 @@ class Artifact:
         """The encoding aws_lambda_function.source_code_hash compares with."""
         return base64.b64encode(hashlib.sha256(self.content).digest()).decode()
 
+    def write(self, target: Path) -> None:
+        target.write_bytes(self.content)
+
+
+@dataclass(frozen=True)
+class FileArtifact:
+    """A file copied under the output directory from `source` (a base image archive, up to
+    gigabytes): never held in memory, hashed in one streamed pass, its copy checked against the hash."""
+
+    path: str
+    source: Path
+    sha256_hex: str
+    mode: int = 0o644
+
+    @classmethod
+    def of(cls, path: str, source: Path) -> FileArtifact:
+        digest = hashlib.sha256()
+        with source.open("rb") as file:
+            while chunk := file.read(COPY_CHUNK):
+                digest.update(chunk)
+        return cls(path, source, digest.hexdigest())
+
+    def write(self, target: Path) -> None:
+        """Copy the source, hashing as it goes: a source changed since it was hashed is refused, since
+        main.tf names the object by the hash. (A hard link would let a later in-place rewrite of the
+        source, such as `docker save -o`, change the rendered root behind main.tf's back.)"""
+        digest = hashlib.sha256()
+        with self.source.open("rb") as source, target.open("wb") as copy:
+            while chunk := source.read(COPY_CHUNK):
+                digest.update(chunk)
+                copy.write(chunk)
+        if digest.hexdigest() != self.sha256_hex:
+            raise FdlError.single(
+                Location(str(self.source)), "changed while faas-render was reading it; render again once it is written"
+            )
+
+
+RootFile = Artifact | FileArtifact  # what a rendered root's artifacts/ holds
+
 
 def function_config(function: Function, providers: Mapping[str, StorageProvider]) -> FunctionConfig:
     """The supervisor's configuration of `function`: other accounts' keys only by parameter name."""
@@ -55,7 +98,7 @@ def function_config(function: Function, providers: Mapping[str, StorageProvider]
         script=function.script_name,
         image=function.image,
         timeout_threshold=function.timeout_threshold,
-        environment=function.container_environment,
+        environment_from={name: deployed_name(name) for name in function.container_environment},
         inputs=function.inputs,
         outputs=tuple(
             Output(

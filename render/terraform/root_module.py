@@ -10,13 +10,15 @@ from typing import Any
 import jinja2
 from faas_supervisor import contract
 from faas_supervisor.contract import CONFIG_FILE_NAME, S3Location
+from faas_supervisor.image.archive_space import ephemeral_storage_mb
 
 from render import __version__
 from render.fdl.lambda_environment import lambda_environment
 from render.fdl.model import ComputeProfile, Deployment, Function, StorageProvider
 from render.fdl.storage_credentials import CREDENTIALS_VARIABLE
-from render.terraform.artifacts import Artifact, function_config, lambda_zip, staged_files
+from render.terraform.artifacts import Artifact, FileArtifact, RootFile, function_config, lambda_zip, staged_files
 from render.terraform.assets import assets_root
+from render.terraform.base_registries import base_repositories
 from render.terraform.ecr_names import part, repository_names
 from render.terraform.hcl import Raw, align, hcl
 from render.terraform.images import IMAGE_ENVIRONMENT, StagedLayer, builder_zip, function_layer, supervisor_layer
@@ -39,7 +41,7 @@ BUILDER_ZIP = "artifacts/image-builder.zip"
 @dataclass
 class RenderedRoot:
     main_tf: str
-    artifacts: list[Artifact]
+    artifacts: list[RootFile]
 
 
 def _locations(locations: list[S3Location]) -> list[dict[str, str]]:
@@ -55,13 +57,15 @@ def render_root(
     module_source: Callable[[str], str],
     supervisor_bundle: Callable[[str], Path],
     module_version: str | None = None,
+    registry_mirror: str | None = None,
 ) -> RenderedRoot:
     """Build main.tf and the artifacts; `supervisor_bundle(architecture)` is called for the images built.
 
     `module_source(name)` is the `source` of the module block using modules/<name>;
-    `module_version`, when given, is the `version` of every module block (registry sources).
+    `module_version`, when given, is the `version` of every module block (registry sources);
+    `registry_mirror` is where the image builder pulls Docker Hub bases from (base_registries.check_mirror).
     """
-    artifacts: list[Artifact] = []
+    artifacts: list[RootFile] = []
     objects: dict[str, Any] = {}
     supervisor_layers: dict[str, StagedLayer] = {}  # by architecture
     repositories = repository_names(
@@ -94,10 +98,9 @@ def render_root(
                 objects[f"{function.name}/{kind}"] = _object(file.path.removeprefix("artifacts/"), file)
         images: dict[str, Any] = {}
         if function.builds_images:
-            if function.image_file:  # read whole: archives the size of a Lambda function's image fit in memory
-                base = Artifact(
-                    f"artifacts/bases/{function.name}-{function.image_file.name}", function.image_file.read_bytes()
-                )
+            if function.image_file:  # streamed, never read whole: archives take gigabytes
+                path = f"artifacts/bases/{function.name}-{function.image_file.name}"
+                base = FileArtifact.of(path, function.image_file)
                 artifacts.append(base)
                 objects[f"base/{function.name}"] = _object(f"bases/{base.sha256_hex}", base)
             own = staged(f"layer/{function.name}", function_layer(function, config))
@@ -124,6 +127,11 @@ def render_root(
             "credentials_secrets": sorted(
                 {f.registry_credentials for f in deployment.functions if f.registry_credentials}
             ),
+            "environment": {contract.REGISTRY_MIRROR: registry_mirror} if registry_mirror else {},
+            "base_repositories": base_repositories(
+                [f.image for f in deployment.functions if f.builds_images and f.image], registry_mirror
+            ),
+            "ephemeral_storage_size": _builder_storage(deployment),
         }
     images_by_function = {view["name"]: view["images"] for view in functions}
     profiles = [
@@ -196,6 +204,10 @@ def _image_view(function: Function, architecture: str, repository: str, layers: 
         "entrypoint": list(contract.IMAGE_ENTRYPOINT),
         "environment": IMAGE_ENVIRONMENT,
         "credentials_secret": function.registry_credentials,
+        # Lambda pulls only the image of the function's first architecture (Batch uses its own roles).
+        "lambda_function_names": [function.name]
+        if function.lambda_runs_image and architecture == function.architectures[0]
+        else [],
     }
     view["base_image"] = function.image  # or, from an image_file, the staged archive
     view["base_archive"] = (
@@ -204,7 +216,13 @@ def _image_view(function: Function, architecture: str, repository: str, layers: 
     return view
 
 
-def _object(key: str, artifact: Artifact) -> dict[str, Any]:
+def _builder_storage(deployment: Deployment) -> int | None:
+    """The builder's /tmp in MB: enough for the largest base archive (validation refused any too large)."""
+    scratch = max((f.image_file_scratch for f in deployment.functions if f.builds_images), default=0)
+    return ephemeral_storage_mb(scratch) if scratch else None
+
+
+def _object(key: str, artifact: RootFile) -> dict[str, Any]:
     return {
         "bucket": ARTIFACTS,
         "key": key,
@@ -333,6 +351,8 @@ def _profile_view(
             job["gpus"] = function.batch.gpus
         job["job_role_arn"] = Raw(f"module.{iam_module(function)}.job_role_arn")
         job["environment"] = dict(sorted(environment.items()))
+        if function.batch.nodes > 1:
+            job["nodes"] = {"count": function.batch.nodes, "main": function.batch.main_node}
         job["retry_attempts"] = function.batch.retry_attempts
         job["timeout"] = function.batch.timeout
         job_definitions[function.name] = job

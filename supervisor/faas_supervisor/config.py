@@ -72,7 +72,10 @@ class FunctionConfig:
     script: str | None = None
     image: str | None = None
     timeout_threshold: float = DEFAULT_TIMEOUT_THRESHOLD
-    environment: dict[str, str] = field(default_factory=dict)
+    # container.environment: each of the script's names, and the process variable that carries its
+    # value (set in the Lambda function's or the job definition's environment), so that no value
+    # sits in an image or in S3.
+    environment_from: dict[str, str] = field(default_factory=dict)
     inputs: tuple[S3Location, ...] = ()
     outputs: tuple[Output, ...] = ()
     storage_providers: dict[str, StorageProvider] = field(default_factory=dict)
@@ -87,7 +90,7 @@ class FunctionConfig:
             "container": {
                 "image": self.image,
                 "timeout_threshold": self.timeout_threshold,
-                "environment": self.environment,
+                "environment_from": self.environment_from,
             },
             "input": [{"bucket": i.bucket, "key_prefix": i.key_prefix} for i in self.inputs],
             "output": [o.document() for o in self.outputs],
@@ -179,9 +182,11 @@ def parse_config(doc: Any, source: str) -> FunctionConfig:
     container = doc.get("container") or {}
     if not isinstance(container, dict):
         raise ConfigError(f"{source}: 'container' must be an object")
-    env = container.get("environment") or {}
-    if not isinstance(env, dict):
-        raise ConfigError(f"{source}: container.environment must be an object")
+    environment_from = container.get("environment_from") or {}
+    if not isinstance(environment_from, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in environment_from.items()
+    ):
+        raise ConfigError(f"{source}: container.environment_from must map names to variable names")
     threshold = container.get("timeout_threshold", DEFAULT_TIMEOUT_THRESHOLD)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold < 0:
         raise ConfigError(f"{source}: container.timeout_threshold must be a number >= 0")
@@ -215,8 +220,7 @@ def parse_config(doc: Any, source: str) -> FunctionConfig:
         script=script,
         image=container.get("image") or None,
         timeout_threshold=float(threshold),
-        # Values are literal: no ${X} expansion, only str() for numbers/booleans.
-        environment={str(k): v if isinstance(v, str) else json.dumps(v) for k, v in env.items()},
+        environment_from=environment_from,
         inputs=inputs,
         outputs=tuple(outputs),
         storage_providers=providers,

@@ -6,7 +6,9 @@ settings for us and the event passed to Batch), and, when we run frozen (PyInsta
 from ``LD_LIBRARY_PATH_ORIG``), so the user's programs never load our libssl or libz.
 
 On top, lowest first: ``CONT_VAR_*`` (API Gateway query parameters), ``container.environment``
-(literal values), then the programming-model variables (INPUT_FILE_PATH, TMP_INPUT_DIR, ...).
+(deployed in the process environment, some under ``FAAS_CONTAINER_``; the configuration maps
+them, so that a caller's ``CONT_VAR_*`` cannot override them), then the programming-model
+variables (INPUT_FILE_PATH, TMP_INPUT_DIR, ...).
 """
 
 from __future__ import annotations
@@ -39,12 +41,16 @@ def base_environment(env: Mapping[str, str], frozen: bool | None = None) -> dict
 
 def script_environment(
     programming_model: Mapping[str, str],
-    container_env: Mapping[str, str],
+    container_from: Mapping[str, str],
+    process_env: Mapping[str, str],
     extra_env: Mapping[str, str],
 ) -> dict[str, str]:
-    """The variables we add for the script (precedence: extra < container < programming model)."""
+    """The variables we add for the script (precedence: extra < container < programming model).
+
+    `container_from`: container.environment's names, each with the process variable carrying it.
+    """
     merged: dict[str, str] = {}
     merged.update(extra_env)
-    merged.update(container_env)
+    merged.update({name: process_env[var] for name, var in container_from.items() if var in process_env})
     merged.update(programming_model)
     return merged

@@ -9,6 +9,7 @@ Outcome carries the error and the caller goes on with the next item.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -126,7 +127,7 @@ def run_item(
             model["STORAGE_OBJECT_KEY"] = item.object_key
         if item.event_time:
             model["EVENT_TIME"] = str(item.event_time)
-        env = script_environment(model, config.environment, parsed.extra_env)
+        env = script_environment(model, config.environment_from, os.environ, parsed.extra_env)
         what = launcher(workdir, env)
         log.debug("running %s in %s", what.description, workdir)
         result = runner.run(what.argv, env=what.env, cwd=workdir, timeout=timeout())

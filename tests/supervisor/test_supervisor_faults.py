@@ -272,11 +272,14 @@ def test_huge_event_in_batch_mode_without_artifacts_bucket(
         lambda_handler({"blob": "z" * (64 * 1024)}, context())
 
 
-def test_environment_too_large_to_start_the_script(aws: Aws, lambda_task: LambdaTask, context: ContextFactory) -> None:
+def test_environment_too_large_to_start_the_script(
+    aws: Aws, lambda_task: LambdaTask, context: ContextFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """One variable above Linux's 128 KiB per-string limit: execve fails with E2BIG."""
     dst = aws.bucket("out")
+    monkeypatch.setenv("BIG", "x" * 200_000)
     lambda_task(
-        {"name": "fn", "container": {"environment": {"BIG": "x" * 200_000}}, "output": [{"bucket": dst}]},
+        {"name": "fn", "container": {"environment_from": {"BIG": "BIG"}}, "output": [{"bucket": dst}]},
         script='echo ran > "$TMP_OUTPUT_DIR/ran"\n',
     )
     with pytest.raises(SupervisorError, match=r"cannot start /bin/sh: Argument list too long \(the environment holds"):

@@ -15,7 +15,7 @@ from tests.supervisor.conftest import Aws, ContextFactory, LambdaTask, S3Event
 
 ENV_DUMP = """
 for v in INPUT_FILE_PATH TMP_INPUT_DIR TMP_OUTPUT_DIR STORAGE_OBJECT_KEY EVENT_TIME REQUEST_ID \
-         GREETING LITERAL CONT_VAR_name CONT_VAR_weird_key; do
+         GREETING LITERAL SCRIPT_REGION FAAS_CONTAINER_AWS_REGION CONT_VAR_name CONT_VAR_weird_key; do
   eval "printf '%s=%s\\n' $v \\"\\${$v-<unset>}\\"" >> "$TMP_OUTPUT_DIR/env.txt"
 done
 env | cut -d= -f1 | sort > "$TMP_OUTPUT_DIR/names.txt"
@@ -33,11 +33,21 @@ def test_s3_event_end_to_end(
     src, dst = aws.bucket("in"), aws.bucket("out")
     aws.client("s3").put_object(Bucket=src, Key="in/hello world.txt", Body=b"hello supervisor\n")
     monkeypatch.setenv("FAAS_JOB_QUEUE", "internal-not-for-the-script")
+    # container.environment is deployed in the Lambda function's environment; the config names it
+    monkeypatch.setenv("GREETING", "hi there")
+    monkeypatch.setenv("LITERAL", "${HOME} $PATH")
+    monkeypatch.setenv("FAAS_CONTAINER_AWS_REGION", "eu-west-1")  # a name Lambda reserves
     lambda_task(
         {
             "name": "fn",
             "execution_mode": "lambda",
-            "container": {"environment": {"GREETING": "hi there", "LITERAL": "${HOME} $PATH"}},
+            "container": {
+                "environment_from": {
+                    "GREETING": "GREETING",
+                    "LITERAL": "LITERAL",
+                    "SCRIPT_REGION": "FAAS_CONTAINER_AWS_REGION",
+                }
+            },
             "input": [{"bucket": src, "key_prefix": "in"}],
             "output": [
                 {"bucket": dst, "key_prefix": "out"},
@@ -71,6 +81,8 @@ def test_s3_event_end_to_end(
     assert env["REQUEST_ID"] == "req-1"
     assert env["GREETING"] == "hi there"
     assert env["LITERAL"] == "${HOME} $PATH"  # literal, not expanded
+    assert env["SCRIPT_REGION"] == "eu-west-1"  # from the variable the configuration names
+    assert env["FAAS_CONTAINER_AWS_REGION"] == "<unset>"  # internal: not passed on as such
     names = aws.read(dst, "out/names.txt").decode().split()
     assert "EVENT" in names and "PATH" in names and "AWS_ACCESS_KEY_ID" in names
     assert not [n for n in names if n.startswith("FAAS_")]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from faas_supervisor import runner
 from faas_supervisor.config import Output, parse_config
-from faas_supervisor.environment import base_environment
+from faas_supervisor.environment import base_environment, script_environment
 from faas_supervisor.errors import ConfigError
 from faas_supervisor.events import parse_event
 from faas_supervisor.logs import redact
@@ -89,8 +89,10 @@ def test_config_validation_messages() -> None:
         parse_config({"name": "f", "execution_mode": "fargate"}, "cfg")
     with pytest.raises(ConfigError, match=r"output\[0\]"):
         parse_config({"name": "f", "output": [{"key_prefix": "x"}]}, "cfg")
-    cfg = parse_config({"name": "f", "container": {"environment": {"A": "${B}", "N": 3}}}, "cfg")
-    assert cfg.environment == {"A": "${B}", "N": "3"}
+    cfg = parse_config({"name": "f", "container": {"environment_from": {"A": "A", "AWS_REGION": "FAAS_C"}}}, "cfg")
+    assert cfg.environment_from == {"A": "A", "AWS_REGION": "FAAS_C"}
+    with pytest.raises(ConfigError, match=r"container.environment_from must map names to variable names"):
+        parse_config({"name": "f", "container": {"environment_from": ["A"]}}, "cfg")
 
 
 def test_child_environment_hygiene() -> None:
@@ -150,3 +152,24 @@ def test_runner_stderr_tail_is_bounded_and_no_time_left(tmp_path: Path) -> None:
     assert len(res.stderr_tail.encode()) <= runner.STDERR_TAIL_BYTES and "line1999" in res.stderr_tail
     skipped = runner.run(["/bin/false"], env={}, cwd=tmp_path, timeout=-1)
     assert skipped.timed_out and skipped.duration == 0.0
+
+
+def test_container_environment_comes_from_the_process_and_beats_the_caller() -> None:
+    """container.environment is deployed in the process environment; the config only names it."""
+    process = {"CONT_VAR_mode": "deployed", "TOKEN": "s3cr3t", "PATH": "/bin"}
+    extra = {"CONT_VAR_mode": "from-the-caller", "CONT_VAR_other": "x"}
+    process["FAAS_CONTAINER_AWS_REGION"] = "eu-west-1"
+    container = {
+        "CONT_VAR_mode": "CONT_VAR_mode",
+        "TOKEN": "TOKEN",
+        "UNSET": "UNSET",
+        "AWS_REGION": "FAAS_CONTAINER_AWS_REGION",
+    }
+    merged = script_environment({"REQUEST_ID": "r"}, container, process, extra)
+    assert merged == {
+        "CONT_VAR_mode": "deployed",
+        "CONT_VAR_other": "x",
+        "TOKEN": "s3cr3t",
+        "AWS_REGION": "eu-west-1",
+        "REQUEST_ID": "r",
+    }

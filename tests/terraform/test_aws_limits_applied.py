@@ -3,6 +3,8 @@ the KMS keys of encrypted buckets, and the check for notifications an apply woul
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from render.cli import notifications_kept
 from render.fdl.load import load_deployment
 from render.local import emulator
 from tests.helpers import render, requires_terraform
+from tests.local.faas_local import faas_local
 from tests.terraform.test_apply import as_list, create_network, statements
 
 pytestmark = [requires_terraform(), pytest.mark.terraform, pytest.mark.slow]
@@ -150,3 +153,51 @@ def test_the_notification_check_is_skipped_without_credentials(
     err = capsys.readouterr().err
     assert f"note: not checked whether the existing buckets {BUCKET} have notifications of their own" in err, err
     assert "no AWS credentials" in err, err
+
+
+def reset_auth(endpoint: str, after: str) -> None:
+    """moto checks every request's signature and IAM policies after `after` more requests ("inf": never)."""
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth", data=after.encode(), headers={"Content-Type": "text/plain"}
+    )
+    urllib.request.urlopen(request, timeout=10)
+
+
+@pytest.mark.parametrize("allowed", [False, True], ids=["refused", "allowed"])
+def test_a_refused_notification_check_stops_the_plan(
+    allowed: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An identity without s3:GetBucketNotification cannot tell whether the bucket has notifications of
+    its own: the plan stops, as it does when there are some. moto evaluates the identity's IAM policy."""
+    # AWS's action is s3:GetBucketNotification; moto checks the operation's name, which the wildcard covers too.
+    actions = ["s3:ListBucket"] + (["s3:GetBucketNotification*"] if allowed else [])
+    fdl = tmp_path / "audit.yaml"
+    fdl.write_text(FDL.format(key="arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"))
+    (tmp_path / "run.sh").write_text("echo run\n")
+    config = tmp_path / "network.yaml"
+    config.write_text(
+        "aws:\n  batch:\n    compute_resources:\n      subnets: [subnet-1]\n      security_group_ids: [sg-1]\n"
+    )
+    deployment, _ = load_deployment(fdl, configs=[config], use_scar_config=False)
+    with faas_local(tmp_path) as local:
+        local.client("s3").create_bucket(Bucket=BUCKET)
+        iam = local.client("iam")
+        iam.create_user(UserName="reviewer")
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+        iam.put_user_policy(UserName="reviewer", PolicyName="read", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="reviewer")["AccessKey"]
+        monkeypatch.setenv("AWS_ENDPOINT_URL", local.endpoint)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+        reset_auth(local.endpoint, "0")
+        try:
+            kept = notifications_kept(tmp_path, deployment, [BUCKET])
+        finally:
+            reset_auth(local.endpoint, "inf")
+    err = capsys.readouterr().err
+    if allowed:
+        assert kept and err == "", err
+    else:
+        assert not kept
+        assert f"stopped: reading the notifications of bucket {BUCKET} was refused (AccessDenied)" in err, err
+        assert "s3:GetBucketNotification" in err and "--replace-notifications" in err, err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -14,10 +15,15 @@ import pytest
 from faas_supervisor import contract
 
 from render import __version__
+from render.fdl.errors import FdlError
 from render.fdl.load import load_deployment
 from render.terraform.ecr_names import PART, part, repository_names
+from render.terraform.output_dir import write_root
 from render.terraform.root_module import render_root
-from tests.helpers import EXAMPLE_FILES, NETWORK_CONFIG, fargate_fdl, render, write_bundle
+from render.terraform.supervisor_bundle import ENV_OVERRIDE
+from tests.fdl.test_yaml_bounds import run
+from tests.helpers import EXAMPLE_FILES, NETWORK_CONFIG, fargate_fdl, render, render_in_process, write_bundle
+from tests.supervisor.image_builders import write_sparse_docker_save
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -404,3 +410,72 @@ def test_the_batch_module_writes_arm64_fargate_job_definitions_with_runtime_plat
         'runtimePlatform = local.is_fargate && var.architecture == "arm64" ? '
         '{ cpuArchitecture = "ARM64", operatingSystemFamily = "LINUX" } : null'
     ) in main_tf
+
+
+MIB = 1024 * 1024
+IMAGE_FILE_FDL = """\
+functions:
+  aws:
+  - lambda:
+      name: packed
+      init_script: ok.sh
+      container:
+        image_file: image.tar
+"""
+
+
+def _image_file_fdl(tmp_path: Path, zeros: int) -> Path:
+    write_sparse_docker_save(tmp_path / "image.tar", zeros)
+    (tmp_path / "ok.sh").write_text("echo ok\n")
+    (tmp_path / "fdl.yaml").write_text(IMAGE_FILE_FDL)
+    return tmp_path / "image.tar"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(MIB):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def test_an_image_file_is_streamed_into_the_root_in_little_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = _image_file_fdl(tmp_path, 300 * MIB)
+    size = archive.stat().st_size
+    monkeypatch.setenv(ENV_OVERRIDE, str(write_bundle(tmp_path / "bundle.tar", b"supervisor")))
+    measured, stderr = run(tmp_path, "faas-render", "fdl.yaml", "-o", "out")
+    assert measured["code"] == 0, stderr
+    assert measured["growth_kib"] * 1024 < size / 10, measured  # peak memory growth, in a process of its own
+    digest, copy = _sha256(archive), tmp_path / "out/artifacts/bases/packed-image.tar"
+    assert copy.stat().st_size == size and _sha256(copy) == digest
+    main_tf = (tmp_path / "out/main.tf").read_text()
+    assert f'"bases/{digest}"' in main_tf and f'source_hash = "{digest}"' in main_tf
+    # The builder's /tmp holds the archive and a gzipped copy of its plain layer, with headroom.
+    storage = re.search(r"^  ephemeral_storage_size = (\d+)$", main_tf, re.MULTILINE)
+    assert storage and 2 * size < int(storage.group(1)) * MIB < 2 * size + 512 * MIB, main_tf
+
+
+def test_an_image_file_the_builder_cannot_hold_is_refused_with_the_numbers(tmp_path: Path) -> None:
+    _image_file_fdl(tmp_path, 4900 * MIB)  # with its gzipped copy, more than Lambda's 10240 MB of /tmp
+    done = render_in_process(tmp_path / "fdl.yaml", tmp_path / "out")
+    assert done.returncode == 2, done.stderr
+    assert "fdl.yaml:7: functions.aws[0].lambda.container.image_file: image_file image.tar: " in done.stderr
+    assert re.search(r"would need 10\d\d\d MB of /tmp .* more than Lambda's 10240 MB", done.stderr), done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_an_image_file_that_changes_while_rendering_is_not_written(tmp_path: Path) -> None:
+    archive = _image_file_fdl(tmp_path, MIB)
+    deployment, _ = load_deployment(tmp_path / "fdl.yaml", use_scar_config=False)
+    rendered = render_root(
+        deployment,
+        module_source=lambda name: f"./modules/{name}",
+        supervisor_bundle=lambda architecture: write_bundle(tmp_path / "bundle.tar", b"supervisor"),
+    )
+    with archive.open("r+b") as file:  # rewritten in place, as `docker save -o` does
+        file.write(b"changed")
+    with pytest.raises(FdlError, match=r"image\.tar: changed while faas-render was reading it"):
+        write_root(tmp_path / "out", rendered.main_tf, rendered.artifacts, copy_modules=False)
+    assert not (tmp_path / "out/main.tf").exists()

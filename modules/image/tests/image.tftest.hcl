@@ -45,6 +45,43 @@ run "repository" {
   }
 }
 
+# The image holds the functions' scripts and configuration: no other function of the account may
+# have Lambda pull it.
+run "only_the_functions_that_run_it_may_pull" {
+  command = plan
+
+  variables {
+    lambda_function_names = ["hello"]
+  }
+
+  assert {
+    condition = alltrue([
+      for v in one(data.aws_iam_policy_document.lambda_pull[0].statement[0].condition).values :
+      endswith(v, ":function:hello") || endswith(v, ":function:hello:*")
+    ]) && length(one(data.aws_iam_policy_document.lambda_pull[0].statement[0].condition).values) == 2
+    error_message = "The repository policy must name the function (and its qualified ARNs), nothing broader."
+  }
+}
+
+run "an_image_only_batch_runs_has_no_repository_policy" {
+  command = plan
+
+  assert {
+    condition     = length(aws_ecr_repository_policy.this) == 0
+    error_message = "Batch pulls with its own roles: Lambda needs no grant."
+  }
+}
+
+run "function_arns_are_refused" {
+  command = plan
+
+  variables {
+    lambda_function_names = ["arn:aws:lambda:us-east-1:123456789012:function:hello"]
+  }
+
+  expect_failures = [var.lambda_function_names]
+}
+
 # ECR: an image matching a rule's tags cannot be expired by a lower-priority rule; images are
 # expired by push time. A revert to inputs built long ago pushes nothing, so the image in use can
 # be the oldest: only the first rule, selecting the tag the in_use step moves to it, keeps it.

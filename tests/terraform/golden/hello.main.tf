@@ -42,9 +42,9 @@ module "storage" {
   objects = {
     "layer/hello" = {
       bucket      = "_artifacts"
-      key         = "layers/bf347665eea9690d1a28c0d97f1cdd2693292ad700b957fcc84a494146f48211.tar.gz"
+      key         = "layers/7ee890f0c91ad754ee7dada7fb4a9015b7917cfe88650ea4ee00e3a6e8e7df35.tar.gz"
       source      = "${path.module}/artifacts/layers/hello.tar.gz"
-      source_hash = "bf347665eea9690d1a28c0d97f1cdd2693292ad700b957fcc84a494146f48211"
+      source_hash = "7ee890f0c91ad754ee7dada7fb4a9015b7917cfe88650ea4ee00e3a6e8e7df35"
     }
     "layer/supervisor-x86_64" = {
       bucket      = "_artifacts"
@@ -83,7 +83,7 @@ module "image_builder" {
 
   function_name     = "hello-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "fA/5RtHVRDY3L6hNSTlozbHXmOj87e3Q0IgiCNeAbVw="
+  source_code_hash  = "dhIOlt6ktgUZTjO4IM62I0d5YOHUd0ILIAROdJO+fG4="
   repository_prefix = "hello/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -118,12 +118,15 @@ module "image_hello" {
     {
       bucket  = module.storage.bucket_names["_artifacts"]
       key     = module.storage.object_keys["layer/hello"]
-      digest  = "sha256:bf347665eea9690d1a28c0d97f1cdd2693292ad700b957fcc84a494146f48211"
-      diff_id = "sha256:9ade427f1e3ff860b8a37282bbee711494078622cf74e6aa0d34c06006da3253"
-      size    = 585
+      digest  = "sha256:7ee890f0c91ad754ee7dada7fb4a9015b7917cfe88650ea4ee00e3a6e8e7df35"
+      diff_id = "sha256:d26be6d817d38c94c2838c619326c2f289558cc5dae834b9a7069f8ea5405eef"
+      size    = 588
       comment = "faas-render 0.1.0: function hello"
     },
   ]
+
+  # Only these functions may have Lambda pull the image (the repository policy).
+  lambda_function_names = ["hello"]
 
   # Tagged as in use (never expired) once these run it.
   in_use_by = [module.lambda_hello.function_arn]
@@ -169,6 +172,10 @@ module "lambda_hello" {
   maximum_retry_attempts       = 2
   maximum_event_age_in_seconds = 21600
   on_failure_destination_arn   = module.failures.queue_arn
+
+  environment = {
+    "GREETING" = "Hello"
+  }
 
   tags = local.tags
 }

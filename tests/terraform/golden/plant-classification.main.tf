@@ -44,7 +44,7 @@ module "storage" {
       bucket      = "_artifacts"
       key         = "functions/plant-classification/function_config.json"
       source      = "${path.module}/artifacts/functions/plant-classification/function_config.json"
-      source_hash = "bf9db0fd4b68e8bcf71c90ba496e397eb2adf111edd20cd7d604d20e0c7c75ee"
+      source_hash = "19c18c85a59fc5d2f8e936267a6a702ed79f7747524ad627c583db369c35257b"
     }
     "plant-classification/script" = {
       bucket      = "_artifacts"
@@ -54,9 +54,9 @@ module "storage" {
     }
     "layer/plant-classification" = {
       bucket      = "_artifacts"
-      key         = "layers/229873bff05b4978922bf6a4efa498e162ce6383448ec5df3c92185416a9de54.tar.gz"
+      key         = "layers/2906b15d61cf348fbcaae4bd6c779b042cd1e5b54afee41292fef4c9c7891213.tar.gz"
       source      = "${path.module}/artifacts/layers/plant-classification.tar.gz"
-      source_hash = "229873bff05b4978922bf6a4efa498e162ce6383448ec5df3c92185416a9de54"
+      source_hash = "2906b15d61cf348fbcaae4bd6c779b042cd1e5b54afee41292fef4c9c7891213"
     }
     "layer/supervisor-x86_64" = {
       bucket      = "_artifacts"
@@ -104,7 +104,7 @@ module "image_builder" {
 
   function_name     = "plants-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "fA/5RtHVRDY3L6hNSTlozbHXmOj87e3Q0IgiCNeAbVw="
+  source_code_hash  = "dhIOlt6ktgUZTjO4IM62I0d5YOHUd0ILIAROdJO+fG4="
   repository_prefix = "plants/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -172,9 +172,9 @@ module "image_plant-classification" {
     {
       bucket  = module.storage.bucket_names["_artifacts"]
       key     = module.storage.object_keys["layer/plant-classification"]
-      digest  = "sha256:229873bff05b4978922bf6a4efa498e162ce6383448ec5df3c92185416a9de54"
-      diff_id = "sha256:d5b15b95872c9c084726e94d6043488d3296c1f0b25fe0376ca10f69b31be217"
-      size    = 616
+      digest  = "sha256:2906b15d61cf348fbcaae4bd6c779b042cd1e5b54afee41292fef4c9c7891213"
+      diff_id = "sha256:6a5fcb824a6d0da9030dc3a952e633be42bd3b7113bbad74ece7cbe32850b0ba"
+      size    = 619
       comment = "faas-render 0.1.0: function plant-classification"
     },
   ]
@@ -218,7 +218,7 @@ module "lambda_plant-classification" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_plant-classification.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/plant-classification.zip"
-  source_code_hash       = "hFOy1sQLOnL7Uu4i/KKpEJmML2GWNC8LGHXg6JfOTiw="
+  source_code_hash       = "QPbIkROuetXN7JPGuzfzLxc0G1JoMMW/eNau6LQUqWI="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 256

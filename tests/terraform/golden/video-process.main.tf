@@ -44,7 +44,7 @@ module "storage" {
       bucket      = "_artifacts"
       key         = "functions/video-split/function_config.json"
       source      = "${path.module}/artifacts/functions/video-split/function_config.json"
-      source_hash = "b0e45b643598d58fa9c87ee8ac7e9de10338637363c0747286595ba1dec9c0d2"
+      source_hash = "086733819a32485eb97181edda8eaeea5f6d70385e87f6eb176b1c597e63e97c"
     }
     "video-split/script" = {
       bucket      = "_artifacts"
@@ -54,9 +54,9 @@ module "storage" {
     }
     "layer/video-split" = {
       bucket      = "_artifacts"
-      key         = "layers/50f60f3b290e1b37042deaddd27637b769e7a6c4ef19a46579b323d814707f6a.tar.gz"
+      key         = "layers/1a9b79971dbdaf499b1ac5387d63e7c6bbc92a97d7e41997806a13661a26e623.tar.gz"
       source      = "${path.module}/artifacts/layers/video-split.tar.gz"
-      source_hash = "50f60f3b290e1b37042deaddd27637b769e7a6c4ef19a46579b323d814707f6a"
+      source_hash = "1a9b79971dbdaf499b1ac5387d63e7c6bbc92a97d7e41997806a13661a26e623"
     }
     "layer/supervisor-x86_64" = {
       bucket      = "_artifacts"
@@ -66,9 +66,9 @@ module "storage" {
     }
     "layer/frame-stats" = {
       bucket      = "_artifacts"
-      key         = "layers/60b7fd5b3e567d64d9cdb5373e5143c964738eabdaada8fc27550d034f972149.tar.gz"
+      key         = "layers/53337cfd56e33945914416ebc68ca93315c003dbc690ed196808811b309cfa00.tar.gz"
       source      = "${path.module}/artifacts/layers/frame-stats.tar.gz"
-      source_hash = "60b7fd5b3e567d64d9cdb5373e5143c964738eabdaada8fc27550d034f972149"
+      source_hash = "53337cfd56e33945914416ebc68ca93315c003dbc690ed196808811b309cfa00"
     }
   }
 
@@ -116,7 +116,7 @@ module "image_builder" {
 
   function_name     = "video-process-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "fA/5RtHVRDY3L6hNSTlozbHXmOj87e3Q0IgiCNeAbVw="
+  source_code_hash  = "dhIOlt6ktgUZTjO4IM62I0d5YOHUd0ILIAROdJO+fG4="
   repository_prefix = "video-process/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
@@ -185,9 +185,9 @@ module "image_video-split" {
     {
       bucket  = module.storage.bucket_names["_artifacts"]
       key     = module.storage.object_keys["layer/video-split"]
-      digest  = "sha256:50f60f3b290e1b37042deaddd27637b769e7a6c4ef19a46579b323d814707f6a"
-      diff_id = "sha256:f72eb36c81fc87eb677b064e6daa91a77c1e9c7b4d91154f34a8b193c7b1b3ac"
-      size    = 1582
+      digest  = "sha256:1a9b79971dbdaf499b1ac5387d63e7c6bbc92a97d7e41997806a13661a26e623"
+      diff_id = "sha256:14e4426f380e0508d72165ad9b19f724537789fcf58a6b20279f80e183abdbfc"
+      size    = 1586
       comment = "faas-render 0.1.0: function video-split"
     },
   ]
@@ -231,7 +231,7 @@ module "lambda_video-split" {
   description            = "Deployed by faas-render"
   role_arn               = module.iam_video-split.lambda_role_arn
   filename               = "${path.module}/artifacts/lambda/video-split.zip"
-  source_code_hash       = "VVcDgJx9JAXS0ryndaR7+5M/sQHYeZM9WAmUMirC6vI="
+  source_code_hash       = "gU7wZ5VpENRYrpJdTdzu2uTmRRm9B35TXTTGo/9x7N4="
   runtime                = "python3.12"
   architectures          = ["x86_64"]
   memory_size            = 512
@@ -281,12 +281,15 @@ module "image_frame-stats" {
     {
       bucket  = module.storage.bucket_names["_artifacts"]
       key     = module.storage.object_keys["layer/frame-stats"]
-      digest  = "sha256:60b7fd5b3e567d64d9cdb5373e5143c964738eabdaada8fc27550d034f972149"
-      diff_id = "sha256:915fcec7beb84e147f29fb91bde81013b432ed93b60c12604310ee16174ff085"
-      size    = 988
+      digest  = "sha256:53337cfd56e33945914416ebc68ca93315c003dbc690ed196808811b309cfa00"
+      diff_id = "sha256:8c0378799196cfaae05d0527dea8cdce008550e56a9abf4f3e9d35b5a2cf0421"
+      size    = 990
       comment = "faas-render 0.1.0: function frame-stats"
     },
   ]
+
+  # Only these functions may have Lambda pull the image (the repository policy).
+  lambda_function_names = ["frame-stats"]
 
   # Tagged as in use (never expired) once these run it.
   in_use_by = [module.lambda_frame-stats.function_arn]
