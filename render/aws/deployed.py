@@ -77,6 +77,13 @@ def get_function(aws: Aws, name: str) -> DeployedFunction:
     return DeployedFunction(found["Configuration"], found.get("Code", {}))
 
 
+def reserved_concurrency(aws: Aws, function: DeployedFunction) -> int | None:
+    """The function's reserved concurrency, as GetFunctionConcurrency answers it (None: unreserved)."""
+    reserved = aws.client("lambda").get_function_concurrency(FunctionName=function.name)
+    found = reserved.get("ReservedConcurrentExecutions")
+    return None if found is None else int(found)
+
+
 def code_zip(function: DeployedFunction, root: Path) -> bytes:
     """The function's deployment package from the rendered root, verified against the deployed one."""
     path = root / ZIP_FOLDER / f"{function.name}.zip"

@@ -10,6 +10,8 @@ which knows nothing of the emulator).
   queued for worker threads;
 - `activity`: following the service's progress from another process (`faas put`, `faas invoke`);
 - `cloud`: the workflow loop, from an event to everything it chains (Lambda, Batch, S3);
+- `job_runs`: a submitted Batch job run, its end said, its state and failure kept;
+- `emulated_functions`: functions as moto holds them (code, description, reserved concurrency);
 - `s3_events`: S3 event notifications, read from a bucket's configuration, sent and received;
 - `deployed_cache`: buckets' triggers and functions' descriptions, read once per workflow;
 - `failures`: asynchronous retries, on-failure destinations and failed jobs' events, as AWS keeps them;

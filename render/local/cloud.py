@@ -4,17 +4,14 @@ A moto server stores everything but runs nothing, so someone plays the services'
 local` itself (render/local/service.py, for every S3 client), or else `faas put` and `faas invoke`.
 An object written into a bucket fires the Lambda functions whose bucket notification (events,
 prefix and suffix filters) matches it, with a real S3 event; a function runs from what was
-deployed: in its image when it is deployed as one (render/local/execution/image_lambda.py, in the sandbox
-of `LocalOptions`), else its .zip on this host's Python in that sandbox
-(render/local/execution/lambda_runner.py); a Batch job it
-submits runs from its job definition's image (render/local/execution/batch_runner.py); whatever they write
+deployed: in its image when it is deployed as one (render/local/execution/image_lambda.py, in the
+sandbox of `LocalOptions`), else its .zip on this host's Python in that sandbox (lambda_runner.py);
+a Batch job it submits runs from its job definition's image (batch_runner.py); whatever they write
 fires the next functions in turn, until the workflow settles. Progress goes to stderr, or where
 the caller says; a run that started a new instance says "(cold start)". Failures are kept as AWS
 keeps them (render/local/failures.py): an asynchronous invocation is retried, then sent to its
-on-failure destination, and so is one that could not start; a failed Batch job becomes
-EventBridge's Batch Job State Change event. Where the emulator runs in this process (`faas local`),
-the job's state follows its run, as DescribeJobs shows it on AWS: RUNNABLE until it starts,
-RUNNING, then SUCCEEDED or FAILED (a multi-node job's as its main node's).
+on-failure destination, and so is one that could not start; a Batch job runs and ends as
+render/local/job_runs.py says.
 
 A LocalCloud may run several calls at once (`faas local` runs items side by side): each call
 keeps what it still has to run to itself, the totals are shared under a lock.
@@ -36,30 +33,25 @@ from botocore.exceptions import BotoCoreError, ClientError
 from faas_supervisor import contract
 
 from render.aws.connection import Aws, AwsError
-from render.aws.deployed import DeployedFunction
+from render.aws.deployed import DeployedFunction, reserved_concurrency
 from render.local.deployed_cache import DeployedCache
-from render.local.execution.batch_runner import BatchRunner, NodeRun
+from render.local.execution.batch_runner import BatchRunner
 from render.local.execution.deployed_images import LocalImages
 from render.local.execution.errors import SANDBOX_FAILURE, THROTTLED, LocalError, error_type
 from render.local.execution.image_lambda import ImageLambdaRuntime
 from render.local.execution.lambda_runner import Invocation, LambdaRuntime
 from render.local.execution.sandbox import LAMBDA_UID, ON_HOST, Sandbox, SandboxUnavailable, detect
 from render.local.execution.scratch_fs import work_base
-from render.local.failures import RetryPolicy, destination_record, job_failed, retry_policy, send_to_destination
+from render.local.failures import RetryPolicy, destination_record, retry_policy, send_to_destination
+from render.local.job_runs import JobState, run_job
 from render.local.options import LocalOptions
 from render.local.progress import Summary, print_progress
 from render.local.s3_events import s3_event, split_uri
 from render.local.work_folders import remove_folder, work_folder
 
 MAX_RUNS = 1000  # per workflow: a safety net, validation already refuses workflows that feed themselves
-HOST_NOTICE = (
-    "notice: .zip functions have no image: their scripts run with this host's /bin/sh, python3 and tools ({where})"
-)
+HOST_NOTICE = "notice: .zip functions have no image: their scripts use this host's sh, python3 and tools ({where})"
 ON_HOST_NOTICE = "notice: {name} runs on this host, not in its image (--on-host)"
-EXITED = "Essential container in task exited"  # Batch's statusReason for a job whose container ended
-
-# Sets a job's state where it is kept: (job id, status, statusReason, exit code).
-JobState = Callable[[str, str, str | None, int | None], None]
 
 
 @dataclass
@@ -68,13 +60,6 @@ class _Chain:
 
     pending: deque[Callable[[], object]] = field(default_factory=deque)
     runs: int = 0
-
-
-def reserved_concurrency(aws: Aws, function: DeployedFunction) -> int | None:
-    """The function's reserved concurrency, as GetFunctionConcurrency answers it (None: unreserved)."""
-    reserved = aws.client("lambda").get_function_concurrency(FunctionName=function.name)
-    found = reserved.get("ReservedConcurrentExecutions")
-    return None if found is None else int(found)
 
 
 class LocalCloud:
@@ -298,48 +283,12 @@ class LocalCloud:
         if on_host:
             self._progress(ON_HOST_NOTICE.format(name=f"{name}'s Batch job {job_id}"))
         self._say(name, f"Batch job {job_id} running {'on this host' if on_host else 'in its image'}")
-        try:
-            run = self._batch.run(
-                job_id,
-                self._echo(name),
-                partial(self._node_ended, name, job_id),
-                partial(self._set_job_state, job_id, "RUNNING", None, None),
-            )
-        except (AwsError, LocalError) as error:  # as Batch fails a job whose image cannot be pulled
+        say = partial(self._say, name)
+        succeeded, uploaded = run_job(self.aws, self._batch, job_id, say, self._echo(name), self._job_state)
+        if not succeeded:
             self.failed(f"{name} job {job_id}")
-            self._say(name, f"Batch job {job_id} FAILED: it could not start: {error}")
-            reason = f"CannotStartContainerError: {error}"
-            self._set_job_state(job_id, "FAILED", reason, None)
-            job_failed(self.aws, job_id, reason, None)
-            return False
-        except Exception as error:  # a bug: the job must not stay RUNNING
-            self._set_job_state(job_id, "FAILED", f"faas local could not run it: {error}", None)
-            raise
-        if run.returncode != 0:
-            self.failed(f"{name} job {job_id}")
-            tail = "\n".join(run.log.tail(10))
-            self._say(
-                name, f"Batch job {job_id} FAILED (exit status {run.returncode}) after {run.seconds:.1f} s:\n{tail}"
-            )
-            failed_nodes = ", ".join(str(node.index) for node in run.failed_nodes)
-            reason = EXITED + (f" (failed node(s): {failed_nodes})" if failed_nodes else "")
-            self._set_job_state(job_id, "FAILED", reason, run.returncode)
-            job_failed(self.aws, job_id, reason, run.returncode)
-        else:
-            self._set_job_state(job_id, "SUCCEEDED", EXITED, run.returncode)
-            self._say(
-                name, f"Batch job {job_id} succeeded in {run.seconds:.1f} s: {len(run.uploaded)} object(s) written"
-            )
-        self._written(name, run.uploaded, chain)
-        return run.returncode == 0
-
-    def _set_job_state(self, job_id: str, status: str, reason: str | None, exit_code: int | None) -> None:
-        if self._job_state is not None:
-            self._job_state(job_id, status, reason, exit_code)
-
-    def _node_ended(self, name: str, job_id: str, node: NodeRun) -> None:
-        """A node of a multi-node parallel job ended: said as it happens."""
-        self._say(name, f"Batch job {job_id} node {node.index}: {node.outcome}")
+        self._written(name, uploaded, chain)
+        return succeeded
 
     def _written(self, name: str, uris: list[str], chain: _Chain) -> None:
         for uri in uris:

@@ -5,7 +5,9 @@ emulator only through its namespace's relay, which connects from RELAY_SOURCE: n
 uses that address, and nothing inside a namespace can reach the host's loopback otherwise. So a
 request from RELAY_SOURCE is a function's, and it is refused (403) unless it is
 - an AWS request signed (SigV4 Authorization header) with temporary credentials of a role, which
-  the emulator then checks against the role's policies (render/local/moto/access.py), or
+  the emulator then checks against the role's policies (render/local/moto/access.py), or with
+  an IAM user's access key (another account's keys, as a storage provider holds them: not
+  checked against the user's policies), or
 - a read of the emulator's registry (behind ECR's login: a token needs ecr:GetAuthorizationToken)
   or of a layer download URL (GetDownloadUrlForLayer's), as ECR serves them.
 The fixed admin credentials, unsigned requests, presigned URLs and the emulator's own API
@@ -31,13 +33,13 @@ REFUSED = (
 
 def open_to_functions(environ: dict[str, Any]) -> bool:
     """Whether a function may send this request (see the module's docstring)."""
-    from render.local.moto.access import access_key_id, issued_role
+    from render.local.moto.access import access_key_id, issued_role, user_key
 
     path, method = str(environ.get("PATH_INFO", "")), environ.get("REQUEST_METHOD")
     authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
     if authorization.startswith("AWS4-HMAC-SHA256 "):
         key = access_key_id(authorization)
-        return key is not None and issued_role(key) is not None
+        return key is not None and (issued_role(key) is not None or user_key(key))
     if method in ("GET", "HEAD"):
         return path.startswith(("/v2/", BLOB_PATH + "/"))
     return False

@@ -41,9 +41,9 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from render.aws.connection import DEFAULT_REGION, EMULATOR_CREDENTIALS, Aws, AwsError
-from render.aws.deployed import DeployedFunction, is_deployed_code
 from render.local.activity import ACTIVITY_PATH, Activity
 from render.local.cloud import LocalCloud
+from render.local.emulated_functions import code_in_emulator, function_in_emulator, reserved_concurrency
 from render.local.execution.errors import LocalError
 from render.local.execution.lambda_runner import Invocation
 from render.local.options import LocalOptions
@@ -64,39 +64,6 @@ class Triggered:
     @property
     def region(self) -> str:
         return self.function_arn.split(":")[3]
-
-
-def code_in_emulator(function: DeployedFunction) -> bytes:
-    """The .zip deployment package moto holds for the function."""
-    from render.local.moto.awslambda import function_model  # moto: only in the emulator's process
-
-    content = bytes(function_model(str(function.configuration["FunctionArn"])).code_bytes)
-    if not is_deployed_code(function, content):
-        raise LocalError(f"the emulator holds no code for {function.name} (apply again)")
-    return content
-
-
-def function_in_emulator(function_arn: str) -> DeployedFunction:
-    """The function as GetFunction describes it, read from moto (no request to make)."""
-    from render.local.moto.awslambda import FunctionNotFound, function_model
-
-    try:
-        found = json.loads(json.dumps(function_model(function_arn).get_code()))
-    except FunctionNotFound:
-        _, _, _, region, account, _, name, *_ = function_arn.split(":")
-        raise LocalError(f"no function {name} in the emulator (account {account}, {region})") from None
-    return DeployedFunction(found["Configuration"], found.get("Code", {}))
-
-
-def reserved_concurrency(function_arn: str) -> int | None:
-    """The function's reserved concurrency (None: unreserved, or no such function)."""
-    from render.local.moto.awslambda import FunctionNotFound, function_model
-
-    try:
-        reserved = function_model(function_arn).reserved_concurrency
-    except FunctionNotFound:
-        return None  # its run says what is wrong
-    return None if reserved is None else int(reserved)
 
 
 class LocalService:

@@ -20,7 +20,6 @@ import boto3
 import pytest
 
 from render.aws.connection import Aws
-from render.local import emulator
 from render.local.execution import network
 from render.local.execution.errors import LocalError
 from render.local.execution.role_credentials import RoleCredentials
@@ -176,13 +175,9 @@ def test_through_its_namespace_a_function_reaches_only_aws_requests_signed_with_
     assert deployed.client("s3").head_bucket(Bucket=OTHER_BUCKET)  # the reset was not done
 
 
-def test_a_role_missing_from_the_emulator_fails_the_run_with_its_name() -> None:
-    running = emulator.start(port=0)
-    try:
-        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-        credentials = RoleCredentials(Aws(session, running.endpoint))
-        with pytest.raises(LocalError, match=r"the role arn:aws:iam::123456789012:role/given-in-fdl does not exist"):
-            credentials.environment("arn:aws:iam::123456789012:role/given-in-fdl", "fn")
-        assert set(credentials.environment(None, "fn")) & {"AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN"} == set()
-    finally:
-        running.stop()
+def test_a_role_missing_from_the_emulator_fails_the_run_with_its_name(aws_env: dict[str, str]) -> None:
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    credentials = RoleCredentials(Aws(session, aws_env["AWS_ENDPOINT_URL"]))
+    with pytest.raises(LocalError, match=r"the role arn:aws:iam::123456789012:role/given-in-fdl does not exist"):
+        credentials.environment("arn:aws:iam::123456789012:role/given-in-fdl", "fn")
+    assert set(credentials.environment(None, "fn")) & {"AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN"} == set()

@@ -18,6 +18,7 @@ deployment's descriptions, and runs what they name.
 - `deployed_images`: the images read back from the emulator's ECR (or a registry) and unpacked;
 - `rootfs`: layers unpacked into a root folder, with `root_fd` confining every path to it;
 - `sandbox`: running a command in that root without a container daemon, as an unprivileged user
+  (`sandbox_commands` has each tool's command line)
   (`enter_root` takes the function's environment and drops privileges last, after unshare's
   chroot), with `handover` keeping that environment away from every host-side step, `cgroups`
   bounding each run's memory and processes, and `scratch_fs` giving it a sized /tmp on disk;

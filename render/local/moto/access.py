@@ -53,6 +53,16 @@ def issued_role(key: str) -> tuple[str, str, str] | None:
     return None
 
 
+def user_key(key: str) -> bool:
+    """Whether `key` is an access key IAM created for a user (in any account)."""
+    for account in list(iam_backends.values()):
+        for partition in PARTITION_NAMES:
+            found = account[partition].access_keys.get(key)
+            if found is not None and getattr(found, "user_name", None):
+                return True
+    return False
+
+
 def _document(policy: Any) -> str:
     if isinstance(policy, Policy):
         return str(next(v.document for v in policy.versions if v.is_default))

@@ -43,8 +43,8 @@ def ecr_credentials(registry_url: str, doing: str) -> tuple[str, str]:
     the default region.
     """
     registry = ecr_registry(urlsplit(registry_url).hostname or "")
-    client = aws.regional_client("ecr", registry[1] if registry else None)
     try:
+        client = aws.regional_client("ecr", registry[1] if registry else None)  # NoRegionError too
         answer = client.get_authorization_token(**({"registryIds": [registry[0]]} if registry else {}))
         token = answer["authorizationData"][0]["authorizationToken"]
         username, _, password = base64.b64decode(token, validate=True).decode().partition(":")
