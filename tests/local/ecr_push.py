@@ -48,8 +48,9 @@ class Image:
         return digest_of(self.manifest.encode())
 
 
-def build_image(greeting: str, tar: bytes | None = None) -> Image:
-    """A one-file gzip layer (or `tar` gzipped, whatever it holds) and its OCI config and manifest."""
+def build_image(greeting: str, tar: bytes | None = None, gzipped: bool = True) -> Image:
+    """A one-file gzip layer (or `tar` gzipped, whatever it holds; the tar itself when not
+    `gzipped`) and its OCI config and manifest."""
     if tar is None:
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as archive:
@@ -58,7 +59,8 @@ def build_image(greeting: str, tar: bytes | None = None) -> Image:
             entry.size, entry.mode, entry.mtime = len(content), 0o755, 0
             archive.addfile(entry, io.BytesIO(content))
         tar = buffer.getvalue()
-    layer = gzip.compress(tar, mtime=0)
+    layer = gzip.compress(tar, mtime=0) if gzipped else tar
+    layer_type = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if gzipped else "")
     config = json.dumps(
         {
             "architecture": "amd64",
@@ -75,9 +77,7 @@ def build_image(greeting: str, tar: bytes | None = None) -> Image:
             "digest": digest_of(config),
             "size": len(config),
         },
-        "layers": [
-            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest_of(layer), "size": len(layer)}
-        ],
+        "layers": [{"mediaType": layer_type, "digest": digest_of(layer), "size": len(layer)}],
     }
     return Image(layer, config, json.dumps(manifest, indent=3))
 

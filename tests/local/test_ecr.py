@@ -121,6 +121,21 @@ def test_lambda_runs_an_image_only_for_the_functions_its_repository_names(emulat
     awslambda.delete_function(FunctionName="puller")
 
 
+def test_lambda_refuses_an_image_with_an_uncompressed_layer(emulator: FaasLocal) -> None:
+    """As Lambda: gzip layers only (the builder refuses such bases before pushing)."""
+    ecr, awslambda = emulator.client("ecr"), emulator.client("lambda")
+    ecr.create_repository(repositoryName="functions/plain")
+    ecr.set_repository_policy(repositoryName="functions/plain", policyText=pull_policy("plain"))
+    image = build_image("plain", gzipped=False)
+    push_image(ecr, "functions/plain", image, "v1")
+    role = emulator.client("iam").create_role(
+        RoleName="plain-puller", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )["Role"]["Arn"]
+    uri = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/functions/plain@{image.digest}"
+    with pytest.raises(awslambda.exceptions.InvalidParameterValueException, match="layer media type"):
+        awslambda.create_function(FunctionName="plain", Role=role, PackageType="Image", Code={"ImageUri": uri})
+
+
 def vm_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):

@@ -14,6 +14,7 @@
   it for this function (AccessDeniedException, 403). moto checks neither. (AWS adds the statement
   itself when the caller may set repository policies; a deployer that may not gets this error, and
   so does the emulator, which also keeps a policy that names the wrong function from passing.)
+  Its layers must be gzip (InvalidParameterValueException), as Lambda runs no other.
 - PutFunctionEventInvokeConfig replaces the function's configuration, as Lambda does (moto appends
   each one and answers with the first: a changed `retry_attempts` would never take effect).
 
@@ -99,6 +100,11 @@ ECR_IMAGE_URI = re.compile(
     r"(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
 PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+# Lambda runs gzip layers only: zstd or uncompressed layers are refused at CreateFunction.
+LAMBDA_LAYER_TYPES = (
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+)
 
 
 class EcrImageAccessDenied(LambdaClientError):
@@ -159,10 +165,16 @@ def check_image(image_uri: str, function_arn: str) -> None:
     if repository is None:
         raise missing
     tag, digest = match["tag"] or "latest", match["digest"]
-    if not any(i.get_image_digest() == digest if digest else tag in i.image_tags for i in repository.images):
+    found = [i for i in repository.images if (i.get_image_digest() == digest if digest else tag in i.image_tags)]
+    if not found:
         raise missing
     if not lambda_may_pull(repository, function_arn, match["account"]):
         raise EcrImageAccessDenied()
+    layers = json.loads(found[0].image_manifest).get("layers") or []
+    if any(layer.get("mediaType") not in LAMBDA_LAYER_TYPES for layer in layers):
+        raise InvalidParameterValueException(
+            f"The image manifest or layer media type for the source image {image_uri} is not supported."
+        )
 
 
 @PATCHES.patch(LambdaBackend, "create_function", ("self", "spec"))
