@@ -42,8 +42,10 @@ from render.aws.connection import connect
 from render.aws.deployed import DeployedFunction
 from render.local import emulator
 from render.local.execution import cgroups, sandbox
+from render.local.execution.kept_output import HEAD_BYTES, TAIL_BYTES
 from render.local.execution.lambda_runner import LambdaRuntime
 from render.local.execution.network import internet_possible
+from render.local.execution.process import LOGGED, Log, run_logged
 from render.local.execution.runtime_api import RuntimeApi
 from render.local.execution.zip_root import host_binds
 from tests.local.outer_bounds import entering, outer_groups, remove_groups, scratch_fs, scratch_fs_available
@@ -141,6 +143,7 @@ class Result:
     output: str
     oom: bool
     pid_refusals: int  # forks the sandbox's own pids bound refused
+    kept: int = -1  # characters of output kept, when read as local mode reads a run's
 
 
 def _tree_digest(root: Path) -> str:
@@ -196,6 +199,7 @@ def attack(
     env: dict[str, str] | None = None,
     own_event: str | None = None,
     internet: bool = True,
+    kept: bool = False,
     **spec: Any,
 ) -> Result:
     """`script` run by busybox sh in `chosen` (with `env`, the function's environment), from a child
@@ -207,6 +211,7 @@ def attack(
     order: dict[str, Any] = {"sandbox": chosen.name, "root": str(outer.root), "scratch": str(scratch), "script": script}
     order |= {"seconds": seconds, "spec": spec, "env": {"PATH": "/bin", **(env or {})}, "own_event": own_event}
     order["internet"] = internet
+    order["kept"] = kept  # the output read as local mode reads a run's (a bounded log), not to a file
     argv = entering(outer.groups, [sys.executable, __file__, json.dumps(order)])
     try:
         child = subprocess.run(argv, capture_output=True, timeout=seconds + 30, check=False)
@@ -229,6 +234,14 @@ def _child(order: dict[str, Any]) -> dict[str, Any]:
         api.invoke(order["own_event"].encode(), timeout_s=60)
         env = {**env, "AWS_LAMBDA_RUNTIME_API": api.address}
     spec = sandbox.RunSpec(Path(order["root"]), argv, env, Path(order["scratch"]), network=network, **order["spec"])
+    if order["kept"]:
+        log = Log()
+        process = chosen.start(spec, **LOGGED)
+        status = run_logged(process, log, timeout=order["seconds"]).returncode
+        kept = sum(len(text) + 1 for _, text in log.lines)
+        if network is not None:
+            network.close()
+        return {"status": status, "output": "\n".join(log.tail(3)), "oom": False, "pid_refusals": 0, "kept": kept}
     with tempfile.TemporaryFile() as output:
         process = chosen.start(spec, stdout=output, stderr=subprocess.STDOUT)
         deadline, refusals = time.monotonic() + order["seconds"], 0
@@ -323,6 +336,15 @@ def test_a_fork_bomb_is_stopped(chosen: sandbox.Sandbox, outer: Outer) -> None:
     outer_refusals = [line for line in (pids / "pids.events").read_text().splitlines() if line.startswith("max ")]
     assert result.pid_refusals > 0, result.output[-500:]
     assert outer_refusals in ([], ["max 0"]), "the bomb reached the outer bound: the sandbox's own did not hold"
+
+
+def test_an_output_flood_is_kept_within_bounds(chosen: sandbox.Sandbox, outer: Outer) -> None:
+    """30 MB of output (150 MB once cost the emulator 560 MB): the log keeps its first and last MiB."""
+    flood = "yes $(head -c 1000 /dev/zero | tr '\\0' x) | head -c 30000000; echo; echo end"  # 30,000 lines
+    result = attack(chosen, outer, flood, seconds=90, kept=True)
+    assert result.status == 0, result.output
+    assert result.kept <= HEAD_BYTES + TAIL_BYTES + 1000, result.kept
+    assert result.output.splitlines()[-1] == "end"  # the tail is kept
 
 
 def test_dev_shm_and_tmp_are_bounded(chosen: sandbox.Sandbox, outer: Outer) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import sys
 
 PR_CAPBSET_DROP = 24
@@ -48,6 +49,9 @@ def enter(root: str, cwd: str, uid: str, argv: list[str], env: dict[str, str]) -
         os.setresuid(int(uid), int(uid), int(uid))
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "cannot set no_new_privs")
+    # Python ignores SIGPIPE and exec keeps what is ignored: the program gets the default back, as
+    # Lambda's do (else `yes | head` never ends).
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.execvpe(argv[0], argv, env)  # the program is looked up on the function's PATH
 
 
