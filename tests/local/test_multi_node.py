@@ -32,10 +32,15 @@ out="$TMP_OUTPUT_DIR/$(basename "$INPUT_FILE_PATH" .txt)-node-$i.txt"
 echo "node $i of $AWS_BATCH_JOB_NUM_NODES, main $AWS_BATCH_JOB_MAIN_NODE_INDEX at ${AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS:-self}" > "$out"
 if [ "$i" = "$AWS_BATCH_JOB_MAIN_NODE_INDEX" ]; then
   case "$INPUT_FILE_PATH" in *fail*) echo "main node refusing" >&2; exit 3;; esac
-  n=1
-  while [ "$n" -lt "$AWS_BATCH_JOB_NUM_NODES" ]; do timeout 30 nc -l -p 5000 >> "$out"; n=$((n + 1)); done
+  n=0  # a port per node: two senders on one listener could both be accepted, one of them unread
+  while [ "$n" -lt "$AWS_BATCH_JOB_NUM_NODES" ]; do
+    [ "$n" = "$i" ] || timeout 30 nc -l -p $((5000 + n)) >> "$out"; n=$((n + 1))
+  done
+  sleep 3  # the job ends with its main node (the others are stopped then, as on AWS): let theirs upload
 else
-  until echo "hello from node $i" | timeout 5 nc "$AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS" 5000; do sleep 0.2; done
+  until echo "hello from node $i" | timeout 5 nc "$AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS" $((5000 + i)); do
+    sleep 0.2
+  done
 fi
 """
 

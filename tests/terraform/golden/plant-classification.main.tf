@@ -104,7 +104,7 @@ module "image_builder" {
 
   function_name     = "plants-image-builder"
   filename          = "${path.module}/artifacts/image-builder.zip"
-  source_code_hash  = "dhIOlt6ktgUZTjO4IM62I0d5YOHUd0ILIAROdJO+fG4="
+  source_code_hash  = "n3d49cE+mz2GJSwU8tC5EirjlnDF+3GcHiAPyNElxxI="
   repository_prefix = "plants/"
   artifacts_bucket  = module.storage.bucket_names["_artifacts"]
 
