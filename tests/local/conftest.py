@@ -11,8 +11,8 @@ import pytest
 from faas_supervisor.image import read_image
 
 from render.local.execution.rootfs import unpack_image
-from tests.helpers import Mirror, aws_variables, render
-from tests.local.faas_local import COUNT, FDL, UPPER, Running, faas_local
+from tests.helpers import Mirror
+from tests.local.faas_local import COUNT, FDL, UPPER, Running, applied_locally
 from tests.local.images import archive_image
 from tests.supervisor.image_builders import busybox_layer
 
@@ -21,14 +21,8 @@ from tests.supervisor.image_builders import busybox_layer
 def running(tmp_path_factory: pytest.TempPathFactory, mirror: Mirror, frozen_supervisor: Path) -> Iterator[Running]:
     """The functions run in their images (alpine:3.20 from the mirror, with the real supervisor)."""
     work = tmp_path_factory.mktemp("local-service")
-    (work / "fdl.yaml").write_text(FDL)
-    (work / "upper.sh").write_text(UPPER)
-    (work / "count.sh").write_text(COUNT)
-    with faas_local(work, "--registry-mirror", mirror.url) as local, pytest.MonkeyPatch.context() as patch:
-        for name, value in aws_variables(local.endpoint).items():
-            patch.setenv(name, value)
-        patch.setenv("FAAS_RENDER_SUPERVISOR_BUNDLE", str(frozen_supervisor))
-        assert render(work / "fdl.yaml", work / "root", "--apply") == 0
+    files = {"fdl.yaml": FDL, "upper.sh": UPPER, "count.sh": COUNT}
+    with applied_locally(work, files, mirror.url, frozen_supervisor) as local:
         yield Running(local.endpoint, local.pid, local.log, work / "root")
 
 

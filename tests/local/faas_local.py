@@ -21,7 +21,7 @@ import boto3
 import pytest
 
 from render.local.activity import activity
-from tests.helpers import aws_variables, free_port, run_faas
+from tests.helpers import aws_variables, free_port, render, run_faas
 
 BUCKET = "local-service-faas"
 FDL = f"""\
@@ -111,6 +111,25 @@ def faas_local(
     if server.returncode != -signal.SIGKILL:
         assert server.returncode == 0, log.read_text()
         assert log.read_text().rstrip().endswith("AWS emulator stopped")
+
+
+@contextmanager
+def applied_locally(
+    work: Path, files: Mapping[str, str], mirror_url: str, frozen_supervisor: Path, network: Path | None = None
+) -> Iterator[FaasLocal]:
+    """`faas local` with the registry mirror, and `files` (fdl.yaml and its scripts) written to `work`,
+    rendered into `work`/root and applied to it; the AWS variables name it until the block ends.
+    With `network`, faas local writes Batch's network settings there and the render reads them."""
+    for name, text in files.items():
+        (work / name).write_text(text)
+    options = ("--registry-mirror", mirror_url, *(("--network-config", str(network)) if network else ()))
+    with faas_local(work, *options) as local, pytest.MonkeyPatch.context() as patch:
+        for name, value in aws_variables(local.endpoint).items():
+            patch.setenv(name, value)
+        patch.setenv("FAAS_RENDER_SUPERVISOR_BUNDLE", str(frozen_supervisor))
+        config = ("--config", str(network)) if network else ()
+        assert render(work / "fdl.yaml", work / "root", *config, "--apply") == 0
+        yield local
 
 
 @dataclass(frozen=True)

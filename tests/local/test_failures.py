@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Mirror, aws_variables, render
-from tests.local.faas_local import Running, faas_local
+from tests.helpers import Mirror
+from tests.local.faas_local import Running, applied_locally
 
 pytestmark = [pytest.mark.slow, pytest.mark.terraform]
 
@@ -82,15 +82,8 @@ tr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/$(basename "$INPUT_FILE_PATH"
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory, mirror: Mirror, frozen_supervisor: Path) -> Iterator[Running]:
     work = tmp_path_factory.mktemp("local-failures")
-    (work / "fdl.yaml").write_text(FDL)
-    (work / "flaky.sh").write_text(FLAKY)
-    network = work / "network.yaml"
-    options = ("--registry-mirror", mirror.url, "--network-config", str(network))
-    with faas_local(work, *options) as local, pytest.MonkeyPatch.context() as patch:
-        for name, value in aws_variables(local.endpoint).items():
-            patch.setenv(name, value)
-        patch.setenv("FAAS_RENDER_SUPERVISOR_BUNDLE", str(frozen_supervisor))
-        assert render(work / "fdl.yaml", work / "root", "--config", str(network), "--apply") == 0
+    files = {"fdl.yaml": FDL, "flaky.sh": FLAKY}
+    with applied_locally(work, files, mirror.url, frozen_supervisor, network=work / "network.yaml") as local:
         allow_reading_the_flag(local.client("lambda"), local.client("batch"), local.client("iam"))
         yield Running(local.endpoint, local.pid, local.log, work / "root")
 

@@ -23,8 +23,8 @@ from render.aws.connection import Aws
 from render.local.execution import network
 from render.local.execution.errors import LocalError
 from render.local.execution.role_credentials import RoleCredentials
-from tests.helpers import Mirror, aws_variables, render, requires_terraform
-from tests.local.faas_local import FaasLocal, faas_local
+from tests.helpers import Mirror, requires_terraform
+from tests.local.faas_local import FaasLocal, applied_locally
 
 pytestmark = [requires_terraform(), pytest.mark.terraform, pytest.mark.slow]
 
@@ -115,14 +115,8 @@ ask() {  # METHOD PATH HEADERS-COMMAND [ARGS]: the answer's status line
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory, mirror: Mirror, frozen_supervisor: Path) -> Iterator[FaasLocal]:
     work = tmp_path_factory.mktemp("function-iam")
-    (work / "fdl.yaml").write_text(FDL)
-    (work / "zip.sh").write_text(ZIP_SCRIPT)
-    (work / "gate.sh").write_text(GATE_SCRIPT)
-    with faas_local(work, "--registry-mirror", mirror.url) as local, pytest.MonkeyPatch.context() as patch:
-        for name, value in aws_variables(local.endpoint).items():
-            patch.setenv(name, value)
-        patch.setenv("FAAS_RENDER_SUPERVISOR_BUNDLE", str(frozen_supervisor))
-        assert render(work / "fdl.yaml", work / "root", "--apply") == 0
+    files = {"fdl.yaml": FDL, "zip.sh": ZIP_SCRIPT, "gate.sh": GATE_SCRIPT}
+    with applied_locally(work, files, mirror.url, frozen_supervisor) as local:
         s3, sqs = local.client("s3"), local.client("sqs")
         s3.create_bucket(Bucket=OTHER_BUCKET)
         s3.put_object(Bucket=OTHER_BUCKET, Key="secret.txt", Body=b"not yours")

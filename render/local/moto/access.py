@@ -43,24 +43,28 @@ def access_key_id(authorization: str) -> str | None:
     return match.group(1) if match else None
 
 
-def issued_role(key: str) -> tuple[str, str, str] | None:
-    """(account, partition, role ARN) when `key` is temporary credentials of a role, else None."""
+def _access_key(key: str) -> tuple[str, str, Any] | None:
+    """(account, partition, moto's access key) of `key`, in whichever account IAM holds it."""
     for account_id, account in list(iam_backends.items()):
         for partition in PARTITION_NAMES:
             found = account[partition].access_keys.get(key)
-            if found is not None and found.role_arn:
-                return account_id, partition, str(found.role_arn)
+            if found is not None:
+                return account_id, partition, found
     return None
+
+
+def issued_role(key: str) -> tuple[str, str, str] | None:
+    """(account, partition, role ARN) when `key` is temporary credentials of a role, else None."""
+    found = _access_key(key)
+    if found is None or not found[2].role_arn:
+        return None
+    return found[0], found[1], str(found[2].role_arn)
 
 
 def user_key(key: str) -> bool:
     """Whether `key` is an access key IAM created for a user (in any account)."""
-    for account in list(iam_backends.values()):
-        for partition in PARTITION_NAMES:
-            found = account[partition].access_keys.get(key)
-            if found is not None and getattr(found, "user_name", None):
-                return True
-    return False
+    found = _access_key(key)
+    return found is not None and bool(getattr(found[2], "user_name", None))
 
 
 def _document(policy: Any) -> str:
