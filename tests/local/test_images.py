@@ -73,7 +73,8 @@ def deploy(local: FaasLocal, supervisor: Path, folder: Path, *names: str) -> Dep
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory, frozen_supervisor: Path) -> Iterator[Deployed]:
     work = tmp_path_factory.mktemp("local-images")
-    with faas_local(work, "--concurrency", "2") as local:
+    # three workers: `single` (reserved concurrency 1) holds one at most, so two are left for `shout`
+    with faas_local(work, "--concurrency", "3") as local:
         deploy(local, frozen_supervisor, work, "shout", "own", "where", "single", "batchy")
         yield Deployed(local.endpoint, local.pid, local.log)
 
