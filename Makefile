@@ -72,10 +72,12 @@ PREREQUISITES := prerequisites-test prerequisites-demo prerequisites-mirror
 $(PREREQUISITES):
 	@$(PYTHON) tools/prerequisites.py $(@:prerequisites-%=%) --install
 
-# Tests run in parallel, a process per CPU (pytest-xdist; each test file stays in one process, so
-# the applies a file shares are made once); TEST_WORKERS=0 runs them in this process.
-TEST_WORKERS ?= auto
-PYTEST = $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+# Tests run in parallel, two processes per CPU (pytest-xdist; most of a test's time is spent
+# waiting on Terraform's polls, not on a CPU; each test file stays in one process, so the applies a
+# file shares are made once, and files go out longest first: tests/conftest.py); TEST_WORKERS=0
+# runs them in this process.
+TEST_WORKERS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN) * 2 )))
+PYTEST = $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The whole suite, the README's and CI's command; the 20 slowest tests are listed at the end.
 test: prerequisites-test install lint $(CHECKOV)

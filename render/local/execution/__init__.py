@@ -20,8 +20,9 @@ deployment's descriptions, and runs what they name.
 - `sandbox`: running a command in that root without a container daemon, as an unprivileged user
   (`sandbox_commands` has each tool's command line)
   (`enter_root` takes the function's environment and drops privileges last, after unshare's
-  chroot), with `handover` keeping that environment away from every host-side step, `cgroups`
-  bounding each run's memory and processes, and `scratch_fs` giving it a sized /tmp on disk;
+  chroot), with `handover` keeping that environment away from every host-side step,
+  `seccomp_filter` refusing the system calls a function has no use for, `cgroups` bounding each
+  run's memory and processes, and `scratch_fs` giving it a sized /tmp on disk;
   `elf` reads the program interpreter it may need;
 - `errors`: `LocalError`, what local mode raises for the user.
 

@@ -25,9 +25,12 @@ counts as memory; /dev/shm is a small tmpfs. Without root, /tmp is a sized tmpfs
 on disk, is an unbounded host folder) and memory is bounded only as address space (RLIMIT_AS,
 through prlimit: not memory, since a multithreaded program reserves far more than it uses, hence
 address_space()'s headroom); describe() names what is missing. podman applies its own cgroup
-limits. proot is a compatibility mode, not a boundary: ptrace misses syscalls (openat2 reaches
-the host's files) and it shows the host's processes. The handle is a SandboxProcess, a Popen in
-its own session: killing its process group stops everything, and its end releases the cgroups.
+limits and seccomp profile; the others put seccomp_filter.py's in front of the program. proot is
+a compatibility mode, not a boundary: it translates paths by tracing calls, so a call it does not
+know would reach the host's files (its filter refuses those: openat2, statx...); as root it runs
+in a PID namespace of its own, otherwise it shows the host's processes. The handle is a
+SandboxProcess, a Popen in its own session: killing its process group stops everything, and its
+end releases the cgroups.
 
 `ON_HOST` is no sandbox: the command runs on this host, its program and LAMBDA_TASK_ROOT taken
 from the root folder by path (the image's supervisor, the image's /var/task), everything else
@@ -45,10 +48,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from render.local.execution import cgroups
+from render.local.execution import cgroups, seccomp_filter
 from render.local.execution import network as netns
 from render.local.execution.cgroups import SandboxProcess
-from render.local.execution.handover import HOST_ENVIRONMENT, bwrap_settings, env_file, environment_fd, nul_entries
+from render.local.execution.handover import (
+    HOST_ENVIRONMENT,
+    Handed,
+    bwrap_settings,
+    env_file,
+    environment_fd,
+    nul_entries,
+)
 from render.local.execution.sandbox_commands import (
     LAMBDA_UID,
     NAME_FILES,
@@ -78,20 +88,25 @@ class SandboxUnavailable(Exception):
 @dataclass(frozen=True)
 class Sandbox:
     name: str
-    wrap: Callable[[RunSpec, int], list[str]] = field(repr=False)  # the spec, the environment's fd
+    wrap: Callable[[RunSpec, Handed], list[str]] = field(repr=False)
     limits: tuple[str, ...]  # what the sandbox enforces beyond the read-only root
     title: str = ""  # the tool's name for people (its Debian package)
     bounded: bool = True  # cgroups apply (podman has its own; the host none)
     environment: Callable[[dict[str, str]], bytes] | None = nul_entries  # None: the process's own (ON_HOST)
     isolates_network: bool = True  # runs in a network namespace of its own where this process can make one
     internet: bool = True  # whether its runs may reach the internet (faas local --no-internet)
+    filtered: bool = True  # puts seccomp_filter.py's filter in front of the program (podman: its own)
+    seccomp_by_fd: bool = False  # takes that filter on a file descriptor (bubblewrap)
 
     def describe(self) -> str:
         missing = [*cgroups.missing(), *([] if on_disk() else ["/tmp on disk (needs root and loop devices)"])]
+        if self.filtered and not seccomp_filter.available():
+            missing.append("a seccomp filter (needs libseccomp2)")
         if self.isolates_network:
             missing += netns.missing()
         gaps = f"; not bounded here: {', '.join(missing)}" if self.bounded and missing else ""
-        return f"{self.title or self.name} ({', '.join([*self.limits, *self._network_limits()])}{gaps})"
+        filtered = ["a seccomp filter"] if self.filtered and seccomp_filter.available() else []
+        return f"{self.title or self.name} ({', '.join([*self.limits, *filtered, *self._network_limits()])}{gaps})"
 
     @property
     def has_own_network(self) -> bool:
@@ -121,19 +136,22 @@ class Sandbox:
         """Start `spec.argv` in the sandbox (popen: stdout, stderr, stdin, cwd...)."""
         group = self._group(spec)
         fd = environment_fd(self.environment(spec.env)) if self.environment else -1
+        by_fd = self.seccomp_by_fd and seccomp_filter.available()
+        handed = Handed(fd, environment_fd(seccomp_filter.program()) if by_fd else -1)
         env = HOST_ENVIRONMENT if self.environment else spec.env
         joined = [_bin("nsenter"), f"--net=/proc/self/fd/{spec.network.fd}", "--"] if spec.network else []
-        argv = (group.argv() if group else []) + joined + self.wrap(spec, fd)
+        argv = (group.argv() if group else []) + joined + self.wrap(spec, handed)
         try:
-            fds = ((fd,) if fd >= 0 else ()) + ((spec.network.fd,) if spec.network else ())
+            fds = tuple(fd for fd in handed if fd >= 0) + ((spec.network.fd,) if spec.network else ())
             process = SandboxProcess(argv, env=env, start_new_session=True, pass_fds=fds, **popen)
         except BaseException:
             if group:
                 group.release()
             raise
         finally:
-            if fd >= 0:
-                os.close(fd)
+            for handed_fd in handed:
+                if handed_fd >= 0:
+                    os.close(handed_fd)
         process.group = group
         return process
 
@@ -165,7 +183,9 @@ RLIMIT_AS = "memory (as an address-space bound, RLIMIT_AS)"
 CGROUPS = "memory and processes (cgroups, as root)"
 USER = f"uid {LAMBDA_UID}, no capabilities"
 NAMESPACES = "own PID, IPC and UTS namespaces"
-PROOT = "a compatibility mode, not a security boundary: the host's processes and (through openat2) files are reachable"
+PROOT = "a compatibility mode, not a security boundary: it translates paths by tracing calls" + (
+    "; own PID namespace" if _root() else "; the host's processes are visible"
+)
 SANDBOXES: tuple[tuple[Sandbox, Callable[[], bool]], ...] = (
     (
         Sandbox(
@@ -176,6 +196,7 @@ SANDBOXES: tuple[tuple[Sandbox, Callable[[], bool]], ...] = (
             False,
             env_file,
             isolates_network=False,
+            filtered=False,
         ),
         _podman_works,
     ),
@@ -186,6 +207,7 @@ SANDBOXES: tuple[tuple[Sandbox, Callable[[], bool]], ...] = (
             (USER, NAMESPACES, CGROUPS, RLIMIT_AS, "/tmp and /dev/shm size"),
             "bubblewrap",
             environment=bwrap_settings,
+            seccomp_by_fd=True,
         ),
         _tool("bwrap"),
     ),
@@ -204,7 +226,14 @@ SANDBOXES: tuple[tuple[Sandbox, Callable[[], bool]], ...] = (
     ),
 )
 ON_HOST = Sandbox(
-    "host", on_host_command, ("none: the host's tools, files, network and limits",), "no sandbox", False, None, False
+    "host",
+    on_host_command,
+    ("none: the host's tools, files, network and limits",),
+    "no sandbox",
+    False,
+    None,
+    False,
+    filtered=False,
 )
 PACKAGES = "bubblewrap (or proot, or podman)"
 

@@ -1,7 +1,9 @@
 """The command line each sandbox tool runs a `RunSpec` with (render/local/execution/sandbox.py).
 
-Each `*_command(spec, fd)` gives the argv that starts `spec.argv` in `spec.root` through that tool,
-the function's environment read from the file descriptor `fd` (handover.py): podman, bubblewrap,
+Each `*_command(spec, handed)` gives the argv that starts `spec.argv` in `spec.root` through that
+tool, the function's environment read from the file descriptor `handed.environment` (handover.py)
+and the seccomp filter put in front of it (seccomp_filter.py: by bubblewrap from `handed.seccomp`,
+by enter_root.py otherwise; podman applies its own default profile): podman, bubblewrap,
 proot, unshare + chroot (enter_root.py drops privileges last), and the host itself (`--on-host`).
 """
 
@@ -12,8 +14,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from render.local.execution import cgroups, elf
+from render.local.execution import cgroups, elf, seccomp_filter
 from render.local.execution import network as netns
+from render.local.execution.handover import Handed
 from render.local.execution.scratch_fs import bin_path as _bin
 from render.local.execution.scratch_fs import ext4_steps, on_disk, prepared, reachable
 from render.local.execution.scratch_fs import root as _root
@@ -53,9 +56,10 @@ def _memory_prefix(spec: RunSpec) -> list[str]:
     return [_bin("prlimit"), f"--as={address_space(spec.memory_mb)}", "--"] if spec.memory_mb else []
 
 
-def _enter(fd: int, root: str, cwd: str, uid: str) -> list[str]:
+def _enter(fd: int, root: str, cwd: str, uid: str, proot: bool = False) -> list[str]:
     """enter_root.py's command line (the host's Python, isolated from its environment and site)."""
-    return [sys.executable, "-I", "-S", str(ENTER_ROOT), str(fd), root, cwd, uid, "--"]
+    calls = ("proot" if proot else "common") if seccomp_filter.available() else "-"
+    return [sys.executable, "-I", "-S", str(ENTER_ROOT), str(fd), root, cwd, uid, calls, "--"]
 
 
 def _bind_steps(spec: RunSpec) -> list[str]:
@@ -70,14 +74,14 @@ def _bind_steps(spec: RunSpec) -> list[str]:
     return steps
 
 
-def podman_command(spec: RunSpec, fd: int) -> list[str]:
+def podman_command(spec: RunSpec, handed: Handed) -> list[str]:
     argv = [_bin("podman"), "run", "--rm", "-i", "--network", "host", "--read-only", "--rootfs", str(spec.root)]
     argv += ["--tmpfs", f"/tmp:rw,size={spec.tmp_mb}m,mode=1777", "--workdir", spec.cwd]
     argv += [f"--user={LAMBDA_UID}:{LAMBDA_UID}", "--cap-drop=all", "--security-opt=no-new-privileges"]
     argv += [f"--pids-limit={cgroups.PIDS_MAX}", f"--shm-size={SHM_MB}m"]
     argv += [f"--volume={path}:{path}:ro" for path in NAME_FILES]
     argv += [f"--volume={source}:{target}:ro" for source, target in spec.binds]
-    argv.append(f"--env-file=/dev/fd/{fd}")
+    argv.append(f"--env-file=/dev/fd/{handed.environment}")
     if spec.memory_mb:
         argv.append(f"--memory={spec.memory_mb}m")
     if spec.cpus:
@@ -85,7 +89,7 @@ def podman_command(spec: RunSpec, fd: int) -> list[str]:
     return [*argv, "--", *spec.argv]
 
 
-def bwrap_command(spec: RunSpec, fd: int) -> list[str]:
+def bwrap_command(spec: RunSpec, handed: Handed) -> list[str]:
     uid = str(LAMBDA_UID)
     if _root():
         reachable(spec.root, LAMBDA_UID)
@@ -105,13 +109,15 @@ def bwrap_command(spec: RunSpec, fd: int) -> list[str]:
     if not _root():  # as root, the user bubblewrap runs as may not reach them: bound before (mounts)
         for source, target in spec.binds:
             argv += ["--ro-bind", str(source), target]
-    argv += ["--clearenv", "--args", str(fd), "--chdir", spec.cwd, "--", *spec.argv]
+    if handed.seccomp >= 0:
+        argv += ["--seccomp", str(handed.seccomp)]
+    argv += ["--clearenv", "--args", str(handed.environment), "--chdir", spec.cwd, "--", *spec.argv]
     if _root():  # bubblewrap itself runs as the user: in its namespace, 993 is host uid 993, never 0
         argv = [_bin("setpriv"), f"--reuid={uid}", f"--regid={uid}", *SETPRIV, "--", *argv]
     return prefix + _memory_prefix(spec) + argv
 
 
-def proot_command(spec: RunSpec, fd: int) -> list[str]:
+def proot_command(spec: RunSpec, handed: Handed) -> list[str]:
     argv = [_bin("proot"), "-r", str(spec.root), "-b", "/proc", "-b", f"{spec.scratch}:/tmp"]
     for path in (*NAME_FILES, *(f"/dev/{device}" for device in DEVICES)):
         argv += ["-b", path]
@@ -119,14 +125,16 @@ def proot_command(spec: RunSpec, fd: int) -> list[str]:
         for source, target in spec.binds:
             argv += ["-b", f"{source}:{target}"]
     argv += ["-w", spec.cwd, *spec.argv]
-    prefix = prepared(spec, int(NOBODY), _bind_steps(spec) if _root() else [])
+    # As root, a PID namespace of its own: proot binds that namespace's /proc, so the host's processes
+    # stay out of sight, and none outlives the run.
+    prefix = prepared(spec, int(NOBODY), _bind_steps(spec) if _root() else [], own_proc=True)
     # proot cannot mount anything read-only: started as root, it runs as nobody, who cannot write to
     # root's files. It gets the function's environment (and passes it on) only after that drop.
-    argv = _enter(fd, "-", ".", NOBODY if _root() else "-") + argv
+    argv = _enter(handed.environment, "-", ".", NOBODY if _root() else "-", proot=True) + argv
     return prefix + _memory_prefix(spec) + argv
 
 
-def unshare_command(spec: RunSpec, fd: int) -> list[str]:
+def unshare_command(spec: RunSpec, handed: Handed) -> list[str]:
     root = shlex.quote(str(spec.root))
     mount, touch = shlex.quote(_bin("mount")), shlex.quote(_bin("touch"))
     steps = [f"{mount} --bind {root} {root}"]
@@ -150,7 +158,7 @@ def unshare_command(spec: RunSpec, fd: int) -> list[str]:
         f"{mount} -o remount,bind,ro {root}/dev",
         f"{mount} -o remount,bind,ro {root}",
         # chroot and the privilege drop in one step: the image has no tool for the second.
-        f'exec {shlex.join(_enter(fd, str(spec.root), spec.cwd, str(LAMBDA_UID)))} "$@"',
+        f'exec {shlex.join(_enter(handed.environment, str(spec.root), spec.cwd, str(LAMBDA_UID)))} "$@"',
     ]
     # A private mount namespace (unshare's default propagation): nothing is mounted on the host.
     argv = [_bin("unshare"), "--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
@@ -158,7 +166,7 @@ def unshare_command(spec: RunSpec, fd: int) -> list[str]:
     return _memory_prefix(spec) + [*argv, *spec.argv]
 
 
-def on_host_command(spec: RunSpec, fd: int) -> list[str]:
+def on_host_command(spec: RunSpec, handed: Handed) -> list[str]:
     program, *arguments = spec.argv
     loader: list[str] = []
     if program.startswith("/") and (spec.root / program.lstrip("/")).is_file():

@@ -75,13 +75,17 @@ def ext4_steps(spec: Scratch, target: str) -> list[str]:
     ]
 
 
-def prepared(spec: Scratch, owner: int, mounts: Sequence[str] = ()) -> list[str]:
+def prepared(spec: Scratch, owner: int, mounts: Sequence[str] = (), own_proc: bool = False) -> list[str]:
     """A command prefix making spec.scratch a sized on-disk /tmp (as root), else giving the folder to
-    `owner`; `mounts` are further steps (as root) in the same private mount namespace."""
+    `owner`; `mounts` are further steps (as root) in the same private mount namespace. `own_proc`
+    (as root): in a PID namespace of its own too, with its own /proc mounted over the host's there."""
     steps = ext4_steps(spec, shlex.quote(str(spec.scratch))) if on_disk() else []
     if not on_disk() and root():
         os.chown(spec.scratch, owner, owner)
-    if not steps and not mounts:
+    own_proc = own_proc and root()
+    if not steps and not mounts and not own_proc:
         return []
     script = "; ".join([*steps, *mounts, 'exec "$@"'])
-    return [bin_path("unshare"), "--mount", "--propagation", "private", bin_path("sh"), "-ec", script, "tmp"]
+    namespaces = ["--pid", "--fork", "--kill-child", "--mount-proc"] if own_proc else []
+    unshare = [bin_path("unshare"), "--mount", "--propagation", "private", *namespaces]
+    return [*unshare, bin_path("sh"), "-ec", script, "tmp"]
