@@ -23,6 +23,7 @@ import pytest
 from faas_supervisor import contract
 
 from render.local.activity import activity, follow
+from render.local.execution import cgroups
 from tests.helpers import aws_variables, run_faas
 from tests.local.faas_local import FaasLocal, faas_local
 from tests.local.image_deployment import MARKER, Deployment
@@ -38,6 +39,8 @@ shout < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/$name"
 """
 OWN_COMMAND = ['tr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/own.txt"']  # after the base's /bin/sh -c
 WHERE = f'if [ -e {MARKER} ]; then echo image; else echo host; fi > "$TMP_OUTPUT_DIR/where.txt"\n'
+HOG = "dd if=/dev/zero of=/dev/null bs=300M count=1\n"  # a 300 MiB buffer, touched, in a 128 MB function
+BOMB = "bomb() { bomb | bomb & }; bomb; wait\n"
 
 
 class Deployed(FaasLocal):
@@ -58,7 +61,7 @@ class Deployed(FaasLocal):
 def deploy(local: FaasLocal, supervisor: Path, folder: Path, *names: str) -> Deployment:
     deployment = Deployment(local.endpoint, supervisor, folder, BUCKET)
     deployment.setup()
-    scripts = {"shout": SHOUT, "own": None, "where": WHERE, "single": SHOUT, "batchy": SHOUT}
+    scripts = {"shout": SHOUT, "own": None, "where": WHERE, "single": SHOUT, "batchy": SHOUT, "hog": HOG, "bomb": BOMB}
     for name in names:
         deployment.function(
             name,
@@ -75,7 +78,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, frozen_supervisor: Path) 
     work = tmp_path_factory.mktemp("local-images")
     # three workers: `single` (reserved concurrency 1) holds one at most, so two are left for `shout`
     with faas_local(work, "--concurrency", "3") as local:
-        deploy(local, frozen_supervisor, work, "shout", "own", "where", "single", "batchy")
+        deploy(local, frozen_supervisor, work, "shout", "own", "where", "single", "batchy", "hog", "bomb")
         yield Deployed(local.endpoint, local.pid, local.log)
 
 
@@ -171,6 +174,37 @@ def test_uploads_at_once_run_side_by_side_and_reserved_concurrency_caps_a_functi
     shout = [n for n, line in enumerate(lines) if line.startswith("[shout] ") and "slow-" in line]
     first_finished = next(n for n, line in enumerate(lines) if line.startswith("[shout] finished") and n > shout[0])
     assert sum(n < first_finished for n in shout) >= 2, lines  # a second one started before the first ended
+
+
+def test_a_memory_hog_and_a_fork_bomb_fail_their_own_invocations_with_a_failure_record(deployed: Deployed) -> None:
+    """Each instance's cgroups bound it (as root): the hog is killed at its memory, the bomb at its
+    processes and deadline; each invocation fails as Lambda's would, its record reaches the on-failure
+    destination, and the emulator and the other functions go on answering."""
+    if cgroups.missing():
+        pytest.skip(f"not bounded here: {cgroups.missing()}")
+    lam, sqs, s3 = deployed.client("lambda"), deployed.client("sqs"), deployed.client("s3")
+    queue = sqs.create_queue(QueueName="bounds-failures")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    for name, memory, timeout in (("hog", 128, 30), ("bomb", 512, 5)):
+        lam.update_function_configuration(FunctionName=name, MemorySize=memory, Timeout=timeout)
+        lam.put_function_event_invoke_config(
+            FunctionName=name, MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": arn}}
+        )
+        s3.put_object(Bucket=BUCKET, Key=f"in-{name}/attack.txt", Body=b"x")
+    records: dict[str, Any] = {}
+    deadline = time.monotonic() + 120
+    while len(records) < 2 and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            record = json.loads(message["Body"])
+            records[record["requestContext"]["functionArn"].split(":")[6]] = record
+    assert set(records) == {"hog", "bomb"}, deployed.log.read_text()
+    hog, bomb = records["hog"]["responsePayload"], records["bomb"]["responsePayload"]
+    assert hog["errorType"] == "Runtime.ExitError" and "signal: killed" in hog["errorMessage"], hog
+    assert "Task timed out after 5.00 seconds" in bomb["errorMessage"] or "killed" in bomb["errorMessage"], bomb
+    s3.put_object(Bucket=BUCKET, Key="in-shout/after.txt", Body=b"still here\n")
+    assert deployed.wait_for("out-shout/after.txt") == b"STILL HERE\n"
 
 
 def test_on_host_runs_on_this_host_only_when_asked_and_says_so(tmp_path: Path, frozen_supervisor: Path) -> None:

@@ -40,7 +40,6 @@ import pytest
 
 from render.aws.connection import connect
 from render.aws.deployed import DeployedFunction
-from render.local import emulator
 from render.local.execution import cgroups, sandbox
 from render.local.execution.kept_output import HEAD_BYTES, TAIL_BYTES
 from render.local.execution.lambda_runner import LambdaRuntime
@@ -401,11 +400,10 @@ class _Canary(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def emulator_endpoint() -> Iterator[str]:
-    """The emulator on this host's loopback, as `faas local` runs it (its functions left unrun)."""
-    running = emulator.start(port=0, output=lambda line: None)
-    yield running.endpoint
-    running.stop()
+def emulator_endpoint(moto_endpoint: str) -> str:
+    """The emulator on this host's loopback, as `faas local` runs it: the session's (moto's backends
+    are per process, so one emulator per test process)."""
+    return moto_endpoint
 
 
 @pytest.fixture(scope="module")
