@@ -34,7 +34,7 @@ BUCKET = "local-images"
 SHOUT = """\
 name=$(basename "$INPUT_FILE_PATH")
 case "$name" in *fail*) echo "refusing $name" >&2; exit 3;; esac
-case "$name" in *slow*) sleep 1;; esac
+case "$name" in *slow*) sleep 3;; esac  # long enough for every upload to arrive, on a loaded machine too
 shout < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/$name"
 """
 OWN_COMMAND = ['tr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/own.txt"']  # after the base's /bin/sh -c
