@@ -72,20 +72,23 @@ PREREQUISITES := prerequisites-test prerequisites-demo prerequisites-mirror
 $(PREREQUISITES):
 	@$(PYTHON) tools/prerequisites.py $(@:prerequisites-%=%) --install
 
-# Tests run in parallel, two processes per CPU (pytest-xdist; most of a test's time is spent
-# waiting on Terraform's polls, not on a CPU; each test file stays in one process, so the applies a
-# file shares are made once, and files go out longest first: tests/conftest.py); TEST_WORKERS=0
-# runs them in this process.
-TEST_WORKERS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN) * 2 )))
-PYTEST = $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+# Tests run in parallel (pytest-xdist): each test file stays in one process, so the applies a file
+# shares are made once, and files go out longest first (tests/conftest.py). `make test` runs two
+# processes per CPU, since most of its time is spent waiting on Terraform's polls, not on a CPU;
+# `make test-fast`, all CPU, one per CPU. TEST_WORKERS=0 (FAST_WORKERS=0) runs them in this process.
+CPUS := $(shell getconf _NPROCESSORS_ONLN)
+TEST_WORKERS ?= $(shell echo $$(( $(CPUS) * 2 )))
+FAST_WORKERS ?= $(CPUS)
+PYTEST = $(BIN)/python -m pytest --dist loadfile --no-loadscope-reorder
 
 # The whole suite, the README's and CI's command; the 20 slowest tests are listed at the end.
 test: prerequisites-test install lint $(CHECKOV)
-	CHECKOV=$(abspath $(CHECKOV)) $(PYTEST) --durations=20
+	CHECKOV=$(abspath $(CHECKOV)) $(PYTEST) -n $(TEST_WORKERS) --durations=20
 
-# Day-to-day: lint, then every test that applies nothing with Terraform (checkov's skip).
+# Day-to-day: lint, then every test that neither runs Terraform nor is an end-to-end run (marked
+# slow: faas local deployments, the sandbox attacks, the benchmarks); checkov's skip.
 test-fast: prerequisites-test install lint
-	$(PYTEST) -m "not slow and not terraform"
+	$(PYTEST) -n $(FAST_WORKERS) -m "not slow and not terraform"
 
 # A registry on 127.0.0.1 holding stand-ins for the Docker Hub images the examples name
 # (alpine:3.20, python:3.12-alpine: tools/base_images.py builds them from Debian packages, cached

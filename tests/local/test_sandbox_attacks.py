@@ -144,7 +144,10 @@ def handler(event, context):
     }
 """
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the attacks test root's sandboxes and bounds")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the attacks test root's sandboxes and bounds"),
+    pytest.mark.slow,  # 60 sandboxed runs, a minute of the fast lane's two: left to `make test`
+]
 SANDBOXES = [chosen for chosen in sandbox.available() if chosen.name != "podman"]
 
 
