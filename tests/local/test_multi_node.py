@@ -23,9 +23,10 @@ pytestmark = pytest.mark.slow
 
 BUCKET = "local-nodes"
 NODES = 3
-# The main node (0) takes one message from each other node on port 5000 (`nc -l` takes one
-# connection at a time, so the others retry until it listens); an input named *fail* makes the main
-# node fail at once, and the others are then stopped.
+# The main node (0) takes one message from each other node on port 5000 + its index (`nc -l` takes
+# one connection at a time, so the others retry until it listens), waiting up to 2 minutes for each
+# (a node's script starts only after its supervisor fetched the input, slow on a loaded machine).
+# An input named *fail* makes the main node fail at once, and the others are then stopped.
 SCRIPT = """\
 i=$AWS_BATCH_JOB_NODE_INDEX
 out="$TMP_OUTPUT_DIR/$(basename "$INPUT_FILE_PATH" .txt)-node-$i.txt"
@@ -34,11 +35,14 @@ if [ "$i" = "$AWS_BATCH_JOB_MAIN_NODE_INDEX" ]; then
   case "$INPUT_FILE_PATH" in *fail*) echo "main node refusing" >&2; exit 3;; esac
   n=0  # a port per node: two senders on one listener could both be accepted, one of them unread
   while [ "$n" -lt "$AWS_BATCH_JOB_NUM_NODES" ]; do
-    [ "$n" = "$i" ] || timeout 30 nc -l -p $((5000 + n)) >> "$out"; n=$((n + 1))
+    [ "$n" = "$i" ] || timeout 120 nc -l -p $((5000 + n)) >> "$out"; n=$((n + 1))
   done
   sleep 3  # the job ends with its main node (the others are stopped then, as on AWS): let theirs upload
 else
-  until echo "hello from node $i" | timeout 5 nc "$AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS" $((5000 + i)); do
+  # From a file, not a pipe: the main node's nc, its input empty, closes its side at once, and a nc
+  # reading a pipe that echo has not written yet would take that end for the whole exchange.
+  echo "hello from node $i" > /tmp/message
+  until timeout 5 nc "$AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS" $((5000 + i)) < /tmp/message; do
     sleep 0.2
   done
 fi
