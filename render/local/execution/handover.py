@@ -40,9 +40,9 @@ def env_file(env: dict[str, str]) -> bytes:
     return b"".join(f"{name}={value}\n".encode() for name, value in env.items() if "\n" not in value)
 
 
-def environment_fd(content: bytes) -> int:
+def anonymous_file(content: bytes) -> int:
     """An anonymous file holding `content`, read from its start by whoever inherits it."""
-    fd = os.memfd_create("faas-environment")
+    fd = os.memfd_create("faas-handover")
     os.write(fd, content)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd

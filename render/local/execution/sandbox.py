@@ -54,9 +54,9 @@ from render.local.execution.cgroups import SandboxProcess
 from render.local.execution.handover import (
     HOST_ENVIRONMENT,
     Handed,
+    anonymous_file,
     bwrap_settings,
     env_file,
-    environment_fd,
     nul_entries,
 )
 from render.local.execution.sandbox_commands import (
@@ -135,9 +135,9 @@ class Sandbox:
     def start(self, spec: RunSpec, **popen: Any) -> SandboxProcess:
         """Start `spec.argv` in the sandbox (popen: stdout, stderr, stdin, cwd...)."""
         group = self._group(spec)
-        fd = environment_fd(self.environment(spec.env)) if self.environment else -1
+        fd = anonymous_file(self.environment(spec.env)) if self.environment else -1
         by_fd = self.seccomp_by_fd and seccomp_filter.available()
-        handed = Handed(fd, environment_fd(seccomp_filter.program()) if by_fd else -1)
+        handed = Handed(fd, anonymous_file(seccomp_filter.program()) if by_fd else -1)
         env = HOST_ENVIRONMENT if self.environment else spec.env
         joined = [_bin("nsenter"), f"--net=/proc/self/fd/{spec.network.fd}", "--"] if spec.network else []
         argv = (group.argv() if group else []) + joined + self.wrap(spec, handed)

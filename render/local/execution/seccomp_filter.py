@@ -156,11 +156,11 @@ def load(proot: bool = False) -> None:
 
 
 @cache
-def program(proot: bool = False) -> bytes:
-    """The filter as a BPF program, as bubblewrap's --seccomp reads it."""
+def program() -> bytes:
+    """The filter (without proot's part) as a BPF program, as bubblewrap's --seccomp reads it."""
     fd = os.memfd_create("faas-seccomp")
     try:
-        with _Filter(proot) as built:
+        with _Filter(proot=False) as built:
             status = built.library.seccomp_export_bpf(built.context, fd)
         if status < 0:
             raise OSError(-status, "seccomp: cannot export the filter")
